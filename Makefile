@@ -1,0 +1,47 @@
+# Thin wrapper around CMake. `make` builds, `make test` runs every suite,
+# `make bench` runs the benchmarks, `make demo` shows kaon at work.
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_ARM   ?= build-aarch64
+JOBS        ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+
+.PHONY: all deps configure test test-main test-asan test-aarch64 bench demo clean
+
+all: deps configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	@./scripts/deps.sh
+
+configure:
+	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# The whole suite: the optimized build, the same tests under ASan+UBSan, and
+# the core tests cross-built for aarch64 under qemu-user.
+test: all test-main test-asan test-aarch64
+
+test-main: all
+	cd $(BUILD) && ctest $(CTEST_FLAGS)
+
+test-asan: deps
+	@[ -f $(BUILD_ASAN)/CMakeCache.txt ] || cmake -S . -B $(BUILD_ASAN) \
+		-DCMAKE_BUILD_TYPE=Debug -DKAON_SANITIZE=ON -DCMAKE_C_COMPILER=clang
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest $(CTEST_FLAGS) -LE no-asan
+
+test-aarch64: deps
+	@[ -f $(BUILD_ARM)/CMakeCache.txt ] || cmake -S . -B $(BUILD_ARM) \
+		-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
+	cmake --build $(BUILD_ARM) -j$(JOBS)
+	cd $(BUILD_ARM) && ctest $(CTEST_FLAGS) -L core
+
+bench: all
+	$(BUILD)/bin/ctxswitch
+
+demo: all
+	@echo "make demo: the kernel and user-space echo demo arrives with the socket layer."
+	$(BUILD)/bin/ctxswitch
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_ARM)
