@@ -192,10 +192,11 @@ int kaon_cls_set(kaon_cls_key key, void *value);
 typedef struct kaon_stack_stats {
 	uint64_t guarded;     /**< stacks with a guard page (each costs mappings) */
 	uint64_t unguarded;   /**< stacks from unguarded arenas (canary checked) */
-	uint64_t pooled;      /**< stacks waiting in pools for reuse */
+	uint64_t pooled;      /**< stacks waiting for reuse in the calling vcpu's pool */
 } kaon_stack_stats;
 
-/** Process-wide stack counters. */
+/** Stack counters: guarded and unguarded for the process, pooled for the
+ *  calling vcpu (0 on other threads). */
 void kaon_stack_stats_get(kaon_stack_stats *s);
 
 #ifdef __cplusplus

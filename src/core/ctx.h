@@ -21,8 +21,8 @@ static inline void *kaon__ctx_init(void *top, void (*entry)(void *), void *arg)
 	/* 8 slots: fp control, r15 r14 r13 r12 rbx rbp, return address. After
 	 * the final ret, rsp == top, 16-byte aligned, as a call expects. */
 	uint64_t *sp = (uint64_t *)top - 8;
-	memset(sp, 0, 8 * sizeof(uint64_t));
 	sp[0] = 0x1F80u | ((uint64_t)0x037Fu << 32); /* MXCSR, x87 CW defaults */
+	sp[1] = sp[2] = sp[5] = sp[6] = 0;           /* r15 r14 rbx rbp */
 	sp[3] = (uint64_t)(uintptr_t)entry;           /* r13 */
 	sp[4] = (uint64_t)(uintptr_t)arg;             /* r12 */
 	sp[7] = (uint64_t)(uintptr_t)kaon__ctx_entry; /* return address */

@@ -9,6 +9,10 @@
  * *save_sp, then loads load_sp and restores the same set from there. The
  * signal mask is not touched: no system call.
  *
+ * Loading a control word (ldmxcsr, fldcw) is slow, storing one is cheap, and
+ * nearly always both sides hold the same words: so they are only loaded when
+ * they differ from the current ones.
+ *
  * Frame, from the saved stack pointer up:
  *   0: mxcsr (4 bytes) | x87 cw (2 bytes) | pad
  *   8: r15  16: r14  24: r13  32: r12  40: rbx  48: rbp  56: return address
@@ -28,11 +32,15 @@ kaon__ctx_switch:
 	subq	$8, %rsp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %eax
+	movzwl	4(%rsp), %ecx
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
+	cmpl	(%rsp), %eax
+	jne	2f
+1:	cmpw	4(%rsp), %cx
+	jne	3f
+4:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -40,6 +48,10 @@ kaon__ctx_switch:
 	popq	%rbx
 	popq	%rbp
 	ret
+2:	ldmxcsr	(%rsp)
+	jmp	1b
+3:	fldcw	4(%rsp)
+	jmp	4b
 	.size	kaon__ctx_switch, .-kaon__ctx_switch
 
 /*

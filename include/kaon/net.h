@@ -1,0 +1,212 @@
+/* kaon — the user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP).
+ *
+ * Pure protocol code: frames in, frames and socket events out, the clock
+ * passed in as nanoseconds. One stack instance belongs to one thread; nothing
+ * here locks. Errors are negative errno values.
+ *
+ * Events: every socket carries a user pointer; when something happens the
+ * stack calls conf.event(user, events, err) from kn_stack_poll() or
+ * kn_stack_input() (never from inside a call the application made), after
+ * the packet that caused it has been processed. The callback may call any
+ * function here, including kn_tcp_close().
+ */
+#ifndef KAON_NET_H
+#define KAON_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <kaon/net_dev.h>
+#include <kaon/net_drop.h>
+
+struct rte_mbuf;
+struct rte_mempool;
+struct kn_stack;
+struct kn_tcb;
+struct kn_udp;
+
+/** Socket events (bit mask passed to kn_event_fn). */
+enum {
+	KN_EV_READABLE  = 1u << 0, /**< data or EOF to read */
+	KN_EV_WRITABLE  = 1u << 1, /**< send space available */
+	KN_EV_ACCEPT    = 1u << 2, /**< listener: a connection waits in accept queue */
+	KN_EV_CONNECTED = 1u << 3, /**< active open completed */
+	KN_EV_CLOSED    = 1u << 4, /**< connection is gone; err says why (0 = orderly) */
+};
+
+typedef void (*kn_event_fn)(void *user, unsigned events, int err);
+
+/** TCP states (RFC 9293 §3.3.2). */
+enum kn_tcp_state {
+	KN_TCP_CLOSED, KN_TCP_LISTEN, KN_TCP_SYN_SENT, KN_TCP_SYN_RECEIVED,
+	KN_TCP_ESTABLISHED, KN_TCP_FIN_WAIT_1, KN_TCP_FIN_WAIT_2,
+	KN_TCP_CLOSE_WAIT, KN_TCP_CLOSING, KN_TCP_LAST_ACK, KN_TCP_TIME_WAIT,
+};
+
+struct kn_tcp_conf {
+	uint32_t sndbuf;          /**< send buffer, bytes */
+	uint32_t rcvbuf;          /**< receive buffer, bytes */
+	uint32_t syn_backlog;     /**< SYN queue bound per listener */
+	uint32_t max_tcbs;        /**< connections per stack */
+	uint32_t ooo_max;         /**< out-of-order queue bound, segments */
+	int64_t delack_ns;        /**< delayed ACK timeout, 0 = ACK every segment */
+	int64_t rto_init_ns;      /**< RFC 6298 initial RTO */
+	int64_t rto_min_ns;
+	int64_t rto_max_ns;
+	int64_t time_wait_ns;     /**< TIME_WAIT duration (2*MSL) */
+	uint32_t max_retries;     /**< data retransmissions before ETIMEDOUT */
+	uint32_t syn_retries;     /**< SYN retransmissions before ETIMEDOUT */
+	int64_t keepidle_ns;      /**< keepalive (when enabled per socket) */
+	int64_t keepintvl_ns;
+	uint32_t keepcnt;
+	bool nagle;               /**< default off */
+	bool timestamps;          /**< RFC 7323 timestamps + PAWS */
+	bool wscale;              /**< RFC 7323 window scaling */
+	uint32_t challenge_ack_limit; /**< RFC 5961 challenge ACKs per second */
+};
+
+struct kn_static_arp {
+	uint32_t ip;              /**< host byte order */
+	uint8_t mac[6];
+};
+
+struct kn_stack_conf {
+	uint32_t ip;              /**< our address, host byte order */
+	uint32_t netmask;         /**< host byte order */
+	uint32_t gateway;         /**< 0 = none */
+	uint16_t mtu;             /**< 0 = the device's */
+	uint32_t arp_entries;     /**< ARP table size */
+	int64_t arp_timeout_ns;   /**< entry lifetime */
+	uint32_t arp_queue;       /**< packets queued per unresolved entry */
+	const struct kn_static_arp *static_arp;
+	unsigned n_static_arp;
+	uint32_t frag_max_bytes;  /**< reassembly memory cap */
+	uint32_t frag_max_datagrams;
+	int64_t frag_timeout_ns;
+	uint32_t udp_rcvq;        /**< datagrams queued per UDP socket */
+	uint64_t isn_secret[2];   /**< RFC 6528 key; zeros = random */
+	kn_event_fn event;        /**< socket events; NULL = none */
+	struct kn_tcp_conf tcp;
+};
+
+/** Fill @c with the defaults. */
+void kn_stack_conf_default(struct kn_stack_conf *c);
+
+/**
+ * Create a stack on @dev, allocating frames from @pool.
+ * @return the stack, or NULL with *err = -ENOMEM / -EINVAL.
+ */
+struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
+				 struct rte_mempool *pool, int64_t now, int *err);
+/** Free the stack, every socket and every queued mbuf. */
+void kn_stack_destroy(struct kn_stack *s);
+/**
+ * One pass: rx burst → input, due timers, events, tx flush.
+ * @return number of frames received.
+ */
+int kn_stack_poll(struct kn_stack *s, int64_t now);
+/** Feed one frame (consumed) as if received; runs events, does not flush. */
+void kn_stack_input(struct kn_stack *s, struct rte_mbuf *m, int64_t now);
+/** Run due timers and deliver events. */
+void kn_stack_timers(struct kn_stack *s, int64_t now);
+/** Hand the tx batch to the device. @return frames sent. */
+unsigned kn_stack_flush(struct kn_stack *s);
+/** @return the earliest pending timer deadline, INT64_MAX if none. */
+int64_t kn_stack_next_timer(const struct kn_stack *s);
+/** @return the counters. */
+const struct kn_stats *kn_stack_stats(const struct kn_stack *s);
+/** @return the name of a drop reason. */
+const char *kn_drop_name(enum kn_drop_reason r);
+/** @return number of live TCBs (connections, listeners, TIME_WAIT). */
+unsigned kn_stack_tcb_count(const struct kn_stack *s);
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+/**
+ * Listen on @port with an accept queue of @backlog.
+ * @return the listener, or NULL with *err = -EADDRINUSE / -ENOMEM.
+ */
+struct kn_tcb *kn_tcp_listen(struct kn_stack *s, uint16_t port, uint32_t backlog,
+			     void *user, int *err);
+/**
+ * Take one connection from the accept queue and give it @user.
+ * @return the connection, or NULL if the queue is empty.
+ */
+struct kn_tcb *kn_tcp_accept(struct kn_tcb *listener, void *user);
+/**
+ * Open a connection to @ip:@port (host byte order); @lport 0 picks one.
+ * KN_EV_CONNECTED or KN_EV_CLOSED follows.
+ * @return the connection, or NULL with *err = -EADDRINUSE / -ENOMEM /
+ *   -ENETUNREACH.
+ */
+struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port,
+			      uint16_t lport, void *user, int *err);
+/**
+ * Copy up to @len bytes into the send buffer and send what may be sent.
+ * @return bytes taken (> 0), -EAGAIN when the buffer is full, -ENOTCONN
+ *   before the handshake, -EPIPE after shutdown, the connection error
+ *   (-ECONNRESET, -ETIMEDOUT, ...) once it failed, -ENOMEM without mbufs.
+ */
+ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len);
+/**
+ * Copy up to @len received bytes out.
+ * @return bytes copied (> 0), 0 at EOF, -EAGAIN when nothing is queued, or
+ *   the connection error.
+ */
+ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len);
+/**
+ * Take the next received segment payload without a copy (zero-copy read).
+ * @return an mbuf chain holding only payload (caller frees), or NULL with
+ *   *err = 0 at EOF, -EAGAIN, or the connection error.
+ */
+struct rte_mbuf *kn_tcp_recv_mbuf(struct kn_tcb *t, int *err);
+/** @return bytes waiting to be read. */
+size_t kn_tcp_readable(const struct kn_tcb *t);
+/** @return bytes of send buffer free. */
+size_t kn_tcp_writable(const struct kn_tcb *t);
+/** Half-close: send FIN after queued data. @return 0 or -ENOTCONN. */
+int kn_tcp_shutdown(struct kn_tcb *t);
+/**
+ * Release the socket: orderly close (FIN) if it is connected, RST if unread
+ * data is pending. The handle must not be used afterwards; the stack
+ * finishes the close sequence on its own. @return 0.
+ */
+int kn_tcp_close(struct kn_tcb *t);
+/** Reset the connection and release the handle. */
+void kn_tcp_abort(struct kn_tcb *t);
+/** Turn keepalive on or off. */
+void kn_tcp_keepalive(struct kn_tcb *t, bool on);
+/** Turn Nagle's algorithm on or off. */
+void kn_tcp_nagle(struct kn_tcb *t, bool on);
+/** @return the state. */
+enum kn_tcp_state kn_tcp_get_state(const struct kn_tcb *t);
+/** @return the pending connection error (negative errno) or 0. */
+int kn_tcp_error(const struct kn_tcb *t);
+/** @return the name of a state. */
+const char *kn_tcp_state_name(enum kn_tcp_state st);
+/** Local/remote address and port, host byte order. */
+void kn_tcp_endpoints(const struct kn_tcb *t, uint32_t *lip, uint16_t *lport,
+		      uint32_t *rip, uint16_t *rport);
+
+/* ---- UDP ---------------------------------------------------------------- */
+
+/** Bind @port (0 picks one). @return the socket or NULL with *err. */
+struct kn_udp *kn_udp_bind(struct kn_stack *s, uint16_t port, void *user, int *err);
+/**
+ * Send one datagram. @return @len, -EMSGSIZE past the MTU, -ENOMEM,
+ * -ENETUNREACH.
+ */
+ssize_t kn_udp_sendto(struct kn_udp *u, const void *buf, size_t len,
+		      uint32_t ip, uint16_t port);
+/**
+ * Receive one datagram (truncated to @len).
+ * @return its full length, or -EAGAIN.
+ */
+ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len,
+			uint32_t *ip, uint16_t *port);
+/** Unbind and free queued datagrams. */
+void kn_udp_close(struct kn_udp *u);
+
+#endif
