@@ -37,6 +37,13 @@ if(KAON_BUILD_TESTS)
 endif()
 
 add_compile_options(-Wall -Wextra -fno-omit-frame-pointer)
+# Frames larger than a page probe each page, so they hit a coroutine's guard
+# pages instead of jumping over them into a neighbouring stack.
+include(CheckCCompilerFlag)
+check_c_compiler_flag(-fstack-clash-protection KAON_HAVE_STACK_CLASH)
+if(KAON_HAVE_STACK_CLASH)
+  add_compile_options(-fstack-clash-protection)
+endif()
 if(KAON_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

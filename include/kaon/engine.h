@@ -10,8 +10,10 @@
  * poll(). When coroutines are ready, poll() gets deadline <= now and must not
  * block. When none is, it gets the next timer's deadline (or KAON_FOREVER) and
  * may block until then, or until another thread calls wake(). A busy-polling
- * engine (the user-space stack) never blocks: it does one pass over its device
- * and returns, and the vcpu calls it again.
+ * engine (the user-space stack) does one pass over its device and returns,
+ * and the vcpu calls it again; it gets the same deadlines, and may nap when
+ * idle (never past the deadline), knowing that wake-ups from other threads
+ * wait until it returns.
  */
 #ifndef KAON_ENGINE_H
 #define KAON_ENGINE_H

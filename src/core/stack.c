@@ -56,20 +56,26 @@ static void policy_init(void)
 	g.guard_budget = max_maps / 4;
 }
 
+/* Guard size: several pages, so that a frame larger than one page (a big
+ * local buffer) still lands in the guard instead of jumping over it into a
+ * neighbour. Same number of mappings as a one-page guard. */
+#define GUARD_PAGES 4
+
 static int alloc_guarded(kaon_stack *s, size_t usable)
 {
-	size_t len = usable + g.page;
+	size_t guard = GUARD_PAGES * g.page;
+	size_t len = usable + guard;
 	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return -ENOMEM;
-	if (mprotect(m, g.page, PROT_NONE) != 0) {
+	if (mprotect(m, guard, PROT_NONE) != 0) {
 		munmap(m, len);
 		return -ENOMEM;
 	}
 	s->map = m;
 	s->map_len = len;
-	s->lo = m + g.page;
+	s->lo = m + guard;
 	s->hi = m + len;
 	s->guarded = 1;
 	atomic_fetch_add(&g.guarded, 1);

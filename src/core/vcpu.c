@@ -69,6 +69,10 @@ static int vcpu_new(kaon_vcpu **out, const kaon_vcpu_opts *opts)
 	if (!v)
 		return -ENOMEM;
 	v->stack_size = opts->stack_size ? opts->stack_size : KAON_STACK_DEFAULT;
+#ifdef KAON_ASAN
+	/* AddressSanitizer's redzones make frames several times larger. */
+	v->stack_size *= 4;
+#endif
 	v->engine = e;
 	v->cpu = opts->cpu;
 	v->name = opts->name;
@@ -218,7 +222,9 @@ static int vcpu_loop(kaon_vcpu *v)
 		if (!now)
 			now = kaon_now();
 		if (e->busy_poll) {
-			int rc = e->poll(v->engine_state, now, now);
+			/* Nothing ready: a busy engine may nap until the next
+			 * timer (its idle_sleep), but has no wake() to cut it. */
+			int rc = e->poll(v->engine_state, now, deadline);
 			if (rc < 0)
 				return rc;
 			continue;

@@ -155,7 +155,8 @@ static int busy_init(void **st, kaon_vcpu *v, void *arg)
 static int busy_poll(void *st, int64_t now, int64_t deadline)
 {
 	(void)st;
-	assert_true(deadline <= now); /* a busy engine is never asked to block */
+	(void)now;
+	(void)deadline; /* a busy engine returns at once, whatever the deadline */
 	atomic_fetch_add(&busy_polls, 1);
 	return 0;
 }
