@@ -19,7 +19,7 @@ configure:
 
 # The whole suite: the optimized build, the same tests under ASan+UBSan, and
 # the core tests cross-built for aarch64 under qemu-user.
-test: all test-main test-asan test-aarch64
+test: all test-main test-asan test-aarch64 test-fuzz
 
 test-main: all
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
@@ -35,6 +35,18 @@ test-aarch64: deps
 		-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake
 	cmake --build $(BUILD_ARM) -j$(JOBS)
 	cd $(BUILD_ARM) && ctest $(CTEST_FLAGS) -L core
+
+# The stack's receive path under libFuzzer (clang) for FUZZ_SECS seconds,
+# from the seed corpus in fuzz/corpus; new inputs go to a scratch directory.
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECS  ?= 60
+.PHONY: test-fuzz
+test-fuzz: deps
+	@[ -f $(BUILD_FUZZ)/CMakeCache.txt ] || cmake -S fuzz -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	mkdir -p $(BUILD_FUZZ)/corpus-run
+	$(BUILD_FUZZ)/fuzz_net_rx -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
+		$(BUILD_FUZZ)/corpus-run fuzz/corpus
 
 bench: all
 	$(BUILD)/bin/ctxswitch

@@ -9,6 +9,11 @@
  * kn_stack_input() (never from inside a call the application made), after
  * the packet that caused it has been processed. The callback may call any
  * function here, including kn_tcp_close().
+ *
+ * Calls the application makes (send, recv, close, ...) act at the `now` of
+ * the last kn_stack_poll()/kn_stack_input()/kn_stack_timers(); the frames
+ * they produce leave with the next kn_stack_flush() (poll flushes).
+ * kn_stack_destroy() frees every socket: handles are invalid afterwards.
  */
 #ifndef KAON_NET_H
 #define KAON_NET_H
@@ -16,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <kaon/net_dev.h>
@@ -111,14 +117,25 @@ int kn_stack_poll(struct kn_stack *s, int64_t now);
 void kn_stack_input(struct kn_stack *s, struct rte_mbuf *m, int64_t now);
 /** Run due timers and deliver events. */
 void kn_stack_timers(struct kn_stack *s, int64_t now);
-/** Hand the tx batch to the device. @return frames sent. */
+/**
+ * Hand the tx batch to the device; frames it does not take stay queued for
+ * the next flush (a new frame finding the batch still full is dropped with
+ * KN_DROP_TX_FULL). @return frames sent.
+ */
 unsigned kn_stack_flush(struct kn_stack *s);
 /** @return the earliest pending timer deadline, INT64_MAX if none. */
 int64_t kn_stack_next_timer(const struct kn_stack *s);
 /** @return the counters. */
 const struct kn_stats *kn_stack_stats(const struct kn_stack *s);
-/** @return the name of a drop reason. */
+/**
+ * Print the non-zero counters and drops, one "name value" per line, in the
+ * spirit of `netstat -s`. @return lines printed.
+ */
+int kn_stack_dump_stats(const struct kn_stack *s, FILE *f);
+/** @return the name of a drop reason ("TCP_BAD_CSUM"), "?" if out of range. */
 const char *kn_drop_name(enum kn_drop_reason r);
+/** @return a one-line description of a drop reason, "?" if out of range. */
+const char *kn_drop_desc(enum kn_drop_reason r);
 /** @return number of live TCBs (connections, listeners, TIME_WAIT). */
 unsigned kn_stack_tcb_count(const struct kn_stack *s);
 

@@ -1,0 +1,228 @@
+/* ARP (RFC 826): a small table with aging, a bounded queue of packets per
+ * unresolved entry, replies for our address, gratuitous ARP, static entries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_int.h"
+
+#define ARP_RETRY_NS (1000 * 1000 * 1000LL)
+#define ARP_MAX_TRIES 3
+
+static const uint8_t bcast[KN_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t zero_mac[KN_ETH_ALEN];
+
+int kn_arp_init(struct kn_stack *s)
+{
+	unsigned n = s->conf.arp_entries + s->conf.n_static_arp;
+	s->conf.arp_entries = n;
+	s->arp = calloc(n, sizeof(*s->arp));
+	if (!s->arp)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		s->arp[i].q = calloc(s->conf.arp_queue ? s->conf.arp_queue : 1, sizeof(void *));
+		if (!s->arp[i].q)
+			return -1;
+	}
+	for (unsigned i = 0; i < s->conf.n_static_arp; i++) {
+		s->arp[i].ip = s->conf.static_arp[i].ip;
+		memcpy(s->arp[i].mac, s->conf.static_arp[i].mac, KN_ETH_ALEN);
+		s->arp[i].state = KN_ARP_STATIC;
+	}
+	return 0;
+}
+
+static void entry_flush_queue(struct kn_stack *s, struct kn_arp_entry *e, enum kn_drop_reason r)
+{
+	for (unsigned i = 0; i < e->nq; i++)
+		kn_drop(s, e->q[i], r);
+	e->nq = 0;
+}
+
+void kn_arp_fini(struct kn_stack *s)
+{
+	if (!s->arp)
+		return;
+	for (unsigned i = 0; i < s->conf.arp_entries; i++) {
+		if (s->arp[i].q)
+			entry_flush_queue(s, &s->arp[i], KN_DROP_ARP_UNRESOLVED);
+		free(s->arp[i].q);
+	}
+	free(s->arp);
+	s->arp = NULL;
+}
+
+static struct kn_arp_entry *lookup(struct kn_stack *s, uint32_t ip)
+{
+	struct kn_arp_entry *e = &s->arp[s->arp_last];
+	if (KN_LIKELY(e->state != KN_ARP_FREE && e->ip == ip))
+		return e;
+	for (unsigned i = 0; i < s->conf.arp_entries; i++) {
+		e = &s->arp[i];
+		if (e->state != KN_ARP_FREE && e->ip == ip) {
+			s->arp_last = i;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* A free slot, else the resolved entry closest to expiry. */
+static struct kn_arp_entry *alloc_entry(struct kn_stack *s)
+{
+	struct kn_arp_entry *victim = NULL;
+	for (unsigned i = 0; i < s->conf.arp_entries; i++) {
+		struct kn_arp_entry *e = &s->arp[i];
+		if (e->state == KN_ARP_FREE)
+			return e;
+		if (e->state == KN_ARP_RESOLVED && (!victim || e->expire < victim->expire))
+			victim = e;
+	}
+	return victim;
+}
+
+static void send_arp(struct kn_stack *s, uint16_t op, const uint8_t *tha, uint32_t tpa,
+		     const uint8_t *eth_dst)
+{
+	struct rte_mbuf *m = kn_alloc(s);
+	if (!m)
+		return;
+	struct kn_arp_hdr *ah = (struct kn_arp_hdr *)rte_pktmbuf_append(m, sizeof(*ah));
+	ah->hrd = rte_cpu_to_be_16(KN_ARP_HRD_ETHER);
+	ah->pro = rte_cpu_to_be_16(KN_ETHERTYPE_IP4);
+	ah->hln = KN_ETH_ALEN;
+	ah->pln = 4;
+	ah->op = rte_cpu_to_be_16(op);
+	memcpy(ah->sha, s->mac, KN_ETH_ALEN);
+	ah->spa = rte_cpu_to_be_32(s->conf.ip);
+	memcpy(ah->tha, tha, KN_ETH_ALEN);
+	ah->tpa = rte_cpu_to_be_32(tpa);
+	s->st.arp_tx++;
+	if (op == KN_ARP_OP_REQUEST)
+		s->st.arp_requests++;
+	else
+		s->st.arp_replies++;
+	kn_eth_output(s, m, eth_dst, KN_ETHERTYPE_ARP);
+}
+
+/* Gratuitous ARP: a request for our own address. */
+void kn_arp_announce(struct kn_stack *s)
+{
+	send_arp(s, KN_ARP_OP_REQUEST, zero_mac, s->conf.ip, bcast);
+}
+
+static void entry_resolved(struct kn_stack *s, struct kn_arp_entry *e, const uint8_t *mac)
+{
+	memcpy(e->mac, mac, KN_ETH_ALEN);
+	if (e->state != KN_ARP_STATIC) {
+		e->state = KN_ARP_RESOLVED;
+		e->expire = s->now + s->conf.arp_timeout_ns;
+	}
+	for (unsigned i = 0; i < e->nq; i++)
+		kn_eth_output(s, e->q[i], e->mac, KN_ETHERTYPE_IP4);
+	e->nq = 0;
+}
+
+void kn_arp_input(struct kn_stack *s, struct rte_mbuf *m)
+{
+	s->st.arp_rx++;
+	if (kn_pullup(m, sizeof(struct kn_arp_hdr)) != 0) {
+		kn_drop(s, m, KN_DROP_ARP_TRUNCATED);
+		return;
+	}
+	const struct kn_arp_hdr *ah = rte_pktmbuf_mtod(m, const struct kn_arp_hdr *);
+	if (ah->hrd != rte_cpu_to_be_16(KN_ARP_HRD_ETHER) ||
+	    ah->pro != rte_cpu_to_be_16(KN_ETHERTYPE_IP4) || ah->hln != KN_ETH_ALEN ||
+	    ah->pln != 4) {
+		kn_drop(s, m, KN_DROP_ARP_UNSUPPORTED);
+		return;
+	}
+	uint16_t op = rte_be_to_cpu_16(ah->op);
+	uint32_t spa = rte_be_to_cpu_32(ah->spa), tpa = rte_be_to_cpu_32(ah->tpa);
+	if ((ah->sha[0] & 1) || memcmp(ah->sha, zero_mac, KN_ETH_ALEN) == 0 ||
+	    spa == s->conf.ip || (op != KN_ARP_OP_REQUEST && op != KN_ARP_OP_REPLY)) {
+		kn_drop(s, m, KN_DROP_ARP_BAD_SENDER);
+		return;
+	}
+	/* RFC 826: update an entry we have for the sender; add one only if the
+	 * packet is for us. */
+	struct kn_arp_entry *e = spa ? lookup(s, spa) : NULL;
+	bool for_us = tpa == s->conf.ip;
+	if (e)
+		entry_resolved(s, e, ah->sha);
+	if (!for_us) {
+		kn_drop(s, m, KN_DROP_ARP_NOT_FOR_US);
+		return;
+	}
+	if (!e && spa) {
+		e = alloc_entry(s);
+		if (e) {
+			e->ip = spa;
+			e->nq = 0;
+			e->tries = 0;
+			entry_resolved(s, e, ah->sha);
+		} else {
+			s->st.drops[KN_DROP_ARP_TABLE_FULL]++;
+		}
+	}
+	if (op == KN_ARP_OP_REQUEST) {
+		uint8_t sha[KN_ETH_ALEN];
+		memcpy(sha, ah->sha, KN_ETH_ALEN);
+		send_arp(s, KN_ARP_OP_REPLY, sha, spa, sha);
+	}
+	rte_pktmbuf_free(m);
+}
+
+/* Send @m (an IPv4 packet) to @nexthop: now if resolved, else queue it. */
+void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nexthop)
+{
+	struct kn_arp_entry *e = lookup(s, nexthop);
+	if (KN_LIKELY(e && e->state >= KN_ARP_RESOLVED)) {
+		kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
+		return;
+	}
+	if (!e) {
+		e = alloc_entry(s);
+		if (!e) {
+			kn_drop(s, m, KN_DROP_ARP_TABLE_FULL);
+			return;
+		}
+		e->ip = nexthop;
+		e->state = KN_ARP_INCOMPLETE;
+		e->tries = 1;
+		e->nq = 0;
+		e->expire = s->now + ARP_RETRY_NS;
+		kn_timer_note(s, e->expire);
+		send_arp(s, KN_ARP_OP_REQUEST, zero_mac, nexthop, bcast);
+	}
+	if (e->nq >= s->conf.arp_queue) {
+		kn_drop(s, m, KN_DROP_ARP_QUEUE_FULL);
+		return;
+	}
+	e->q[e->nq++] = m;
+}
+
+/* Age out resolved entries; retry, then give up on, incomplete ones. */
+void kn_arp_timer(struct kn_stack *s)
+{
+	for (unsigned i = 0; i < s->conf.arp_entries; i++) {
+		struct kn_arp_entry *e = &s->arp[i];
+		if (e->state == KN_ARP_RESOLVED) {
+			if (e->expire <= s->now)
+				e->state = KN_ARP_FREE;
+			else
+				kn_timer_note(s, e->expire);
+		} else if (e->state == KN_ARP_INCOMPLETE) {
+			if (e->expire > s->now) {
+				kn_timer_note(s, e->expire);
+			} else if (e->tries >= ARP_MAX_TRIES) {
+				entry_flush_queue(s, e, KN_DROP_ARP_UNRESOLVED);
+				e->state = KN_ARP_FREE;
+			} else {
+				e->tries++;
+				e->expire = s->now + ARP_RETRY_NS;
+				kn_timer_note(s, e->expire);
+				send_arp(s, KN_ARP_OP_REQUEST, zero_mac, e->ip, bcast);
+			}
+		}
+	}
+}

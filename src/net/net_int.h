@@ -1,0 +1,256 @@
+/* Internal state of one stack instance, shared by the files of net/. */
+#ifndef KN_NET_INT_H
+#define KN_NET_INT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <rte_mbuf.h>
+
+#include <kaon/net.h>
+#include "wire.h"
+
+#define KN_TX_BATCH 32
+#define KN_RX_BURST 32
+/* Headroom a frame needs below its TCP header: Ethernet + IPv4. */
+#define KN_L2L3_LEN (sizeof(struct kn_eth_hdr) + sizeof(struct kn_ip4_hdr))
+
+#define KN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+struct kn_tcb;
+struct kn_udp;
+
+/* Per-socket event state, embedded in TCBs and UDP sockets. */
+struct kn_evsrc {
+	TAILQ_ENTRY(kn_evsrc) link;
+	void *user;
+	unsigned pending;  /* KN_EV_* waiting to be delivered */
+	int err;           /* error delivered with KN_EV_CLOSED */
+};
+TAILQ_HEAD(kn_evlist, kn_evsrc);
+
+enum kn_arp_state { KN_ARP_FREE, KN_ARP_INCOMPLETE, KN_ARP_RESOLVED, KN_ARP_STATIC };
+
+struct kn_arp_entry {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint8_t state;
+	uint8_t tries;
+	uint16_t nq;
+	int64_t expire;      /* RESOLVED: when it ages out; INCOMPLETE: next retry */
+	struct rte_mbuf **q; /* packets waiting on resolution */
+};
+
+struct kn_frag;
+LIST_HEAD(kn_tcb_list, kn_tcb);
+LIST_HEAD(kn_udp_list, kn_udp);
+TAILQ_HEAD(kn_tcb_tailq, kn_tcb);
+
+struct kn_stack {
+	struct kn_stack_conf conf;
+	struct kn_dev *dev;
+	struct rte_mempool *pool;
+	int64_t now;
+	uint16_t mtu;
+	uint16_t ip_id;
+	uint8_t mac[6];
+	struct kn_stats st;
+
+	/* tx batch */
+	struct rte_mbuf *tx[KN_TX_BATCH];
+	unsigned ntx;
+
+	/* ARP */
+	struct kn_arp_entry *arp;
+	unsigned arp_last;   /* index of the last hit, a one-entry cache */
+
+	/* IPv4 reassembly */
+	struct kn_frag *frags;
+	unsigned nfrags;
+	uint32_t frag_bytes;
+
+	/* TCP */
+	struct kn_tcb_list *tcb_hash;
+	uint32_t tcb_hash_mask;
+	struct kn_tcb_list listeners;
+	struct kn_tcb_tailq all;       /* every TCB, for the timer scan */
+	unsigned ntcb;
+	uint16_t next_ephemeral;
+	int64_t timer_next;            /* earliest deadline known to be armed */
+	uint64_t isn_key[2];
+	int64_t challenge_window;      /* RFC 5961 rate limit, per second */
+	uint32_t challenge_count;
+
+	/* ICMP error rate limit */
+	int64_t icmp_window;
+	uint32_t icmp_count;
+
+	/* UDP */
+	struct kn_udp_list udps;
+	uint16_t udp_next_ephemeral;
+
+	/* events */
+	struct kn_evlist events;
+};
+
+static inline void kn_drop(struct kn_stack *s, struct rte_mbuf *m, enum kn_drop_reason r)
+{
+	s->st.drops[r]++;
+	rte_pktmbuf_free(m);
+}
+
+static inline void kn_ev_raise(struct kn_stack *s, struct kn_evsrc *e, unsigned ev)
+{
+	if (e->pending == 0)
+		TAILQ_INSERT_TAIL(&s->events, e, link);
+	e->pending |= ev;
+}
+
+static inline void kn_ev_cancel(struct kn_stack *s, struct kn_evsrc *e)
+{
+	if (e->pending)
+		TAILQ_REMOVE(&s->events, e, link);
+	e->pending = 0;
+}
+
+static inline void kn_timer_note(struct kn_stack *s, int64_t deadline)
+{
+	if (deadline < s->timer_next)
+		s->timer_next = deadline;
+}
+
+/* cksum.c */
+uint32_t kn_cksum_add(uint32_t sum, const void *buf, size_t len);
+uint32_t kn_cksum_mbuf(uint32_t sum, const struct rte_mbuf *m, uint32_t off, uint32_t len);
+static inline uint16_t kn_cksum_fold(uint32_t sum)
+{
+	sum = (sum >> 16) + (sum & 0xffff);
+	sum += sum >> 16;
+	return (uint16_t)~sum;
+}
+/* Pseudo-header sum (addresses as on the wire), not folded to 16 bits. */
+static inline uint32_t kn_pseudo_sum(rte_be32_t src, rte_be32_t dst, uint8_t proto, uint16_t len)
+{
+	uint64_t sum = (uint64_t)src + dst + rte_cpu_to_be_16((uint16_t)proto) + rte_cpu_to_be_16(len);
+	sum = (sum >> 32) + (sum & 0xffffffffu);
+	sum = (sum >> 16) + (sum & 0xffff);
+	sum = (sum >> 16) + (sum & 0xffff);
+	return (uint32_t)sum;
+}
+
+/* mbuf.c */
+int kn_pullup_slow(struct rte_mbuf *m, uint32_t len);
+/* Make the first @len bytes contiguous. @return 0 or -1 (too short). */
+static inline int kn_pullup(struct rte_mbuf *m, uint32_t len)
+{
+	if (KN_LIKELY(m->data_len >= len))
+		return 0;
+	return kn_pullup_slow(m, len);
+}
+void kn_mbuf_trim_to(struct rte_mbuf *m, uint32_t len);
+static inline struct rte_mbuf *kn_alloc(struct kn_stack *s)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->pool);
+	if (KN_UNLIKELY(!m))
+		s->st.drops[KN_DROP_NO_MBUF]++;
+	return m;
+}
+
+/* eth.c; output is inline: it runs once per frame sent. */
+void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m);
+
+/* Queue a finished frame in the tx batch. */
+static inline void kn_tx_enqueue(struct kn_stack *s, struct rte_mbuf *m)
+{
+	if (KN_UNLIKELY(s->ntx == KN_TX_BATCH)) {
+		kn_stack_flush(s);
+		if (s->ntx == KN_TX_BATCH) {
+			kn_drop(s, m, KN_DROP_TX_FULL);   /* the device is backed up */
+			return;
+		}
+	}
+	s->tx[s->ntx++] = m;
+	s->st.eth_tx++;
+}
+
+/* Prepend an Ethernet header to @m (which has the headroom) and queue it. */
+static inline void kn_eth_output(struct kn_stack *s, struct rte_mbuf *m, const uint8_t *dst,
+				 uint16_t type)
+{
+	struct kn_eth_hdr *eh = (struct kn_eth_hdr *)rte_pktmbuf_prepend(m, sizeof(*eh));
+	if (KN_UNLIKELY(!eh)) {
+		kn_drop(s, m, KN_DROP_NO_MBUF);
+		return;
+	}
+	memcpy(eh->dst, dst, KN_ETH_ALEN);
+	memcpy(eh->src, s->mac, KN_ETH_ALEN);
+	eh->type = rte_cpu_to_be_16(type);
+	m->l2_len = sizeof(*eh);
+	kn_tx_enqueue(s, m);
+}
+
+/* arp.c */
+int kn_arp_init(struct kn_stack *s);
+void kn_arp_fini(struct kn_stack *s);
+void kn_arp_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nexthop);
+void kn_arp_announce(struct kn_stack *s);
+void kn_arp_timer(struct kn_stack *s);
+
+/* Send an IPv4 packet to @nexthop: at once if the last entry used is it. */
+static inline void kn_arp_resolve_output(struct kn_stack *s, struct rte_mbuf *m, uint32_t nexthop)
+{
+	struct kn_arp_entry *e = &s->arp[s->arp_last];
+	if (KN_LIKELY(e->ip == nexthop && e->state >= KN_ARP_RESOLVED))
+		kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
+	else
+		kn_arp_resolve_slow(s, m, nexthop);
+}
+
+/* ip4.c */
+void kn_ip4_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m);
+int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
+		  uint32_t dst, uint64_t l4_cksum_flags);
+/* Next hop for @dst: the connected subnet, else the default gateway.
+ * @return 0 or -ENETUNREACH. */
+static inline int kn_ip4_route(const struct kn_stack *s, uint32_t dst, uint32_t *nexthop)
+{
+	if (KN_LIKELY((dst & s->conf.netmask) == (s->conf.ip & s->conf.netmask))) {
+		*nexthop = dst;
+		return 0;
+	}
+	if (s->conf.gateway) {
+		*nexthop = s->conf.gateway;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+/* ip4_frag.c */
+struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_frag_timer(struct kn_stack *s);
+int kn_frag_init(struct kn_stack *s);
+void kn_frag_fini(struct kn_stack *s);
+
+/* icmp.c */
+void kn_icmp_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_icmp_send_unreach(struct kn_stack *s, struct rte_mbuf *orig, uint8_t code);
+
+/* udp.c */
+void kn_udp_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_udp_fini(struct kn_stack *s);
+
+/* tcp */
+int kn_tcp_init(struct kn_stack *s);
+void kn_tcp_fini(struct kn_stack *s);
+void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m);
+void kn_tcp_ctlinput(struct kn_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
+		     const struct kn_ip4_hdr *ip, const uint8_t *l4, uint32_t l4len);
+void kn_tcp_timers(struct kn_stack *s);
+
+#endif

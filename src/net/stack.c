@@ -1,0 +1,216 @@
+/* One stack instance: configuration, the poll pass, timers, events, tx. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_random.h>
+
+#include "tcp.h"
+
+static const char *const drop_names[] = {
+#define KN_DROP_NAME(n, s) #n,
+	KN_DROP_REASONS(KN_DROP_NAME)
+#undef KN_DROP_NAME
+};
+
+static const char *const drop_descs[] = {
+#define KN_DROP_DESC(n, s) s,
+	KN_DROP_REASONS(KN_DROP_DESC)
+#undef KN_DROP_DESC
+};
+
+const char *kn_drop_name(enum kn_drop_reason r)
+{
+	return (unsigned)r < KN_DROP_MAX ? drop_names[r] : "?";
+}
+
+const char *kn_drop_desc(enum kn_drop_reason r)
+{
+	return (unsigned)r < KN_DROP_MAX ? drop_descs[r] : "?";
+}
+
+void kn_stack_conf_default(struct kn_stack_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->arp_entries = 64;
+	c->arp_timeout_ns = 20 * 60 * 1000000000LL;
+	c->arp_queue = 8;
+	c->frag_max_bytes = 4u << 20;
+	c->frag_max_datagrams = 64;
+	c->frag_timeout_ns = 30 * 1000000000LL;
+	c->udp_rcvq = 256;
+	struct kn_tcp_conf *t = &c->tcp;
+	t->sndbuf = 256 * 1024;
+	t->rcvbuf = 256 * 1024;
+	t->syn_backlog = 128;
+	t->max_tcbs = 4096;
+	t->ooo_max = 64;
+	t->delack_ns = 40 * 1000000LL;
+	t->rto_init_ns = 1000 * 1000000LL;      /* RFC 6298 §2.1 */
+	t->rto_min_ns = 200 * 1000000LL;       /* below RFC 6298's 1 s, as Linux */
+	t->rto_max_ns = 60 * 1000000000LL;
+	t->time_wait_ns = 60 * 1000000000LL;   /* 2 * MSL with MSL = 30 s */
+	t->max_retries = 12;
+	t->syn_retries = 6;
+	t->keepidle_ns = 7200 * 1000000000LL;
+	t->keepintvl_ns = 75 * 1000000000LL;
+	t->keepcnt = 9;
+	t->nagle = false;
+	t->timestamps = true;
+	t->wscale = true;
+	t->challenge_ack_limit = 1000;
+}
+
+struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
+				 struct rte_mempool *pool, int64_t now, int *err)
+{
+	if (!c || !dev || !pool || !dev->ops || c->ip == 0 || c->tcp.rcvbuf == 0 ||
+	    c->tcp.sndbuf == 0) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	struct kn_stack *s = calloc(1, sizeof(*s));
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	s->conf = *c;
+	s->dev = dev;
+	s->pool = pool;
+	s->now = now;
+	s->timer_next = INT64_MAX;
+	memcpy(s->mac, dev->mac, 6);
+	s->mtu = c->mtu ? c->mtu : dev->mtu;
+	if (s->mtu == 0 || s->mtu > dev->mtu)
+		s->mtu = dev->mtu;
+	if (s->mtu < 576)
+		s->mtu = 576;
+	TAILQ_INIT(&s->events);
+	LIST_INIT(&s->udps);
+	s->isn_key[0] = c->isn_secret[0];
+	s->isn_key[1] = c->isn_secret[1];
+	if (!s->isn_key[0] && !s->isn_key[1]) {
+		s->isn_key[0] = rte_rand();
+		s->isn_key[1] = rte_rand();
+	}
+	s->next_ephemeral = (uint16_t)(s->isn_key[0] >> 48);
+	s->ip_id = (uint16_t)s->isn_key[1];
+	if (kn_arp_init(s) != 0 || kn_frag_init(s) != 0 || kn_tcp_init(s) != 0) {
+		kn_stack_destroy(s);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	kn_arp_announce(s);
+	*err = 0;
+	return s;
+}
+
+void kn_stack_destroy(struct kn_stack *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->ntx; i++)
+		rte_pktmbuf_free(s->tx[i]);
+	s->ntx = 0;
+	kn_udp_fini(s);
+	if (s->tcb_hash)
+		kn_tcp_fini(s);
+	kn_frag_fini(s);
+	kn_arp_fini(s);
+	free(s);
+}
+
+/* Deliver pending events. A callback may close sockets, including ones
+ * further down the list: each entry is unlinked before its callback. */
+static void dispatch_events(struct kn_stack *s)
+{
+	struct kn_evsrc *e;
+	while ((e = TAILQ_FIRST(&s->events)) != NULL) {
+		TAILQ_REMOVE(&s->events, e, link);
+		unsigned ev = e->pending;
+		e->pending = 0;
+		if (s->conf.event)
+			s->conf.event(e->user, ev, (ev & KN_EV_CLOSED) ? e->err : 0);
+	}
+}
+
+void kn_stack_timers(struct kn_stack *s, int64_t now)
+{
+	s->now = now;
+	if (now >= s->timer_next) {
+		s->timer_next = INT64_MAX;
+		kn_arp_timer(s);
+		kn_frag_timer(s);
+		kn_tcp_timers(s);
+	}
+	dispatch_events(s);
+}
+
+void kn_stack_input(struct kn_stack *s, struct rte_mbuf *m, int64_t now)
+{
+	s->now = now;
+	kn_eth_input(s, m);
+	dispatch_events(s);
+}
+
+unsigned kn_stack_flush(struct kn_stack *s)
+{
+	unsigned n = s->ntx;
+	if (n == 0)
+		return 0;
+	uint16_t sent = s->dev->ops->tx_burst(s->dev, s->tx, (uint16_t)n);
+	/* What the device did not take stays queued for the next flush. */
+	if (sent < n)
+		memmove(&s->tx[0], &s->tx[sent], (n - sent) * sizeof(s->tx[0]));
+	s->ntx = n - sent;
+	return sent;
+}
+
+int kn_stack_poll(struct kn_stack *s, int64_t now)
+{
+	struct rte_mbuf *pkts[KN_RX_BURST];
+	s->now = now;
+	uint16_t n = s->dev->ops->rx_burst(s->dev, pkts, KN_RX_BURST);
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		kn_eth_input(s, pkts[i]);
+	}
+	kn_stack_timers(s, now);
+	kn_stack_flush(s);
+	return n;
+}
+
+int kn_stack_dump_stats(const struct kn_stack *s, FILE *f)
+{
+	int n = 0;
+#define KN_STATS_PRINT(name)                                                          \
+	if (s->st.name) {                                                             \
+		fprintf(f, "%s %llu\n", #name, (unsigned long long)s->st.name);       \
+		n++;                                                                  \
+	}
+	KN_STATS(KN_STATS_PRINT)
+#undef KN_STATS_PRINT
+	for (int r = 1; r < KN_DROP_MAX; r++) {
+		if (s->st.drops[r]) {
+			fprintf(f, "drop_%s %llu\n", drop_names[r], (unsigned long long)s->st.drops[r]);
+			n++;
+		}
+	}
+	return n;
+}
+
+int64_t kn_stack_next_timer(const struct kn_stack *s)
+{
+	return s->timer_next;
+}
+
+const struct kn_stats *kn_stack_stats(const struct kn_stack *s)
+{
+	return &s->st;
+}
+
+unsigned kn_stack_tcb_count(const struct kn_stack *s)
+{
+	return s->ntcb;
+}

@@ -1,0 +1,864 @@
+/* TCP input, in the order of RFC 9293 §3.10.7 ("SEGMENT ARRIVES"), with
+ * RFC 5961 (blind in-window attacks), RFC 7323 (PAWS, window scaling),
+ * RFC 6298 (RTT), RFC 5681 and RFC 6582 (fast retransmit, NewReno). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp.h"
+
+static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
+{
+	while (m) {
+		struct rte_mbuf *next = m->next;
+		m->next = NULL;
+		if (m->data_len == 0) {
+			rte_pktmbuf_free_seg(m);
+		} else {
+			m->nb_segs = 1;
+			m->pkt_len = m->data_len;
+			t->rcvq_bytes += m->data_len;
+			t->rcvq_mem += m->buf_len;
+			if (t->rcvq_tail)
+				t->rcvq_tail->next = m;
+			else
+				t->rcvq = m;
+			t->rcvq_tail = m;
+		}
+		m = next;
+	}
+}
+
+/* Cut @n bytes from the front of a payload chain. */
+static struct rte_mbuf *chain_adj(struct rte_mbuf *m, uint32_t n)
+{
+	while (m && n) {
+		if (m->data_len > n) {
+			m->data_off += n;
+			m->data_len -= n;
+			m->pkt_len -= n;
+			return m;
+		}
+		n -= m->data_len;
+		struct rte_mbuf *next = m->next;
+		uint32_t left = m->pkt_len - m->data_len;
+		m->next = NULL;
+		rte_pktmbuf_free_seg(m);
+		m = next;
+		if (m) {
+			m->pkt_len = left;
+			m->nb_segs = 1;
+			for (struct rte_mbuf *x = m->next; x; x = x->next)
+				m->nb_segs++;
+		}
+	}
+	return m;
+}
+
+/* Insert an out-of-order segment; overlaps are trimmed away. @return false
+ * if it was dropped (queue full). @m is consumed either way. */
+static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, struct rte_mbuf *m)
+{
+	struct kn_stack *s = t->s;
+	uint32_t max = s->conf.tcp.ooo_max;
+	if (!t->ooo) {
+		t->ooo = calloc(max ? max : 1, sizeof(*t->ooo));
+		if (!t->ooo) {
+			kn_drop(s, m, KN_DROP_TCP_OOO_FULL);
+			return false;
+		}
+	}
+	unsigned i = 0;
+	while (i < t->ooo_n && SEQ_LT(t->ooo[i].seq, seq))
+		i++;
+	/* Trim the front against the previous entry. */
+	if (i > 0) {
+		struct kn_ooo_seg *p = &t->ooo[i - 1];
+		uint32_t pend = p->seq + p->len;
+		if (SEQ_GT(pend, seq)) {
+			uint32_t cut = pend - seq;
+			if (cut >= len) {
+				if (fin && !p->fin && cut == len && seq + len == pend) {
+					p->fin = true;  /* a bare FIN right after it */
+				}
+				if (m)
+					rte_pktmbuf_free(m);
+				return true;
+			}
+			m = chain_adj(m, cut);
+			seq += cut;
+			len -= cut;
+		}
+	}
+	/* Entries the new one covers completely go; a partial one cuts our tail. */
+	while (i < t->ooo_n && SEQ_LEQ(t->ooo[i].seq + t->ooo[i].len, seq + len)) {
+		if (t->ooo[i].fin && t->ooo[i].seq + t->ooo[i].len != seq + len)
+			break;
+		fin = fin || t->ooo[i].fin;
+		if (t->ooo[i].m)
+			rte_pktmbuf_free(t->ooo[i].m);
+		memmove(&t->ooo[i], &t->ooo[i + 1], (t->ooo_n - i - 1) * sizeof(t->ooo[0]));
+		t->ooo_n--;
+	}
+	if (i < t->ooo_n && SEQ_GT(seq + len, t->ooo[i].seq)) {
+		uint32_t keep = t->ooo[i].seq - seq;
+		if (keep == 0) {
+			if (m)
+				rte_pktmbuf_free(m);
+			return true;
+		}
+		kn_mbuf_trim_to(m, keep);
+		len = keep;
+		fin = false;
+	}
+	if (t->ooo_n >= max) {
+		if (m)
+			kn_drop(s, m, KN_DROP_TCP_OOO_FULL);
+		else
+			s->st.drops[KN_DROP_TCP_OOO_FULL]++;
+		return false;
+	}
+	memmove(&t->ooo[i + 1], &t->ooo[i], (t->ooo_n - i) * sizeof(t->ooo[0]));
+	t->ooo[i] = (struct kn_ooo_seg){.seq = seq, .len = len, .fin = fin, .m = m};
+	t->ooo_n++;
+	s->st.tcp_ooo_queued++;
+	return true;
+}
+
+/* Move what the out-of-order queue now continues into the receive queue.
+ * @return true if a FIN became in order. */
+static bool ooo_drain(struct kn_tcb *t)
+{
+	bool fin = false;
+	while (t->ooo_n && SEQ_LEQ(t->ooo[0].seq, t->rcv_nxt)) {
+		struct kn_ooo_seg e = t->ooo[0];
+		memmove(&t->ooo[0], &t->ooo[1], (t->ooo_n - 1) * sizeof(t->ooo[0]));
+		t->ooo_n--;
+		uint32_t end = e.seq + e.len;
+		if (SEQ_LT(t->rcv_nxt, end)) {
+			uint32_t cut = t->rcv_nxt - e.seq;
+			struct rte_mbuf *m = chain_adj(e.m, cut);
+			t->rcv_nxt = end;
+			t->s->st.tcp_bytes_rx += e.len - cut;
+			rcvq_append(t, m);
+		} else if (e.m) {
+			rte_pktmbuf_free(e.m);
+		}
+		if (e.fin && end == t->rcv_nxt) {
+			fin = true;
+			break;
+		}
+	}
+	return fin;
+}
+
+/* RFC 9293 §3.10.7.1: no connection. */
+static void closed_input(struct kn_stack *s, struct kn_seg *sg, struct rte_mbuf *m)
+{
+	if (!(sg->flags & KN_TH_RST)) {
+		if (sg->flags & KN_TH_ACK)
+			kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
+		else
+			kn_tcp_respond(s, sg, 0,
+				       sg->seq + sg->len + !!(sg->flags & KN_TH_SYN) + !!(sg->flags & KN_TH_FIN),
+				       KN_TH_RST | KN_TH_ACK);
+	}
+	kn_drop(s, m, KN_DROP_TCP_NO_SOCKET);
+}
+
+static void apply_syn_options(struct kn_tcb *t, const struct kn_seg *sg)
+{
+	const struct kn_tcp_conf *c = &t->s->conf.tcp;
+	if (sg->opt.has_ts && c->timestamps) {
+		t->flags |= TF_TS;
+		t->ts_recent = sg->opt.tsval;
+		t->ts_recent_age = t->s->now;
+	}
+	if (sg->opt.has_wscale && c->wscale) {
+		t->flags |= TF_WS;
+		t->snd_wscale = sg->opt.wscale;
+		t->rcv_wscale = t->req_wscale;
+	} else {
+		t->snd_wscale = t->rcv_wscale = 0;
+	}
+	kn_tcp_mss_init(t, &sg->opt);
+}
+
+/* RFC 9293 §3.10.7.2: LISTEN. */
+static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg, struct rte_mbuf *m)
+{
+	/* First: check for a RST. */
+	if (sg->flags & KN_TH_RST) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
+		return;
+	}
+	/* Second: check for an ACK. */
+	if (sg->flags & KN_TH_ACK) {
+		kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
+		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
+		return;
+	}
+	/* Third: check for a SYN. */
+	if (!(sg->flags & KN_TH_SYN) || (sg->flags & KN_TH_FIN)) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
+		return;
+	}
+	if (l->synq_n >= s->conf.tcp.syn_backlog || l->acceptq_n >= l->backlog) {
+		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
+		return;
+	}
+	struct kn_tcb *t = kn_tcb_alloc(s);
+	if (!t) {
+		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
+		return;
+	}
+	t->lip = sg->dst;
+	t->lport = sg->dport;
+	t->rip = sg->src;
+	t->rport = sg->sport;
+	t->irs = sg->seq;
+	t->rcv_nxt = sg->seq + 1;
+	t->rcv_adv = t->rcv_nxt;
+	t->iss = kn_tcp_isn(s, t->lip, t->lport, t->rip, t->rport);
+	t->snd_una = t->snd_nxt = t->snd_max = t->recover = t->iss;
+	apply_syn_options(t, sg);
+	t->snd_wnd = sg->wnd;            /* never scaled in a SYN */
+	t->max_sndwnd = t->snd_wnd;
+	t->snd_wl1 = sg->seq;
+	t->snd_wl2 = t->iss;
+	t->last_rx = s->now;
+	kn_tcp_set_state(t, KN_TCP_SYN_RECEIVED);
+	kn_tcb_hash(s, t);
+	t->listener = l;
+	t->flags |= TF_SYNQ;
+	TAILQ_INSERT_TAIL(&l->synq, t, q_link);
+	l->synq_n++;
+	s->st.tcp_passive_opens++;
+	/* Data on a SYN is not queued: the peer sends it again. */
+	rte_pktmbuf_free(m);
+	kn_tcp_output(t);
+}
+
+/* RFC 9293 §3.10.7.3: SYN-SENT. */
+static void synsent_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m)
+{
+	bool ack = sg->flags & KN_TH_ACK;
+	/* First: check the ACK. */
+	if (ack && (SEQ_LEQ(sg->ack, t->iss) || SEQ_GT(sg->ack, t->snd_max))) {
+		if (!(sg->flags & KN_TH_RST))
+			kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
+		kn_drop(s, m, KN_DROP_TCP_OLD_ACK);
+		return;
+	}
+	/* Second: check the RST. */
+	if (sg->flags & KN_TH_RST) {
+		rte_pktmbuf_free(m);
+		if (ack) {
+			s->st.tcp_resets_rx++;
+			t->error = -ECONNREFUSED;
+			kn_tcp_closed(t);
+		} else {
+			s->st.drops[KN_DROP_TCP_RST_INVALID]++;
+		}
+		return;
+	}
+	/* Fourth: check the SYN. */
+	if (!(sg->flags & KN_TH_SYN)) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
+		return;
+	}
+	t->irs = sg->seq;
+	t->rcv_nxt = sg->seq + 1;
+	t->rcv_adv = t->rcv_nxt;
+	apply_syn_options(t, sg);
+	t->snd_wnd = sg->wnd;
+	t->max_sndwnd = t->snd_wnd;
+	t->snd_wl1 = sg->seq;
+	t->snd_wl2 = sg->ack;
+	t->last_rx = s->now;
+	rte_pktmbuf_free(m); /* data on a SYN is not queued */
+	if (ack) {
+		t->snd_una = sg->ack;
+		if (t->rttstart) {
+			kn_tcp_rtt_update(t, s->now - t->rttstart);
+			t->rttstart = 0;
+		}
+		t->t_rexmt = 0;
+		t->rxtshift = 0;
+		kn_tcp_set_state(t, KN_TCP_ESTABLISHED);
+		if (t->flags & TF_KEEPALIVE)
+			kn_tcp_timer_set(t, &t->t_keep, s->conf.tcp.keepidle_ns);
+		kn_ev_raise(s, &t->ev, KN_EV_CONNECTED | KN_EV_WRITABLE);
+		kn_tcp_send_ack(t);
+		return;
+	}
+	/* Simultaneous open: SYN-RECEIVED, send SYN,ACK. */
+	kn_tcp_set_state(t, KN_TCP_SYN_RECEIVED);
+	t->snd_nxt = t->iss;
+	t->rttstart = 0;
+	kn_tcp_output(t);
+}
+
+/* RFC 5681 §3.2 and RFC 6582: a duplicate ACK. */
+static void dupack(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	s->st.tcp_dupacks++;
+	if (t->flags & TF_INRECOVERY) {
+		t->cwnd += t->mss;              /* inflate */
+		kn_tcp_output(t);
+		return;
+	}
+	if (++t->dupacks < 3)
+		return;
+	/* RFC 6582 §3.2 (2): only if this loss is past the last recovery. */
+	if (SEQ_LT(t->snd_una, t->recover))
+		return;
+	uint32_t flight = t->snd_max - t->snd_una;
+	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+	t->recover = t->snd_max;
+	t->flags |= TF_INRECOVERY;
+	s->st.tcp_fast_rexmt++;
+	s->st.tcp_recoveries++;
+	t->rttstart = 0;
+	/* Retransmit the first unacknowledged segment. */
+	uint32_t save = t->snd_nxt;
+	t->snd_nxt = t->snd_una;
+	t->snd_cur = NULL;
+	t->cwnd = t->mss;
+	kn_tcp_output(t);
+	t->cwnd = t->ssthresh + 3u * t->mss;
+	if (SEQ_GT(save, t->snd_nxt))
+		t->snd_nxt = save;
+	kn_tcp_output(t);
+}
+
+/* A new ACK: RTT, congestion window, send buffer. @return true if our FIN
+ * is now acknowledged. */
+static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
+{
+	struct kn_stack *s = t->s;
+	uint32_t acked = sg->ack - t->snd_una;
+
+	/* RTT sample: the echoed timestamp, or the timed segment (Karn). */
+	if ((t->flags & TF_TS) && sg->opt.has_ts && sg->opt.tsecr) {
+		uint32_t d = kn_tcp_ts_now(s) + t->ts_offset - sg->opt.tsecr;
+		if (d < 0x7fffffff)
+			kn_tcp_rtt_update(t, (int64_t)d * (1000000000LL / KN_TCP_TS_HZ));
+	} else if (t->rttstart && SEQ_GT(sg->ack, t->rtseq)) {
+		kn_tcp_rtt_update(t, s->now - t->rttstart);
+		t->rttstart = 0;
+	}
+
+	if (t->flags & TF_INRECOVERY) {
+		if (SEQ_GEQ(sg->ack, t->recover)) {
+			/* Full ACK: leave recovery (RFC 6582 §3.2 (3)). */
+			uint32_t flight = t->snd_max - sg->ack;
+			t->cwnd = RTE_MIN(t->ssthresh, RTE_MAX(flight, (uint32_t)t->mss) + t->mss);
+			t->flags &= ~TF_INRECOVERY;
+		} else {
+			/* Partial ACK: resend the next hole, deflate (§3.2 (4)). */
+			t->cwnd = t->cwnd > acked ? t->cwnd - acked : 0;
+			t->cwnd += t->mss;
+		}
+	} else if (t->cwnd < t->ssthresh) {
+		t->cwnd += RTE_MIN(acked, 2u * t->mss);   /* slow start, ABC L=2 */
+	} else {
+		uint32_t inc = (uint32_t)((uint64_t)t->mss * t->mss / t->cwnd);
+		t->cwnd += inc ? inc : 1;                /* congestion avoidance */
+	}
+	t->dupacks = 0;
+
+	bool finacked = false;
+	uint32_t data = acked;
+	if (data > t->sndq_bytes) {
+		finacked = true;
+		data = t->sndq_bytes;
+	}
+	kn_tcp_snd_free_acked(t, data);
+	t->snd_una = sg->ack;
+	if (SEQ_LT(t->snd_nxt, t->snd_una))
+		t->snd_nxt = t->snd_una;
+	if (t->snd_una == t->snd_max) {
+		t->t_rexmt = 0;
+		t->rxtshift = 0;
+	} else if (!t->t_persist) {
+		kn_tcp_timer_rexmt_arm(t);
+	}
+	if (t->flags & TF_INRECOVERY) {
+		/* Partial ACK: retransmit the first unacked segment now. */
+		uint32_t save = t->snd_nxt;
+		t->snd_nxt = t->snd_una;
+		uint32_t cw = t->cwnd;
+		t->cwnd = t->mss;
+		kn_tcp_output(t);
+		t->cwnd = cw;
+		if (SEQ_GT(save, t->snd_nxt))
+			t->snd_nxt = save;
+	}
+	if (data && (t->flags & TF_APP) && !(t->flags & TF_SHUT_WR))
+		kn_ev_raise(s, &t->ev, KN_EV_WRITABLE);
+	return finacked;
+}
+
+/* The FIN is now in order (RFC 9293 §3.10.7.4, eighth). */
+static void fin_input(struct kn_tcb *t)
+{
+	t->rcv_nxt++;
+	t->flags |= TF_RCVD_FIN | TF_ACKNOW;
+	if (t->flags & TF_APP)
+		kn_ev_raise(t->s, &t->ev, KN_EV_READABLE);
+	switch (t->state) {
+	case KN_TCP_SYN_RECEIVED:
+	case KN_TCP_ESTABLISHED:
+		kn_tcp_set_state(t, KN_TCP_CLOSE_WAIT);
+		break;
+	case KN_TCP_FIN_WAIT_1:
+		kn_tcp_set_state(t, KN_TCP_CLOSING);
+		break;
+	case KN_TCP_FIN_WAIT_2:
+		kn_tcp_enter_timewait(t);
+		break;
+	case KN_TCP_TIME_WAIT:
+		kn_tcp_timer_set(t, &t->t_2msl, t->s->conf.tcp.time_wait_ns);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Header prediction (after Van Jacobson, as in BSD's tcp_input): an
+ * ESTABLISHED segment that is in order, carries a plausible ACK, leaves the
+ * window alone and has nothing else to say is exactly what the general path
+ * below would accept; take the short way. @return false to go the long way
+ * (nothing has been changed then). */
+static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m)
+{
+	if (t->state != KN_TCP_ESTABLISHED ||
+	    (sg->flags & (KN_TH_SYN | KN_TH_FIN | KN_TH_RST | KN_TH_URG | KN_TH_ACK)) != KN_TH_ACK ||
+	    sg->seq != t->rcv_nxt || t->ooo_n ||
+	    (t->flags & (TF_INRECOVERY | TF_SHUT_RD | TF_RCVD_FIN)) ||
+	    (sg->wnd << t->snd_wscale) != t->snd_wnd ||
+	    SEQ_LT(sg->ack, t->snd_una) || SEQ_GT(sg->ack, t->snd_max) ||
+	    (sg->ack == t->snd_una && sg->len == 0) ||
+	    SEQ_GT(sg->seq + sg->len, t->rcv_adv))
+		return false;
+	if (t->flags & TF_TS) {
+		if (!sg->opt.has_ts || TSTMP_LT(sg->opt.tsval, t->ts_recent))
+			return false;
+		t->ts_recent = sg->opt.tsval;
+		t->ts_recent_age = s->now;
+	}
+	t->last_rx = s->now;
+	if (sg->ack != t->snd_una)
+		new_ack(t, sg);
+	t->snd_wl1 = sg->seq;
+	t->snd_wl2 = sg->ack;
+	if (sg->len) {
+		t->rcv_nxt += sg->len;
+		s->st.tcp_bytes_rx += sg->len;
+		rcvq_append(t, m);
+		if (s->conf.tcp.delack_ns == 0 || ++t->segs_unacked >= 2) {
+			t->flags |= TF_ACKNOW;
+		} else if (!t->t_delack) {
+			t->flags |= TF_DELACK;
+			kn_tcp_timer_set(t, &t->t_delack, s->conf.tcp.delack_ns);
+		}
+		if (t->flags & TF_APP)
+			kn_ev_raise(s, &t->ev, KN_EV_READABLE);
+	} else {
+		rte_pktmbuf_free(m);
+	}
+	if ((t->flags & TF_ACKNOW) || t->snd_nxt != t->snd_una + t->sndq_bytes ||
+	    ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN)))
+		kn_tcp_output(t);
+	return true;
+}
+
+/* RFC 9293 §3.10.7.4: every synchronized state (and SYN-RECEIVED). */
+static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m)
+{
+	uint8_t fl = sg->flags;
+
+	if (fast_input(s, t, sg, m))
+		return;
+
+	/* RFC 7323 §5.3: PAWS, before the sequence check. */
+	if ((t->flags & TF_TS) && sg->opt.has_ts && !(fl & KN_TH_RST) &&
+	    TSTMP_LT(sg->opt.tsval, t->ts_recent) && s->now - t->ts_recent_age < KN_TCP_PAWS_IDLE_NS) {
+		kn_tcp_send_ack(t);
+		kn_drop(s, m, KN_DROP_TCP_PAWS);
+		return;
+	}
+
+	/* First: check the sequence number. */
+	uint32_t wnd = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t seglen = sg->len + !!(fl & KN_TH_SYN) + !!(fl & KN_TH_FIN);
+	bool ok;
+	if (seglen == 0)
+		ok = wnd == 0 ? sg->seq == t->rcv_nxt : SEQ_IN(sg->seq, t->rcv_nxt, t->rcv_nxt + wnd);
+	else if (wnd == 0)
+		ok = sg->seq == t->rcv_nxt;   /* ACK and RST still count; data is cut below */
+	else
+		ok = SEQ_IN(sg->seq, t->rcv_nxt, t->rcv_nxt + wnd) ||
+		     SEQ_IN(sg->seq + seglen - 1, t->rcv_nxt, t->rcv_nxt + wnd);
+	if (!ok) {
+		if (!(fl & KN_TH_RST)) {
+			if (t->state == KN_TCP_TIME_WAIT && (fl & KN_TH_FIN))
+				kn_tcp_timer_set(t, &t->t_2msl, s->conf.tcp.time_wait_ns);
+			kn_tcp_send_ack(t);
+		}
+		kn_drop(s, m, (fl & KN_TH_RST) ? KN_DROP_TCP_RST_INVALID : KN_DROP_TCP_OUT_OF_WINDOW);
+		return;
+	}
+	/* Trim to the window: the front that was already received ... */
+	if (SEQ_LT(sg->seq, t->rcv_nxt)) {
+		uint32_t cut = t->rcv_nxt - sg->seq;
+		if (fl & KN_TH_SYN) {
+			fl &= (uint8_t)~KN_TH_SYN;
+			sg->seq++;
+			cut--;
+		}
+		if (cut > sg->len) {
+			fl &= (uint8_t)~KN_TH_FIN;
+			cut = sg->len;
+		}
+		m = chain_adj(m, cut);
+		sg->seq += cut;
+		sg->len -= cut;
+	}
+	/* ... and what lies past the right edge. */
+	if (SEQ_GT(sg->seq + sg->len, t->rcv_nxt + wnd)) {
+		uint32_t keep = t->rcv_nxt + wnd - sg->seq;
+		if (sg->len - keep) {
+			/* Data past the window: tell the peer where it stands. */
+			s->st.drops[KN_DROP_TCP_RCVBUF_FULL]++;
+			t->flags |= TF_ACKNOW;
+		}
+		if (m)
+			kn_mbuf_trim_to(m, keep);
+		sg->len = keep;
+		fl &= (uint8_t)~KN_TH_FIN;
+	}
+	if (sg->opt.has_ts && (t->flags & TF_TS) && SEQ_LEQ(sg->seq, t->rcv_adv) &&
+	    SEQ_LEQ(sg->seq, t->rcv_nxt) && TSTMP_GEQ(sg->opt.tsval, t->ts_recent)) {
+		/* RFC 7323 §4.3: remember the timestamp to echo. */
+		t->ts_recent = sg->opt.tsval;
+		t->ts_recent_age = s->now;
+	}
+
+	/* Second: check the RST (RFC 5961 §3.2). */
+	if (fl & KN_TH_RST) {
+		if (sg->seq != t->rcv_nxt) {
+			kn_tcp_send_challenge_ack(t);
+			kn_drop(s, m, KN_DROP_TCP_RST_CHALLENGE);
+			return;
+		}
+		if (m)
+			rte_pktmbuf_free(m);
+		s->st.tcp_resets_rx++;
+		switch (t->state) {
+		case KN_TCP_SYN_RECEIVED:
+			if (!t->listener)
+				t->error = -ECONNREFUSED;
+			break;
+		case KN_TCP_ESTABLISHED:
+		case KN_TCP_FIN_WAIT_1:
+		case KN_TCP_FIN_WAIT_2:
+		case KN_TCP_CLOSE_WAIT:
+			t->error = -ECONNRESET;
+			break;
+		default:
+			break;
+		}
+		kn_tcp_closed(t);
+		return;
+	}
+
+	/* Third: security/compartment — nothing to check. */
+
+	/* Fourth: a SYN here gets a challenge ACK (RFC 5961 §4.2). */
+	if (fl & KN_TH_SYN) {
+		kn_tcp_send_challenge_ack(t);
+		kn_drop(s, m, KN_DROP_TCP_SYN_CHALLENGE);
+		return;
+	}
+
+	/* Fifth: check the ACK field. */
+	if (!(fl & KN_TH_ACK)) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
+		return;
+	}
+	t->last_rx = s->now;
+	if (t->state == KN_TCP_SYN_RECEIVED) {
+		if (!(SEQ_LT(t->snd_una, sg->ack) && SEQ_LEQ(sg->ack, t->snd_max))) {
+			kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
+			kn_drop(s, m, KN_DROP_TCP_OLD_ACK);
+			return;
+		}
+		struct kn_tcb *l = t->listener;
+		if (l && l->acceptq_n >= l->backlog) {
+			kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
+			return;
+		}
+		kn_tcp_set_state(t, (t->flags & TF_SHUT_WR) ? KN_TCP_FIN_WAIT_1 : KN_TCP_ESTABLISHED);
+		t->snd_una++;              /* our SYN */
+		if (t->snd_una == t->snd_max) {
+			t->t_rexmt = 0;
+			t->rxtshift = 0;
+		}
+		t->snd_wnd = sg->wnd << t->snd_wscale;
+		t->max_sndwnd = RTE_MAX(t->max_sndwnd, t->snd_wnd);
+		t->snd_wl1 = sg->seq;
+		t->snd_wl2 = sg->ack;
+		if (t->rttstart) {
+			kn_tcp_rtt_update(t, s->now - t->rttstart);
+			t->rttstart = 0;
+		}
+		if (t->flags & TF_KEEPALIVE)
+			kn_tcp_timer_set(t, &t->t_keep, s->conf.tcp.keepidle_ns);
+		if (l) {
+			TAILQ_REMOVE(&l->synq, t, q_link);
+			l->synq_n--;
+			t->flags = (t->flags & ~TF_SYNQ) | TF_ACCEPTQ;
+			TAILQ_INSERT_TAIL(&l->acceptq, t, q_link);
+			l->acceptq_n++;
+			kn_ev_raise(s, &l->ev, KN_EV_ACCEPT);
+		} else {
+			kn_ev_raise(s, &t->ev, KN_EV_CONNECTED | KN_EV_WRITABLE);
+		}
+	}
+	bool finacked = false;
+	if (SEQ_GT(sg->ack, t->snd_max)) {
+		/* RFC 9293: ACK for something not yet sent. */
+		kn_tcp_send_ack(t);
+		kn_drop(s, m, KN_DROP_TCP_ACK_FUTURE);
+		return;
+	}
+	uint32_t maxwnd = RTE_MAX(t->max_sndwnd, (uint32_t)t->mss);
+	if (SEQ_LT(sg->ack, t->snd_una - maxwnd)) {
+		/* RFC 5961 §5.2: too old to be real. */
+		kn_tcp_send_challenge_ack(t);
+		kn_drop(s, m, KN_DROP_TCP_OLD_ACK);
+		return;
+	}
+	uint32_t nwnd = sg->wnd << t->snd_wscale;
+	if (SEQ_LEQ(sg->ack, t->snd_una)) {
+		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
+		    nwnd == t->snd_wnd && t->snd_una != t->snd_max)
+			dupack(t);
+	} else {
+		finacked = new_ack(t, sg);
+	}
+	/* Send window update (SND.WL1/WL2 rule). */
+	if (SEQ_LT(t->snd_wl1, sg->seq) || (t->snd_wl1 == sg->seq && SEQ_LEQ(t->snd_wl2, sg->ack))) {
+		uint32_t oldwnd = t->snd_wnd;
+		t->snd_wnd = nwnd;
+		t->snd_wl1 = sg->seq;
+		t->snd_wl2 = sg->ack;
+		if (nwnd > t->max_sndwnd)
+			t->max_sndwnd = nwnd;
+		if (nwnd && t->t_persist) {
+			/* Out of persist; after zero-window probes, resend from
+			 * the probe on. */
+			t->t_persist = 0;
+			t->persist_shift = 0;
+			if (oldwnd == 0) {
+				t->snd_nxt = t->snd_una;
+				t->snd_cur = NULL;
+			}
+			if (t->snd_una != t->snd_max)
+				kn_tcp_timer_rexmt_arm(t);
+		}
+	}
+	switch (t->state) {
+	case KN_TCP_FIN_WAIT_1:
+		if (finacked) {
+			kn_tcp_set_state(t, KN_TCP_FIN_WAIT_2);
+			if (!(t->flags & TF_APP))
+				kn_tcp_timer_set(t, &t->t_2msl, 60 * 1000000000LL);
+		}
+		break;
+	case KN_TCP_CLOSING:
+		if (finacked)
+			kn_tcp_enter_timewait(t);
+		break;
+	case KN_TCP_LAST_ACK:
+		if (finacked) {
+			if (m)
+				rte_pktmbuf_free(m);
+			kn_tcp_closed(t);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+
+	/* Sixth: the URG bit — urgent data is not supported; read inline. */
+
+	/* Seventh: process the segment text. */
+	bool fin = false;
+	if (sg->len && (t->state == KN_TCP_ESTABLISHED || t->state == KN_TCP_FIN_WAIT_1 ||
+			t->state == KN_TCP_FIN_WAIT_2)) {
+		if (t->flags & TF_SHUT_RD) {
+			/* Data for a socket the application closed: reset. */
+			kn_drop(s, m, KN_DROP_TCP_CLOSED_SOCKET);
+			kn_tcp_drop(t, 0);
+			return;
+		}
+		if (sg->seq == t->rcv_nxt && t->ooo_n == 0) {
+			t->rcv_nxt += sg->len;
+			s->st.tcp_bytes_rx += sg->len;
+			rcvq_append(t, m);
+			m = NULL;
+			fin = fl & KN_TH_FIN;
+			if (s->conf.tcp.delack_ns == 0 || ++t->segs_unacked >= 2 || fin) {
+				t->flags |= TF_ACKNOW;
+			} else if (!t->t_delack) {
+				t->flags |= TF_DELACK;
+				kn_tcp_timer_set(t, &t->t_delack, s->conf.tcp.delack_ns);
+			}
+		} else {
+			bool filled = sg->seq == t->rcv_nxt;
+			if (filled) {
+				t->rcv_nxt += sg->len;
+				s->st.tcp_bytes_rx += sg->len;
+				rcvq_append(t, m);
+				fin = fl & KN_TH_FIN;
+			} else {
+				ooo_insert(t, sg->seq, sg->len, fl & KN_TH_FIN, m);
+			}
+			m = NULL;
+			if (!fin)
+				fin = ooo_drain(t);
+			/* Out of order or filling a hole: ACK at once (RFC 5681 §4.2). */
+			t->flags |= TF_ACKNOW;
+		}
+		if (t->flags & TF_APP)
+			kn_ev_raise(s, &t->ev, KN_EV_READABLE);
+	} else if ((fl & KN_TH_FIN) && sg->len == 0 && sg->seq != t->rcv_nxt &&
+		   t->state <= KN_TCP_FIN_WAIT_2) {
+		/* A bare FIN ahead of a hole waits in the queue. */
+		ooo_insert(t, sg->seq, 0, true, NULL);
+		t->flags |= TF_ACKNOW;
+	} else {
+		fin = (fl & KN_TH_FIN) && sg->seq + sg->len == t->rcv_nxt && !(t->flags & TF_RCVD_FIN);
+	}
+	if (m)
+		rte_pktmbuf_free(m);
+
+	/* Eighth: check the FIN bit. */
+	if (fin)
+		fin_input(t);
+	/* Output only if there is something it could send. */
+	if ((t->flags & TF_ACKNOW) || t->snd_nxt != t->snd_una + t->sndq_bytes ||
+	    ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN)) || t->state == KN_TCP_SYN_RECEIVED)
+		kn_tcp_output(t);
+}
+
+void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
+{
+	s->st.tcp_rx++;
+	uint32_t hl = m->l3_len;
+	uint32_t tlen = m->pkt_len - hl;
+	if (KN_UNLIKELY(tlen < sizeof(struct kn_tcp_hdr) ||
+			kn_pullup(m, hl + sizeof(struct kn_tcp_hdr)) != 0)) {
+		kn_drop(s, m, KN_DROP_TCP_TRUNCATED);
+		return;
+	}
+	const struct kn_ip4_hdr *ip = rte_pktmbuf_mtod(m, const struct kn_ip4_hdr *);
+	const struct kn_tcp_hdr *th = rte_pktmbuf_mtod_offset(m, const struct kn_tcp_hdr *, hl);
+	uint32_t off = (th->off >> 4) * 4u;
+	if (KN_UNLIKELY(off < sizeof(*th) || off > tlen)) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_OFF);
+		return;
+	}
+	if (KN_UNLIKELY(off > sizeof(*th))) {
+		if (kn_pullup(m, hl + off) != 0) {
+			kn_drop(s, m, KN_DROP_TCP_TRUNCATED);
+			return;
+		}
+		ip = rte_pktmbuf_mtod(m, const struct kn_ip4_hdr *);
+		th = rte_pktmbuf_mtod_offset(m, const struct kn_tcp_hdr *, hl);
+	}
+	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD)) {
+		uint32_t sum = kn_pseudo_sum(ip->src, ip->dst, KN_IPPROTO_TCP, (uint16_t)tlen);
+		if (KN_UNLIKELY(kn_cksum_fold(kn_cksum_mbuf(sum, m, hl, tlen)) != 0)) {
+			kn_drop(s, m, KN_DROP_TCP_BAD_CSUM);
+			return;
+		}
+	}
+	if (KN_UNLIKELY(ip->dst != rte_cpu_to_be_32(s->conf.ip))) {
+		kn_drop(s, m, KN_DROP_IP_NOT_FOR_US);   /* no TCP to broadcasts */
+		return;
+	}
+	struct kn_seg sg;
+	sg.seq = rte_be_to_cpu_32(th->seq);
+	sg.ack = rte_be_to_cpu_32(th->ack);
+	sg.flags = th->flags;
+	sg.wnd = rte_be_to_cpu_16(th->win);
+	sg.len = tlen - off;
+	sg.src = rte_be_to_cpu_32(ip->src);
+	sg.dst = rte_be_to_cpu_32(ip->dst);
+	sg.sport = rte_be_to_cpu_16(th->sport);
+	sg.dport = rte_be_to_cpu_16(th->dport);
+	memset(&sg.opt, 0, sizeof(sg.opt));
+	if (off > sizeof(*th) &&
+	    kn_tcp_parse_opts((const uint8_t *)(th + 1), off - sizeof(*th), sg.flags & KN_TH_SYN,
+			      &sg.opt) != 0) {
+		kn_drop(s, m, KN_DROP_TCP_BAD_OPTION);
+		return;
+	}
+	rte_pktmbuf_adj(m, (uint16_t)(hl + off));
+
+	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
+	if (KN_LIKELY(t != NULL)) {
+		if (t->state == KN_TCP_SYN_SENT)
+			synsent_input(s, t, &sg, m);
+		else
+			sync_input(s, t, &sg, m);
+		return;
+	}
+	struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
+	if (l)
+		listen_input(s, l, &sg, m);
+	else
+		closed_input(s, &sg, m);
+}
+
+/* ICMP errors about one of our segments (RFC 5927 checks, RFC 1191 PMTU). */
+void kn_tcp_ctlinput(struct kn_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
+		     const struct kn_ip4_hdr *ip, const uint8_t *l4, uint32_t l4len)
+{
+	(void)type;
+	if (l4len < 8)
+		return;
+	const struct kn_tcp_hdr *th = (const struct kn_tcp_hdr *)l4;
+	struct kn_tcb *t = kn_tcb_lookup(s, rte_be_to_cpu_32(ip->src), rte_be_to_cpu_16(th->sport),
+					 rte_be_to_cpu_32(ip->dst), rte_be_to_cpu_16(th->dport));
+	if (!t)
+		return;
+	uint32_t seq = rte_be_to_cpu_32(th->seq);
+	if (!SEQ_IN(seq, t->snd_una, t->snd_max + 1))
+		return; /* not about data in flight: forged or stale */
+	if (code == KN_ICMP_UNREACH_NEEDFRAG) {
+		if (mtu < 68 || mtu >= s->mtu)
+			return;
+		uint32_t mss = mtu - 40u - ((t->flags & TF_TS) ? 12u : 0u);
+		if (mss < 64)
+			mss = 64;
+		if (mss < t->mss) {
+			t->mss = (uint16_t)mss;
+			t->snd_nxt = t->snd_una;
+			t->snd_cur = NULL;
+			kn_tcp_output(t);
+		}
+		return;
+	}
+	if (t->state == KN_TCP_SYN_SENT &&
+	    (code == KN_ICMP_UNREACH_PORT || code == KN_ICMP_UNREACH_PROTO)) {
+		t->error = -ECONNREFUSED;
+		kn_tcp_closed(t);
+	}
+}

@@ -1,0 +1,405 @@
+/* TCP output: decide what may be sent (RFC 9293 §3.8.6, RFC 5681, Nagle,
+ * sender SWS avoidance), build segments, and send bare ACKs and RSTs.
+ *
+ * Payload leaves the send buffer without a copy: the segment is a fresh
+ * header mbuf chained to indirect clones of the buffered data. Tiny payloads
+ * (and devices without multi-segment tx) are copied into the header mbuf:
+ * cheaper than a clone, and the only way for such devices. */
+#include <string.h>
+
+#include "tcp.h"
+
+#define COPY_BELOW 512
+
+/* What each state sends (RFC 9293 §3.10). */
+static const uint8_t out_flags[] = {
+	[KN_TCP_CLOSED] = KN_TH_RST | KN_TH_ACK,
+	[KN_TCP_LISTEN] = 0,
+	[KN_TCP_SYN_SENT] = KN_TH_SYN,
+	[KN_TCP_SYN_RECEIVED] = KN_TH_SYN | KN_TH_ACK,
+	[KN_TCP_ESTABLISHED] = KN_TH_ACK,
+	[KN_TCP_FIN_WAIT_1] = KN_TH_ACK,
+	[KN_TCP_FIN_WAIT_2] = KN_TH_ACK,
+	[KN_TCP_CLOSE_WAIT] = KN_TH_ACK,
+	[KN_TCP_CLOSING] = KN_TH_ACK,
+	[KN_TCP_LAST_ACK] = KN_TH_ACK,
+	[KN_TCP_TIME_WAIT] = KN_TH_ACK,
+};
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Window to advertise, before scaling: receiver SWS avoidance (RFC 9293
+ * §3.8.6.2.2) and never shrinking the right edge. */
+static uint32_t adv_window(struct kn_tcb *t)
+{
+	uint32_t win = kn_tcp_rcv_space(t);
+	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
+		win = 0;
+	if (SEQ_GT(t->rcv_adv, t->rcv_nxt) && win < t->rcv_adv - t->rcv_nxt)
+		win = t->rcv_adv - t->rcv_nxt;
+	uint32_t max = (uint32_t)65535 << t->rcv_wscale;
+	return win > max ? max : win;
+}
+
+/* Find the send-buffer segment holding @seq. */
+static struct rte_mbuf *snd_seek(struct kn_tcb *t, uint32_t seq, uint32_t *off)
+{
+	struct rte_mbuf *m = t->snd_cur;
+	uint32_t mseq = t->snd_cur_seq;
+	if (!m || SEQ_LT(seq, mseq)) {
+		m = t->sndq;
+		mseq = t->snd_una;
+	}
+	while (m && SEQ_GEQ(seq, mseq + m->data_len)) {
+		mseq += m->data_len;
+		m = m->next;
+	}
+	t->snd_cur = m;
+	t->snd_cur_seq = mseq;
+	*off = seq - mseq;
+	return m;
+}
+
+/* Drop @bytes of acknowledged data from the head of the send buffer. */
+void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
+{
+	t->sndq_bytes -= bytes;
+	while (bytes && t->sndq) {
+		struct rte_mbuf *m = t->sndq;
+		if (m->data_len <= bytes) {
+			bytes -= m->data_len;
+			t->sndq = m->next;
+			if (t->snd_cur == m)
+				t->snd_cur = NULL;
+			m->next = NULL;
+			/* Request/response traffic empties the buffer on every
+			 * ACK: keep one unshared buffer instead of a free and an
+			 * alloc per message. */
+			if (!t->snd_spare && rte_mbuf_refcnt_read(m) == 1) {
+				m->data_off = 0;
+				m->data_len = 0;
+				m->pkt_len = 0;
+				t->snd_spare = m;
+			} else {
+				rte_pktmbuf_free_seg(m);
+			}
+		} else {
+			m->data_off += bytes;
+			m->data_len -= bytes;
+			if (t->snd_cur == m)
+				t->snd_cur_seq += bytes;
+			bytes = 0;
+		}
+	}
+	if (!t->sndq)
+		t->sndq_tail = NULL;
+}
+
+/* Copy @len bytes at @seq from the send buffer to @dst. */
+static void snd_copy(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t *dst)
+{
+	uint32_t off;
+	struct rte_mbuf *m = snd_seek(t, seq, &off);
+	while (len) {
+		uint32_t n = RTE_MIN(len, (uint32_t)m->data_len - off);
+		memcpy(dst, rte_pktmbuf_mtod_offset(m, uint8_t *, off), n);
+		dst += n;
+		len -= n;
+		off = 0;
+		m = m->next;
+	}
+}
+
+/* Chain clones of @len bytes at @seq to @h. @return 0 or -1 (no mbufs). */
+static int snd_attach(struct kn_tcb *t, struct rte_mbuf *h, uint32_t seq, uint32_t len)
+{
+	uint32_t off;
+	struct rte_mbuf *m = snd_seek(t, seq, &off);
+	struct rte_mbuf *last = h;
+	while (len) {
+		uint32_t n = RTE_MIN(len, (uint32_t)m->data_len - off);
+		struct rte_mbuf *c = rte_pktmbuf_alloc(t->s->pool);
+		if (!c)
+			return -1;
+		rte_pktmbuf_attach(c, m);
+		c->data_off = (uint16_t)(m->data_off + off);
+		c->data_len = (uint16_t)n;
+		c->pkt_len = n;
+		last->next = c;
+		last = c;
+		h->nb_segs++;
+		h->pkt_len += n;
+		len -= n;
+		off = 0;
+		m = m->next;
+	}
+	return 0;
+}
+
+/* Fill the TCP header of @h (already sized), checksum or request offload,
+ * and pass to IP. */
+static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uint32_t rip,
+		       uint32_t thlen)
+{
+	struct kn_tcp_hdr *th = rte_pktmbuf_mtod(h, struct kn_tcp_hdr *);
+	uint32_t sum = kn_pseudo_sum(rte_cpu_to_be_32(lip), rte_cpu_to_be_32(rip), KN_IPPROTO_TCP,
+				     (uint16_t)h->pkt_len);
+	uint64_t cflags = 0;
+	th->csum = 0;
+	if (s->dev->offloads & KN_DEV_TX_L4_CKSUM) {
+		/* DPDK convention: the pseudo-header sum, not complemented. */
+		th->csum = (uint16_t)~kn_cksum_fold(sum);
+		cflags = RTE_MBUF_F_TX_TCP_CKSUM;
+		h->l4_len = thlen;
+	} else {
+		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, 0, h->pkt_len));
+	}
+	s->st.tcp_tx++;
+	kn_ip4_output(s, h, KN_IPPROTO_TCP, lip, rip, cflags);
+}
+
+/* Build and send one segment of @t. @return 0 or -1 without mbufs. */
+static int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
+{
+	struct kn_stack *s = t->s;
+	uint8_t opt[KN_TCP_OPT_MAX];
+	uint32_t optlen = 0;
+
+	if (flags & KN_TH_SYN) {
+		uint16_t mss = (uint16_t)(s->mtu - 40);
+		opt[0] = KN_TCPOPT_MSS;
+		opt[1] = 4;
+		opt[2] = (uint8_t)(mss >> 8);
+		opt[3] = (uint8_t)mss;
+		optlen = 4;
+		bool ws = s->conf.tcp.wscale && (t->state == KN_TCP_SYN_SENT || (t->flags & TF_WS));
+		if (ws) {
+			opt[optlen++] = KN_TCPOPT_NOP;
+			opt[optlen++] = KN_TCPOPT_WSCALE;
+			opt[optlen++] = 3;
+			opt[optlen++] = t->req_wscale;
+		}
+	}
+	bool ts = (t->flags & TF_TS) || ((flags & KN_TH_SYN) && t->state == KN_TCP_SYN_SENT &&
+					 s->conf.tcp.timestamps);
+	if (ts) {
+		opt[optlen++] = KN_TCPOPT_NOP;
+		opt[optlen++] = KN_TCPOPT_NOP;
+		opt[optlen++] = KN_TCPOPT_TS;
+		opt[optlen++] = 10;
+		put32(opt + optlen, kn_tcp_ts_now(s) + t->ts_offset);
+		put32(opt + optlen + 4, t->ts_recent);
+		optlen += 8;
+	}
+	uint32_t thlen = sizeof(struct kn_tcp_hdr) + optlen;
+
+	struct rte_mbuf *h = kn_alloc(s);
+	if (KN_UNLIKELY(!h))
+		return -1;
+	bool copy = len && (len < COPY_BELOW || !(s->dev->offloads & KN_DEV_TX_MULTI_SEG));
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(h, (uint16_t)(thlen + (copy ? len : 0)));
+	if (KN_UNLIKELY(!p)) {
+		rte_pktmbuf_free(h);
+		return -1;
+	}
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)p;
+	th->sport = rte_cpu_to_be_16(t->lport);
+	th->dport = rte_cpu_to_be_16(t->rport);
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & KN_TH_ACK) ? rte_cpu_to_be_32(t->rcv_nxt) : 0;
+	th->off = (uint8_t)((thlen / 4) << 4);
+	th->flags = flags;
+	th->win = rte_cpu_to_be_16((uint16_t)((flags & KN_TH_SYN) ? RTE_MIN(win, 65535u)
+								 : win >> t->rcv_wscale));
+	th->urp = 0;
+	if (optlen)
+		memcpy(p + sizeof(*th), opt, optlen);
+	if (len) {
+		if (copy)
+			snd_copy(t, seq, len, p + thlen);
+		else if (snd_attach(t, h, seq, len) != 0) {
+			rte_pktmbuf_free(h);
+			return -1;
+		}
+	}
+	tcp_finish(s, h, t->lip, t->rip, thlen);
+	return 0;
+}
+
+/* Send whatever the state, the windows and the flags allow. @return 0, or
+ * -ENOMEM if a segment could not be built (the timers will retry). */
+int kn_tcp_output(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	if (KN_UNLIKELY(t->state == KN_TCP_CLOSED || t->state == KN_TCP_LISTEN))
+		return 0;
+again:;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	uint32_t win = RTE_MIN(t->snd_wnd, t->cwnd);
+	uint8_t flags = out_flags[t->state];
+	bool force = t->flags & TF_FORCE;
+	if (force && win == 0)
+		win = 1;
+	if ((flags & KN_TH_SYN) && t->snd_nxt != t->iss)
+		flags &= (uint8_t)~KN_TH_SYN;
+	uint32_t len = 0;
+	if (!(flags & KN_TH_SYN) && off < t->sndq_bytes && win > off)
+		len = RTE_MIN(t->sndq_bytes - off, win - off);
+	bool more = false;
+	if (len > t->mss) {
+		len = t->mss;
+		more = true;
+	}
+	/* FIN goes with the last byte of data, once asked for. */
+	if ((t->flags & TF_SHUT_WR) && t->state >= KN_TCP_ESTABLISHED &&
+	    t->snd_nxt + len == t->snd_una + t->sndq_bytes && !more &&
+	    (t->state == KN_TCP_FIN_WAIT_1 || t->state == KN_TCP_CLOSING ||
+	     t->state == KN_TCP_LAST_ACK))
+		flags |= KN_TH_FIN;
+
+	uint32_t awin = adv_window(t);
+	if (len) {
+		if (len == t->mss)
+			goto send;
+		if ((!(t->flags & TF_NAGLE) || t->snd_nxt == t->snd_una) && off + len == t->sndq_bytes)
+			goto send;
+		if (force)
+			goto send;
+		if (t->max_sndwnd && len >= t->max_sndwnd / 2)
+			goto send;
+		if (SEQ_LT(t->snd_nxt, t->snd_max))
+			goto send;
+	}
+	if (t->flags & TF_ACKNOW)
+		goto send;
+	if (flags & (KN_TH_SYN | KN_TH_RST))
+		goto send;
+	if ((flags & KN_TH_FIN) && (!(t->flags & TF_SENTFIN) || t->snd_nxt == t->snd_una))
+		goto send;
+	/* Window update worth sending (RFC 9293 §3.8.6.2.2). */
+	if (t->state >= KN_TCP_ESTABLISHED && !(t->flags & TF_RCVD_FIN)) {
+		uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+		/* Only when the peer may be starved: every ACK carries the
+		 * window anyway. */
+		if (awin > cur && cur < 8u * t->mss &&
+		    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
+			goto send;
+	}
+	/* Data waits and nothing is in flight to bring an ACK: a zero window,
+	 * or one too small to fill (sender SWS avoidance). The persist timer
+	 * probes the first and forces a segment into the second. */
+	if (t->sndq_bytes > off && !t->t_rexmt && !t->t_persist)
+		kn_tcp_persist_arm(t);
+	return 0;
+
+send:
+	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, flags, awin) != 0))
+		return -ENOMEM;
+	if (len) {
+		s->st.tcp_bytes_tx += len;
+		if (SEQ_LT(t->snd_nxt, t->snd_max))
+			s->st.tcp_rexmt++;
+	} else if (!(flags & (KN_TH_SYN | KN_TH_FIN))) {
+		s->st.tcp_acks_tx++;
+	}
+	if (flags & KN_TH_FIN)
+		t->flags |= TF_SENTFIN;
+	uint32_t startseq = t->snd_nxt;
+	t->snd_nxt += len + ((flags & KN_TH_SYN) ? 1 : 0) + ((flags & KN_TH_FIN) ? 1 : 0);
+	if (SEQ_GT(t->snd_nxt, t->snd_max)) {
+		t->snd_max = t->snd_nxt;
+		/* Time one segment per RTT; never a retransmission (Karn). */
+		if (!t->rttstart && !(t->flags & TF_TS)) {
+			t->rttstart = s->now;
+			t->rtseq = startseq;
+		}
+	}
+	/* A zero-window probe is timed by the persist timer; anything else
+	 * by the retransmission timer. */
+	if (t->snd_nxt != startseq && !t->t_rexmt && !(force && t->snd_wnd == 0))
+		kn_tcp_timer_rexmt_arm(t);
+	if (flags & KN_TH_ACK) {
+		uint32_t field_win = (flags & KN_TH_SYN) ? RTE_MIN(awin, 65535u)
+							 : (awin >> t->rcv_wscale) << t->rcv_wscale;
+		if (SEQ_GT(t->rcv_nxt + field_win, t->rcv_adv))
+			t->rcv_adv = t->rcv_nxt + field_win;
+		t->flags &= ~(TF_ACKNOW | TF_DELACK);
+		t->t_delack = 0;
+		t->segs_unacked = 0;
+	}
+	if (force)
+		return 0;
+	if (more || (len && t->snd_nxt != t->snd_una + t->sndq_bytes))
+		goto again;
+	if (flags & KN_TH_FIN)
+		return 0;
+	if ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN))
+		goto again;
+	return 0;
+}
+
+void kn_tcp_send_ack(struct kn_tcb *t)
+{
+	t->flags |= TF_ACKNOW;
+	kn_tcp_output(t);
+}
+
+/* RFC 5961 §7: challenge ACKs, rate-limited per stack. */
+void kn_tcp_send_challenge_ack(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	if (s->now - s->challenge_window >= 1000000000LL) {
+		s->challenge_window = s->now;
+		s->challenge_count = 0;
+	}
+	if (++s->challenge_count > s->conf.tcp.challenge_ack_limit)
+		return;
+	s->st.tcp_challenge_acks++;
+	kn_tcp_send_ack(t);
+}
+
+void kn_tcp_send_rst(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	struct rte_mbuf *h = kn_alloc(s);
+	if (!h)
+		return;
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)rte_pktmbuf_append(h, sizeof(*th));
+	memset(th, 0, sizeof(*th));
+	th->sport = rte_cpu_to_be_16(t->lport);
+	th->dport = rte_cpu_to_be_16(t->rport);
+	/* SND.NXT, which the peer has most likely reached: a RST further on
+	 * would only earn a challenge ACK (RFC 5961 §3). */
+	th->seq = rte_cpu_to_be_32(t->snd_nxt);
+	th->ack = rte_cpu_to_be_32(t->rcv_nxt);
+	th->off = 5 << 4;
+	th->flags = KN_TH_RST | KN_TH_ACK;
+	s->st.tcp_resets_tx++;
+	tcp_finish(s, h, t->lip, t->rip, sizeof(*th));
+}
+
+/* A segment with no TCB behind it: RST or ACK built from the one received. */
+void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, uint32_t ack,
+		    uint8_t flags)
+{
+	struct rte_mbuf *h = kn_alloc(s);
+	if (!h)
+		return;
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)rte_pktmbuf_append(h, sizeof(*th));
+	memset(th, 0, sizeof(*th));
+	th->sport = rte_cpu_to_be_16(sg->dport);
+	th->dport = rte_cpu_to_be_16(sg->sport);
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & KN_TH_ACK) ? rte_cpu_to_be_32(ack) : 0;
+	th->off = 5 << 4;
+	th->flags = flags;
+	if (flags & KN_TH_RST)
+		s->st.tcp_resets_tx++;
+	tcp_finish(s, h, sg->dst, sg->src, sizeof(*th));
+}

@@ -1,0 +1,360 @@
+/* The calls the socket layer makes: listen, accept, connect, send, recv,
+ * shutdown, close, abort (RFC 9293 §3.10.1–3.10.6). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp.h"
+
+struct kn_tcb *kn_tcp_listen(struct kn_stack *s, uint16_t port, uint32_t backlog, void *user,
+			     int *err)
+{
+	if (port == 0 || kn_tcb_listener(s, port)) {
+		*err = -EADDRINUSE;
+		return NULL;
+	}
+	struct kn_tcb *t = kn_tcb_alloc(s);
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->lip = s->conf.ip;
+	t->lport = port;
+	t->backlog = backlog ? backlog : 1;
+	t->ev.user = user;
+	t->flags |= TF_APP | TF_HASHED;
+	t->state = KN_TCP_LISTEN;
+	LIST_INSERT_HEAD(&s->listeners, t, hash_link);
+	*err = 0;
+	return t;
+}
+
+struct kn_tcb *kn_tcp_accept(struct kn_tcb *l, void *user)
+{
+	struct kn_tcb *t = TAILQ_FIRST(&l->acceptq);
+	if (!t)
+		return NULL;
+	TAILQ_REMOVE(&l->acceptq, t, q_link);
+	l->acceptq_n--;
+	t->flags &= ~TF_ACCEPTQ;
+	t->listener = NULL;
+	t->flags |= TF_APP;
+	t->ev.user = user;
+	/* Whatever happened while it waited is news to its new owner. */
+	unsigned ev = KN_EV_WRITABLE;
+	if (t->rcvq_bytes || (t->flags & TF_RCVD_FIN))
+		ev |= KN_EV_READABLE;
+	kn_ev_raise(l->s, &t->ev, ev);
+	return t;
+}
+
+static bool port_in_use(struct kn_stack *s, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	return kn_tcb_listener(s, lport) || kn_tcb_lookup(s, s->conf.ip, lport, rip, rport);
+}
+
+struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port, uint16_t lport,
+			      void *user, int *err)
+{
+	uint32_t nh;
+	if (kn_ip4_route(s, ip, &nh) != 0) {
+		*err = -ENETUNREACH;
+		return NULL;
+	}
+	if (lport == 0) {
+		for (unsigned i = 0; i < 16384 && !lport; i++) {
+			uint16_t p = (uint16_t)(49152 + (s->next_ephemeral++ % 16384));
+			if (!port_in_use(s, p, ip, port))
+				lport = p;
+		}
+	} else if (kn_tcb_lookup(s, s->conf.ip, lport, ip, port)) {
+		lport = 0;
+	}
+	if (!lport) {
+		*err = -EADDRINUSE;
+		return NULL;
+	}
+	struct kn_tcb *t = kn_tcb_alloc(s);
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->lip = s->conf.ip;
+	t->lport = lport;
+	t->rip = ip;
+	t->rport = port;
+	t->ev.user = user;
+	t->flags |= TF_APP;
+	t->iss = kn_tcp_isn(s, t->lip, t->lport, t->rip, t->rport);
+	t->snd_una = t->snd_nxt = t->snd_max = t->recover = t->iss;
+	t->mss = (uint16_t)(s->mtu - 40);
+	t->cwnd = t->mss;
+	t->ssthresh = UINT32_MAX / 2;
+	t->state = KN_TCP_SYN_SENT;
+	kn_tcb_hash(s, t);
+	s->st.tcp_active_opens++;
+	kn_tcp_output(t);
+	*err = 0;
+	return t;
+}
+
+ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
+{
+	struct kn_stack *s = t->s;
+	if (t->error)
+		return t->error;
+	if (t->flags & TF_SHUT_WR)
+		return -EPIPE;
+	if (t->state != KN_TCP_ESTABLISHED && t->state != KN_TCP_CLOSE_WAIT)
+		return t->state == KN_TCP_CLOSED ? -EPIPE : -ENOTCONN;
+	uint32_t space = s->conf.tcp.sndbuf > t->sndq_bytes ? s->conf.tcp.sndbuf - t->sndq_bytes : 0;
+	if (space == 0)
+		return -EAGAIN;
+	size_t n = len < space ? len : space;
+	const uint8_t *p = buf;
+	size_t left = n;
+	/* Fill the tail segment first; bytes past a clone's range are free. */
+	struct rte_mbuf *tail = t->sndq_tail;
+	while (left) {
+		uint32_t room = tail ? rte_pktmbuf_tailroom(tail) : 0;
+		if (room == 0) {
+			if (t->snd_spare) {
+				tail = t->snd_spare;
+				t->snd_spare = NULL;
+			} else {
+				tail = rte_pktmbuf_alloc(s->pool);
+				if (!tail) {
+					s->st.drops[KN_DROP_NO_MBUF]++;
+					break;
+				}
+			}
+			tail->data_off = 0;
+			if (t->sndq_tail)
+				t->sndq_tail->next = tail;
+			else
+				t->sndq = tail;
+			t->sndq_tail = tail;
+			room = rte_pktmbuf_tailroom(tail);
+		}
+		uint32_t c = left < room ? (uint32_t)left : room;
+		memcpy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), p, c);
+		tail->data_len += c;
+		tail->pkt_len = tail->data_len;
+		p += c;
+		left -= c;
+	}
+	n -= left;
+	if (n == 0)
+		return -ENOMEM;
+	t->sndq_bytes += (uint32_t)n;
+	kn_tcp_output(t);
+	return (ssize_t)n;
+}
+
+static ssize_t recv_status(const struct kn_tcb *t)
+{
+	if (t->flags & TF_RCVD_FIN)
+		return 0;
+	if (t->error)
+		return t->error;
+	if (t->state == KN_TCP_CLOSED)
+		return 0;
+	return -EAGAIN;
+}
+
+/* Reading made room: tell the peer if the window grew enough. */
+static void after_read(struct kn_tcb *t)
+{
+	/* kn_tcp_output() sends a pure window update only when the window the
+	 * peer knows is under 8 segments: check that first, it is cheap. */
+	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	if (cur < 8u * t->mss && t->state >= KN_TCP_ESTABLISHED && t->state != KN_TCP_TIME_WAIT &&
+	    !(t->flags & TF_RCVD_FIN))
+		kn_tcp_output(t);
+}
+
+ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
+{
+	if (!t->rcvq)
+		return recv_status(t);
+	uint8_t *p = buf;
+	size_t done = 0;
+	while (t->rcvq && done < len) {
+		struct rte_mbuf *m = t->rcvq;
+		size_t c = RTE_MIN((size_t)m->data_len, len - done);
+		memcpy(p + done, rte_pktmbuf_mtod(m, uint8_t *), c);
+		done += c;
+		t->rcvq_bytes -= (uint32_t)c;
+		if (c == m->data_len) {
+			t->rcvq = m->next;
+			t->rcvq_mem -= m->buf_len;
+			m->next = NULL;
+			rte_pktmbuf_free_seg(m);
+		} else {
+			m->data_off += (uint16_t)c;
+			m->data_len -= (uint16_t)c;
+			m->pkt_len = m->data_len;
+		}
+	}
+	if (!t->rcvq)
+		t->rcvq_tail = NULL;
+	after_read(t);
+	return (ssize_t)done;
+}
+
+struct rte_mbuf *kn_tcp_recv_mbuf(struct kn_tcb *t, int *err)
+{
+	struct rte_mbuf *m = t->rcvq;
+	if (!m) {
+		*err = (int)recv_status(t);
+		return NULL;
+	}
+	t->rcvq = m->next;
+	if (!t->rcvq)
+		t->rcvq_tail = NULL;
+	m->next = NULL;
+	t->rcvq_bytes -= m->data_len;
+	t->rcvq_mem -= m->buf_len;
+	*err = 0;
+	after_read(t);
+	return m;
+}
+
+size_t kn_tcp_readable(const struct kn_tcb *t)
+{
+	return t->rcvq_bytes;
+}
+
+size_t kn_tcp_writable(const struct kn_tcb *t)
+{
+	uint32_t b = t->s->conf.tcp.sndbuf;
+	if (t->state != KN_TCP_ESTABLISHED && t->state != KN_TCP_CLOSE_WAIT)
+		return 0;
+	return b > t->sndq_bytes ? b - t->sndq_bytes : 0;
+}
+
+int kn_tcp_shutdown(struct kn_tcb *t)
+{
+	switch (t->state) {
+	case KN_TCP_SYN_RECEIVED:
+	case KN_TCP_ESTABLISHED:
+		t->flags |= TF_SHUT_WR;
+		kn_tcp_set_state(t, t->state == KN_TCP_SYN_RECEIVED ? KN_TCP_SYN_RECEIVED
+								  : KN_TCP_FIN_WAIT_1);
+		break;
+	case KN_TCP_CLOSE_WAIT:
+		t->flags |= TF_SHUT_WR;
+		kn_tcp_set_state(t, KN_TCP_LAST_ACK);
+		break;
+	case KN_TCP_SYN_SENT:
+		kn_tcp_closed(t);
+		return 0;
+	default:
+		return t->flags & TF_SHUT_WR ? 0 : -ENOTCONN;
+	}
+	kn_tcp_output(t);
+	return 0;
+}
+
+static void listener_close(struct kn_tcb *l)
+{
+	struct kn_tcb *c;
+	while ((c = TAILQ_FIRST(&l->synq)) != NULL)
+		kn_tcp_drop(c, -ECONNABORTED);
+	while ((c = TAILQ_FIRST(&l->acceptq)) != NULL)
+		kn_tcp_drop(c, -ECONNABORTED);
+	LIST_REMOVE(l, hash_link);
+	l->flags &= ~(TF_HASHED | TF_APP);
+	l->state = KN_TCP_CLOSED;
+	kn_tcp_closed(l);
+}
+
+int kn_tcp_close(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	kn_ev_cancel(s, &t->ev);
+	if (t->state == KN_TCP_LISTEN) {
+		listener_close(t);
+		return 0;
+	}
+	bool unread = t->rcvq_bytes != 0;
+	t->flags |= TF_SHUT_RD;
+	kn_tcp_rcvq_free(t);
+	t->flags &= ~TF_APP;
+	switch (t->state) {
+	case KN_TCP_CLOSED:
+	case KN_TCP_SYN_SENT:
+		kn_tcp_closed(t);
+		return 0;
+	default:
+		break;
+	}
+	if (unread) {
+		/* RFC 2525 §2.17: closing with unread data resets. */
+		kn_tcp_drop(t, -ECONNABORTED);
+		return 0;
+	}
+	if (!(t->flags & TF_SHUT_WR))
+		kn_tcp_shutdown(t);
+	if (t->state == KN_TCP_FIN_WAIT_2 && !t->t_2msl)
+		kn_tcp_timer_set(t, &t->t_2msl, 60 * 1000000000LL);
+	return 0;
+}
+
+void kn_tcp_abort(struct kn_tcb *t)
+{
+	kn_ev_cancel(t->s, &t->ev);
+	if (t->state == KN_TCP_LISTEN) {
+		listener_close(t);
+		return;
+	}
+	t->flags &= ~TF_APP;
+	if (t->state == KN_TCP_CLOSED) {
+		kn_tcp_closed(t);
+		return;
+	}
+	kn_tcp_drop(t, -ECONNABORTED);
+}
+
+void kn_tcp_keepalive(struct kn_tcb *t, bool on)
+{
+	if (on) {
+		t->flags |= TF_KEEPALIVE;
+		if (t->state >= KN_TCP_ESTABLISHED && !t->t_keep)
+			kn_tcp_timer_set(t, &t->t_keep, t->s->conf.tcp.keepidle_ns);
+	} else {
+		t->flags &= ~TF_KEEPALIVE;
+		t->t_keep = 0;
+	}
+}
+
+void kn_tcp_nagle(struct kn_tcb *t, bool on)
+{
+	if (on)
+		t->flags |= TF_NAGLE;
+	else
+		t->flags &= ~TF_NAGLE;
+}
+
+enum kn_tcp_state kn_tcp_get_state(const struct kn_tcb *t)
+{
+	return (enum kn_tcp_state)t->state;
+}
+
+int kn_tcp_error(const struct kn_tcb *t)
+{
+	return t->error;
+}
+
+void kn_tcp_endpoints(const struct kn_tcb *t, uint32_t *lip, uint16_t *lport, uint32_t *rip,
+		      uint16_t *rport)
+{
+	if (lip)
+		*lip = t->lip;
+	if (lport)
+		*lport = t->lport;
+	if (rip)
+		*rip = t->rip;
+	if (rport)
+		*rport = t->rport;
+}

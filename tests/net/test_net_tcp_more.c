@@ -1,0 +1,426 @@
+/* More TCP behaviour, segment by segment: Nagle, path MTU from ICMP,
+ * our own zero window and window updates, data after close, orphaned
+ * FIN-WAIT-2, challenge-ACK rate limit, ICMP port unreachable in SYN-SENT. */
+#include <string.h>
+
+#include "net_test.h"
+#include "net/wire.h"
+
+static struct kt_cap cap;
+static struct kn_stack *S;
+static struct kn_stack_conf conf;
+static int64_t now;
+static struct kt_ev lev, cev;
+
+#define PPORT 40000
+#define LPORT 80
+#define PISN 5000u
+
+static int setup(void **st)
+{
+	(void)st;
+	now = 1000 * KT_SEC;
+	memset(&lev, 0, sizeof(lev));
+	memset(&cev, 0, sizeof(cev));
+	kt_cap_init(&cap, KN_DEV_TX_MULTI_SEG);
+	kt_conf(&conf, KT_US_IP);
+	conf.tcp.timestamps = false;
+	conf.tcp.wscale = false;
+	conf.tcp.rcvbuf = 8192;
+	S = kt_stack(&cap, &conf, now);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	kn_stack_destroy(S);
+	kt_cap_clear(&cap);
+	kt_assert_no_leak();
+	return 0;
+}
+
+static void tick(int64_t dt)
+{
+	now += dt;
+	kn_stack_timers(S, now);
+	kn_stack_flush(S);
+}
+
+static void peer(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const void *d, uint32_t len)
+{
+	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
+			   .seq = seq, .ack = ack, .flags = flags, .win = win, .data = d, .len = len};
+	kn_stack_input(S, kt_tcp_frame(&t), now);
+	kn_stack_flush(S);
+}
+
+static bool take(struct kt_seg *s)
+{
+	kn_stack_flush(S);
+	struct rte_mbuf *m = kt_cap_take(&cap);
+	if (!m)
+		return false;
+	assert_true(kt_parse_tcp(m, s));
+	assert_true(s->csum_ok);
+	return true;
+}
+
+static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, uint16_t win)
+{
+	int err;
+	static const uint8_t mss[4] = {2, 4, 0x05, 0xb4};
+	*lp = kn_tcp_listen(S, LPORT, 4, &lev, &err);
+	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
+			   .seq = PISN, .flags = KN_TH_SYN, .win = win, .opt = mss, .optlen = 4};
+	kn_stack_input(S, kt_tcp_frame(&t), now);
+	struct kt_seg sa;
+	assert_true(take(&sa));
+	peer(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
+	*cp = kn_tcp_accept(*lp, &cev);
+	assert_non_null(*cp);
+	return sa.seq;
+}
+
+static void test_nagle(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	kn_tcp_nagle(c, true);
+	struct kt_seg s;
+	kn_tcp_send(c, "a", 1);
+	assert_true(take(&s));  /* nothing in flight: goes */
+	kn_tcp_send(c, "b", 1);
+	kn_tcp_send(c, "c", 1);
+	assert_false(take(&s)); /* held until the ACK */
+	peer(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
+	assert_true(take(&s));
+	assert_int_equal(s.len, 2);
+	assert_memory_equal(s.data, "bc", 2);
+	/* Off (the default): small writes go at once. */
+	kn_tcp_nagle(c, false);
+	kn_tcp_send(c, "d", 1);
+	kn_tcp_send(c, "e", 1);
+	assert_true(take(&s));
+	assert_true(take(&s));
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
+static void test_pmtu_from_icmp(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	static uint8_t big[3000];
+	kn_tcp_send(c, big, sizeof(big));
+	struct kt_seg s;
+	assert_true(take(&s));
+	assert_int_equal(s.len, 1460);
+	kt_cap_clear(&cap);
+	/* Fragmentation needed, MTU 1000, quoting our first segment. */
+	uint8_t icmp[8 + 28];
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = KN_ICMP_UNREACH;
+	icmp[1] = KN_ICMP_UNREACH_NEEDFRAG;
+	icmp[6] = 1000 >> 8;
+	icmp[7] = 1000 & 0xff;
+	struct kn_ip4_hdr *in = (struct kn_ip4_hdr *)(icmp + 8);
+	in->ver_ihl = 0x45;
+	in->proto = KN_IPPROTO_TCP;
+	in->src = rte_cpu_to_be_32(KT_US_IP);
+	in->dst = rte_cpu_to_be_32(KT_PEER_IP);
+	uint8_t *th = icmp + 28;
+	th[0] = LPORT >> 8;
+	th[1] = LPORT & 0xff;
+	th[2] = PPORT >> 8;
+	th[3] = PPORT & 0xff;
+	uint32_t seq = iss + 1;
+	th[4] = (uint8_t)(seq >> 24);
+	th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8);
+	th[7] = (uint8_t)seq;
+	uint32_t sum = 0;
+	for (unsigned i = 0; i < sizeof(icmp); i += 2)
+		sum += (uint32_t)(icmp[i] << 8 | icmp[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	icmp[2] = (uint8_t)(~sum >> 8);
+	icmp[3] = (uint8_t)~sum;
+	kn_stack_input(S, kt_ip_frame(KT_PEER_IP, KT_US_IP, KN_IPPROTO_ICMP, 9, 0, icmp, sizeof(icmp)), now);
+	assert_true(take(&s));
+	assert_int_equal(s.seq, iss + 1);
+	assert_int_equal(s.len, 960);
+	assert_int_equal(kn_stack_stats(S)->icmp_pmtu, 1);
+	/* A forged one (sequence not in flight) is ignored. */
+	kt_cap_clear(&cap);
+	seq = iss + 100000;
+	th[4] = (uint8_t)(seq >> 24);
+	th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8);
+	th[7] = (uint8_t)seq;
+	icmp[2] = icmp[3] = 0;
+	icmp[6] = 600 >> 8;
+	icmp[7] = 600 & 0xff;
+	sum = 0;
+	for (unsigned i = 0; i < sizeof(icmp); i += 2)
+		sum += (uint32_t)(icmp[i] << 8 | icmp[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	icmp[2] = (uint8_t)(~sum >> 8);
+	icmp[3] = (uint8_t)~sum;
+	kn_stack_input(S, kt_ip_frame(KT_PEER_IP, KT_US_IP, KN_IPPROTO_ICMP, 9, 0, icmp, sizeof(icmp)), now);
+	assert_false(take(&s));
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
+static void test_our_zero_window(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	static uint8_t d[1460];
+	struct kt_seg s;
+	/* Fill the 8 KiB receive buffer. */
+	uint32_t seq = PISN + 1;
+	for (int i = 0; i < 5; i++) {
+		peer(KN_TH_ACK, seq, iss + 1, 65535, d, 1460);
+		seq += 1460;
+	}
+	peer(KN_TH_ACK, seq, iss + 1, 65535, d, 8192 - 5 * 1460);
+	seq = PISN + 1 + 8192;
+	kt_cap_clear(&cap);
+	tick(conf.tcp.delack_ns);
+	assert_true(take(&s) || true);
+	/* Past the window: dropped, ACKed with window 0. */
+	peer(KN_TH_ACK, seq, iss + 1, 65535, d, 100);
+	assert_true(take(&s));
+	assert_int_equal(s.win, 0);
+	assert_int_equal(s.ack, seq);
+	/* Reading opens it: a window update goes out. */
+	static uint8_t buf[8192];
+	assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), 8192);
+	assert_true(take(&s));
+	assert_int_equal(s.flags, KN_TH_ACK);
+	assert_true(s.win >= 4096);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
+static void test_data_after_close_resets(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	kn_tcp_close(c);
+	struct kt_seg s;
+	assert_true(take(&s));
+	assert_true(s.flags & KN_TH_FIN);
+	peer(KN_TH_ACK, PISN + 1, iss + 1, 65535, "more", 4);
+	assert_true(take(&s));
+	assert_true(s.flags & KN_TH_RST);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_CLOSED_SOCKET), 1);
+	assert_int_equal(kn_stack_tcb_count(S), 1);
+	kn_tcp_close(l);
+}
+
+static void test_orphan_fin_wait_2(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	kn_tcp_close(c);
+	struct kt_seg s;
+	assert_true(take(&s));
+	peer(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
+	assert_int_equal(kn_stack_tcb_count(S), 2);
+	tick(61 * KT_SEC);
+	assert_int_equal(kn_stack_tcb_count(S), 1);
+	kn_tcp_close(l);
+}
+
+static void test_challenge_ack_limit(void **st)
+{
+	(void)st;
+	conf.tcp.challenge_ack_limit = 5;
+	kn_stack_destroy(S);
+	S = kt_stack(&cap, &conf, now);
+	struct kn_tcb *l, *c;
+	open_passive(&l, &c, 65535);
+	for (int i = 0; i < 20; i++)
+		peer(KN_TH_RST, PISN + 10 + (uint32_t)i, 0, 0, NULL, 0);
+	assert_int_equal(cap.n, 5);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RST_CHALLENGE), 20);
+	kt_cap_clear(&cap);
+	tick(KT_SEC);
+	peer(KN_TH_RST, PISN + 10, 0, 0, NULL, 0);
+	assert_int_equal(cap.n, 1);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
+static void test_icmp_refused_in_syn_sent(void **st)
+{
+	(void)st;
+	int err;
+	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
+	struct kt_seg syn;
+	assert_true(take(&syn));
+	uint8_t icmp[8 + 28] = {KN_ICMP_UNREACH, KN_ICMP_UNREACH_PORT};
+	struct kn_ip4_hdr *in = (struct kn_ip4_hdr *)(icmp + 8);
+	in->ver_ihl = 0x45;
+	in->proto = KN_IPPROTO_TCP;
+	in->src = rte_cpu_to_be_32(KT_US_IP);
+	in->dst = rte_cpu_to_be_32(KT_PEER_IP);
+	uint8_t *th = icmp + 28;
+	th[0] = LPORT >> 8;
+	th[1] = LPORT & 0xff;
+	th[2] = PPORT >> 8;
+	th[3] = PPORT & 0xff;
+	th[4] = (uint8_t)(syn.seq >> 24);
+	th[5] = (uint8_t)(syn.seq >> 16);
+	th[6] = (uint8_t)(syn.seq >> 8);
+	th[7] = (uint8_t)syn.seq;
+	uint32_t sum = 0;
+	for (unsigned i = 0; i < sizeof(icmp); i += 2)
+		sum += (uint32_t)(icmp[i] << 8 | icmp[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	icmp[2] = (uint8_t)(~sum >> 8);
+	icmp[3] = (uint8_t)~sum;
+	kn_stack_input(S, kt_ip_frame(KT_PEER_IP, KT_US_IP, KN_IPPROTO_ICMP, 9, 0, icmp, sizeof(icmp)), now);
+	assert_true(cev.events & KN_EV_CLOSED);
+	assert_int_equal(cev.err, -ECONNREFUSED);
+	kn_tcp_close(c);
+	assert_int_equal(kn_stack_tcb_count(S), 0);
+}
+
+static void test_udp_between_stacks(void **st)
+{
+	(void)st;
+	struct kn_loop_conf lc = {.seed = 3, .delay_ns = 1000};
+	struct kn_loop *link = kn_loop_create(&lc, kt_pool);
+	struct kn_stack_conf ca, cb;
+	kt_conf(&ca, KT_PEER_IP);
+	kt_conf(&cb, KT_US_IP);
+	int err;
+	struct kn_stack *a = kn_stack_create(&ca, kn_loop_dev(link, 0), kt_pool, now, &err);
+	struct kn_stack *b = kn_stack_create(&cb, kn_loop_dev(link, 1), kt_pool, now, &err);
+	struct kt_ev ev = {0};
+	struct kn_udp *ua = kn_udp_bind(a, 0, NULL, &err);
+	struct kn_udp *ub = kn_udp_bind(b, 53, &ev, &err);
+	assert_int_equal(kn_udp_sendto(ua, "question", 8, KT_US_IP, 53), 8);
+	for (int i = 0; i < 10; i++) {
+		now += 1000;
+		kn_loop_set_now(link, now);
+		kn_stack_poll(a, now);
+		kn_stack_poll(b, now);
+	}
+	/* ARP resolved on the way, the datagram arrived. */
+	assert_true(ev.events & KN_EV_READABLE);
+	char buf[16];
+	uint32_t ip;
+	uint16_t port;
+	assert_int_equal(kn_udp_recvfrom(ub, buf, sizeof(buf), &ip, &port), 8);
+	assert_int_equal(ip, KT_PEER_IP);
+	assert_true(port >= 49152);
+	kn_udp_close(ua);
+	kn_udp_close(ub);
+	kn_stack_destroy(a);
+	kn_stack_destroy(b);
+	kn_loop_destroy(link);
+}
+
+/* Sender SWS avoidance holds a small window back, but not forever: with
+ * nothing in flight, the persist timer forces a segment (found by the chaos
+ * test: a connection with queued data, a small window and no timer). */
+static void test_small_window_not_stuck(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	static uint8_t d[3000];
+	struct kt_seg s;
+	assert_int_equal(kn_tcp_send(c, d, 1000), 1000);
+	assert_true(take(&s));
+	peer(KN_TH_ACK, PISN + 1, iss + 1001, 500, NULL, 0);
+	assert_int_equal(kn_tcp_send(c, d, sizeof(d)), (ssize_t)sizeof(d));
+	assert_false(take(&s));         /* 500 < MSS and < half the max window */
+	tick(KT_SEC);
+	assert_true(take(&s));
+	assert_int_equal(s.seq, iss + 1001);
+	assert_int_equal(s.len, 500);
+	/* That segment is timed like any other: lost, it comes back. */
+	tick(2 * KT_SEC);
+	assert_true(take(&s));
+	assert_int_equal(s.seq, iss + 1001);
+	kt_cap_clear(&cap);
+	peer(KN_TH_ACK, PISN + 1, iss + 1501, 65535, NULL, 0);
+	/* After the timeout the congestion window is one segment. */
+	assert_true(take(&s));
+	assert_int_equal(s.len, 1460);
+	assert_false(take(&s));
+	peer(KN_TH_ACK, PISN + 1, iss + 1501 + 1460, 65535, NULL, 0);
+	assert_true(take(&s));
+	assert_int_equal(s.len, 2500 - 1460);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
+static void test_syn_received_times_out(void **st)
+{
+	(void)st;
+	int err;
+	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = (uint16_t)(3000 + i),
+				   .dport = LPORT, .seq = 7, .flags = KN_TH_SYN, .win = 1000};
+		kn_stack_input(S, kt_tcp_frame(&t), now);
+	}
+	kn_stack_flush(S);
+	assert_int_equal(cap.n, 3);
+	kt_cap_clear(&cap);
+	assert_int_equal(kn_stack_tcb_count(S), 4);
+	/* SYN,ACKs are retransmitted with backoff, then the entries go. */
+	int64_t rto = conf.tcp.rto_init_ns;
+	for (unsigned i = 0; i < conf.tcp.syn_retries; i++) {
+		tick(rto);
+		assert_int_equal(cap.n, 3);
+		kt_cap_clear(&cap);
+		rto *= 2;
+	}
+	tick(rto);
+	kt_cap_clear(&cap);
+	assert_int_equal(kn_stack_tcb_count(S), 1);
+	assert_null(kn_tcp_accept(l, NULL));
+	kn_tcp_close(l);
+}
+
+int main(void)
+{
+	int rc = kt_eal_init("net-tcp-more", 2048);
+	if (rc)
+		return rc;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_nagle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pmtu_from_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_our_zero_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_after_close_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_fin_wait_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_ack_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_refused_in_syn_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_udp_between_stacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_received_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_window_not_stuck, setup, teardown),
+	};
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	kt_eal_fini();
+	return rc;
+}
