@@ -88,6 +88,18 @@ struct kn_stack_conf {
 	uint32_t arp_queue;       /**< packets queued per unresolved entry */
 	const struct kn_static_arp *static_arp;
 	unsigned n_static_arp;
+	/**
+	 * Neighbour resolution by someone else (flow bifurcation: the kernel
+	 * does ARP on the shared interface and kaon never sees the replies).
+	 * When set, the stack sends no ARP of its own: it asks this function
+	 * for @ip's MAC (host byte order) and, on a miss (non-zero return;
+	 * the function should start a resolution), asks again every
+	 * neigh_retry_ns, up to neigh_tries times, before dropping what waits.
+	 */
+	int (*neigh_resolve)(void *arg, uint32_t ip, uint8_t mac[6]);
+	void *neigh_arg;
+	int64_t neigh_retry_ns;   /**< default 10 ms */
+	uint32_t neigh_tries;     /**< default 100 */
 	uint32_t frag_max_bytes;  /**< reassembly memory cap */
 	uint32_t frag_max_datagrams;
 	int64_t frag_timeout_ns;
@@ -125,6 +137,11 @@ void kn_stack_timers(struct kn_stack *s, int64_t now);
 unsigned kn_stack_flush(struct kn_stack *s);
 /** @return the earliest pending timer deadline, INT64_MAX if none. */
 int64_t kn_stack_next_timer(const struct kn_stack *s);
+/**
+ * Set the MAC of neighbour @ip (host byte order), as a reply would, and
+ * send what waited for it. @return 0, or -ENOSPC when the table is full.
+ */
+int kn_arp_set(struct kn_stack *s, uint32_t ip, const uint8_t mac[6]);
 /** @return the counters. */
 const struct kn_stats *kn_stack_stats(const struct kn_stack *s);
 /**

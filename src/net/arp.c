@@ -1,5 +1,6 @@
 /* ARP (RFC 826): a small table with aging, a bounded queue of packets per
  * unresolved entry, replies for our address, gratuitous ARP, static entries. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,10 +105,28 @@ static void send_arp(struct kn_stack *s, uint16_t op, const uint8_t *tha, uint32
 	kn_eth_output(s, m, eth_dst, KN_ETHERTYPE_ARP);
 }
 
+static void entry_resolved(struct kn_stack *s, struct kn_arp_entry *e, const uint8_t *mac);
+
 /* Gratuitous ARP: a request for our own address. */
 void kn_arp_announce(struct kn_stack *s)
 {
+	if (s->conf.neigh_resolve)
+		return; /* the interface's ARP belongs to someone else */
 	send_arp(s, KN_ARP_OP_REQUEST, zero_mac, s->conf.ip, bcast);
+}
+
+/* Ask the external resolver; on a miss, arm the retry. @return 1 if resolved. */
+static int ask_resolver(struct kn_stack *s, struct kn_arp_entry *e)
+{
+	uint8_t mac[KN_ETH_ALEN];
+	if (s->conf.neigh_resolve(s->conf.neigh_arg, e->ip, mac) == 0 &&
+	    memcmp(mac, zero_mac, KN_ETH_ALEN) != 0 && !(mac[0] & 1)) {
+		entry_resolved(s, e, mac);
+		return 1;
+	}
+	e->expire = s->now + s->conf.neigh_retry_ns;
+	kn_timer_note(s, e->expire);
+	return 0;
 }
 
 static void entry_resolved(struct kn_stack *s, struct kn_arp_entry *e, const uint8_t *mac)
@@ -190,9 +209,16 @@ void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nextho
 		e->state = KN_ARP_INCOMPLETE;
 		e->tries = 1;
 		e->nq = 0;
-		e->expire = s->now + ARP_RETRY_NS;
-		kn_timer_note(s, e->expire);
-		send_arp(s, KN_ARP_OP_REQUEST, zero_mac, nexthop, bcast);
+		if (s->conf.neigh_resolve) {
+			if (ask_resolver(s, e)) {
+				kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
+				return;
+			}
+		} else {
+			e->expire = s->now + ARP_RETRY_NS;
+			kn_timer_note(s, e->expire);
+			send_arp(s, KN_ARP_OP_REQUEST, zero_mac, nexthop, bcast);
+		}
 	}
 	if (e->nq >= s->conf.arp_queue) {
 		kn_drop(s, m, KN_DROP_ARP_QUEUE_FULL);
@@ -214,9 +240,13 @@ void kn_arp_timer(struct kn_stack *s)
 		} else if (e->state == KN_ARP_INCOMPLETE) {
 			if (e->expire > s->now) {
 				kn_timer_note(s, e->expire);
-			} else if (e->tries >= ARP_MAX_TRIES) {
+			} else if (e->tries >= (s->conf.neigh_resolve ? s->conf.neigh_tries
+								    : ARP_MAX_TRIES)) {
 				entry_flush_queue(s, e, KN_DROP_ARP_UNRESOLVED);
 				e->state = KN_ARP_FREE;
+			} else if (s->conf.neigh_resolve) {
+				e->tries++;
+				ask_resolver(s, e);
 			} else {
 				e->tries++;
 				e->expire = s->now + ARP_RETRY_NS;
@@ -225,4 +255,20 @@ void kn_arp_timer(struct kn_stack *s)
 			}
 		}
 	}
+}
+
+int kn_arp_set(struct kn_stack *s, uint32_t ip, const uint8_t mac[6])
+{
+	struct kn_arp_entry *e = lookup(s, ip);
+	if (!e) {
+		e = alloc_entry(s);
+		if (!e)
+			return -ENOSPC;
+		e->ip = ip;
+		e->nq = 0;
+		e->tries = 0;
+		e->state = KN_ARP_INCOMPLETE;
+	}
+	entry_resolved(s, e, mac);
+	return 0;
 }

@@ -35,6 +35,8 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	c->arp_entries = 64;
 	c->arp_timeout_ns = 20 * 60 * 1000000000LL;
 	c->arp_queue = 8;
+	c->neigh_retry_ns = 10 * 1000000LL;
+	c->neigh_tries = 100;
 	c->frag_max_bytes = 4u << 20;
 	c->frag_max_datagrams = 64;
 	c->frag_timeout_ns = 30 * 1000000000LL;

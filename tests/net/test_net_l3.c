@@ -132,6 +132,79 @@ static void test_arp_resolve_queue_and_age(void **st)
 	kn_udp_close(u);
 }
 
+/* Bifurcation: the kernel owns ARP; the stack asks a resolver instead, sends
+ * no ARP of its own, retries misses on its timer, and takes kn_arp_set. */
+static int resolver_calls, resolver_hit_after;
+static int fake_resolver(void *arg, uint32_t ip, uint8_t mac[6])
+{
+	(void)arg;
+	(void)ip;
+	resolver_calls++;
+	if (resolver_calls < resolver_hit_after)
+		return -1;
+	static const uint8_t m[6] = {0x02, 9, 9, 9, 9, 9};
+	memcpy(mac, m, 6);
+	return 0;
+}
+
+static void test_neigh_resolver(void **st)
+{
+	(void)st;
+	struct kt_cap c2;
+	kt_cap_init(&c2, KN_DEV_TX_MULTI_SEG);
+	struct kn_stack_conf cf;
+	kt_conf(&cf, KT_US_IP);
+	cf.neigh_resolve = fake_resolver;
+	cf.neigh_tries = 3;
+	int err;
+	struct kn_stack *s = kn_stack_create(&cf, &c2.dev, kt_pool, now, &err);
+	assert_non_null(s);
+	kn_stack_flush(s);
+	assert_int_equal(c2.n, 0); /* no gratuitous ARP on a shared interface */
+	struct kn_udp *u = kn_udp_bind(s, 5001, NULL, &err);
+	assert_non_null(u);
+	uint32_t h = KT_IP(198, 18, 0, 9);
+	resolver_calls = 0;
+	resolver_hit_after = 3;
+	assert_int_equal(kn_udp_sendto(u, "x", 1, h, 9), 1);
+	kn_stack_flush(s);
+	assert_int_equal(c2.n, 0); /* a miss: queued, no ARP request */
+	int64_t t = now;
+	for (int i = 0; i < 3 && c2.n == 0; i++) {
+		t += cf.neigh_retry_ns;
+		kn_stack_timers(s, t);
+		kn_stack_flush(s);
+	}
+	assert_int_equal(c2.n, 1); /* resolved on a retry, then sent */
+	uint8_t b[64];
+	kt_flatten(c2.out[0], b, sizeof(b));
+	assert_int_equal(b[0], 0x02);
+	assert_int_equal(b[1], 9);
+	kt_cap_clear(&c2);
+	/* Never resolved: dropped with a reason after neigh_tries. */
+	resolver_calls = 0;
+	resolver_hit_after = 1000;
+	assert_int_equal(kn_udp_sendto(u, "x", 1, KT_IP(198, 18, 0, 10), 9), 1);
+	for (int i = 0; i < 5; i++) {
+		t += cf.neigh_retry_ns;
+		kn_stack_timers(s, t);
+	}
+	kn_stack_flush(s);
+	assert_int_equal(c2.n, 0);
+	assert_int_equal(kt_drops(s, KN_DROP_ARP_UNRESOLVED), 1);
+	/* Set from outside: used at once. */
+	static const uint8_t m3[6] = {0x02, 3, 3, 3, 3, 3};
+	assert_int_equal(kn_arp_set(s, KT_IP(198, 18, 0, 11), m3), 0);
+	assert_int_equal(kn_udp_sendto(u, "x", 1, KT_IP(198, 18, 0, 11), 9), 1);
+	kn_stack_flush(s);
+	assert_int_equal(c2.n, 1);
+	kt_flatten(c2.out[0], b, sizeof(b));
+	assert_memory_equal(b, m3, 6);
+	kn_udp_close(u);
+	kn_stack_destroy(s);
+	kt_cap_clear(&c2);
+}
+
 static void test_icmp_echo(void **st)
 {
 	(void)st;
@@ -500,6 +573,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gratuitous_arp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_resolve_queue_and_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_neigh_resolver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_port_unreachable_and_recv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments, setup, teardown),
