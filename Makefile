@@ -51,9 +51,10 @@ test-fuzz: deps
 bench: all
 	$(BUILD)/bin/ctxswitch
 
+# kaon-echo on both kernel back ends (epoll, io_uring) and the plain epoll
+# reference, each loaded by kaon-bench on 127.0.0.1: one short run per row.
 demo: all
-	@echo "make demo: the kernel and user-space echo demo arrives with the socket layer."
-	$(BUILD)/bin/ctxswitch
+	./bench/run --build $(BUILD) --quick
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_ARM)

@@ -9,7 +9,10 @@
  * vcpu running kaon_engine_epoll or kaon_engine_uring; on any other engine
  * they fall back to polling the fd between short sleeps (correct, slow).
  * Descriptors must be non-blocking (O_NONBLOCK). A descriptor is used by one
- * vcpu at a time, and closed with kaon_io_close() so the engine forgets it.
+ * vcpu at a time, and closed with kaon_io_close() on the vcpu that used it
+ * last, so that engine forgets it (epoll keeps a registration per fd number;
+ * one left behind by a close elsewhere could miss the events of a new fd
+ * that reuses the number on that vcpu).
  *
  * Every call takes an absolute deadline (kaon_now() nanoseconds or
  * KAON_FOREVER) and returns a non-negative value or a negative errno:
@@ -34,9 +37,10 @@ extern "C" {
 extern const kaon_engine_ops kaon_engine_epoll;
 
 /**
- * io_uring engine (NULL ops fields never: always defined). Its init fails
- * with -ENOSYS when kaon was built without liburing; with the kernel's error
- * when the kernel refuses a ring. Use kaon_io_engine_pick() for the fallback.
+ * io_uring engine: blocking calls become SQEs, submitted and reaped in one
+ * io_uring_enter per loop pass. Always defined; its init fails with -ENOSYS
+ * when kaon was built without liburing, and with the kernel's error when the
+ * kernel refuses a ring. kaon_io_engine_pick() falls back to epoll instead.
  */
 extern const kaon_engine_ops kaon_engine_uring;
 

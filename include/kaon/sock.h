@@ -10,8 +10,9 @@
  * registered for the calling vcpu's engine, else "kernel".
  *
  * A socket belongs to one vcpu at a time; two coroutines of that vcpu may use
- * it at once (one receiving, one sending). Closing a socket another coroutine
- * is blocked on is not allowed (as with close(2)).
+ * it at once (one receiving, one sending). Close it on the vcpu that used it
+ * last (or, if no vcpu ever waited on it, anywhere). Closing a socket another
+ * coroutine is blocked on is not allowed (as with close(2)).
  *
  * Every blocking call takes an absolute deadline (kaon_now() nanoseconds,
  * KAON_FOREVER: none; a deadline already past: do not block) and returns a

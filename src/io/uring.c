@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring engine. A blocking call puts one SQE on the ring, tagged with
+ * an operation record on the caller's stack, and parks; poll() submits the
+ * batch of SQEs and reaps completions in one io_uring_enter, and each CQE
+ * unparks its coroutine with the result. When a coroutine stops waiting early
+ * (deadline, interrupt) it cancels its operation and waits for the CQE before
+ * returning, so the kernel never touches a buffer the caller got back.
+ * wake() from another thread writes an eventfd that has a read outstanding.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "io/backend.h"
+#include "kaon/io.h"
+
+#define UR_ENTRIES 1024
+#define UR_CQ_ENTRIES 16384
+#define UR_TAG_IGNORE 0u /* cancel requests: their CQE means nothing to us */
+#define UR_TAG_WAKE 1u
+
+struct ur_op {
+	kaon_co *co;
+	int fd;
+	int res;
+	bool done;
+	bool woke; /* the completion ended the park (not a deadline or interrupt) */
+};
+
+struct ur {
+	struct io_uring ring;
+	int efd;
+	atomic_int kicked;
+	uint64_t efd_buf;
+	bool defer_taskrun;
+	bool wake_armed;
+	uint32_t *inflight; /* per fd: operations on the ring */
+	uint8_t *drained;   /* per fd: the last recv was short */
+	size_t ninflight;
+};
+
+static int ur_setup(struct io_uring *ring, bool *defer)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
+		  IORING_SETUP_DEFER_TASKRUN;
+	p.cq_entries = UR_CQ_ENTRIES;
+	int r = io_uring_queue_init_params(UR_ENTRIES, ring, &p);
+	if (r == -EINVAL) { /* older kernel: no single issuer / deferred task run */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = UR_CQ_ENTRIES;
+		r = io_uring_queue_init_params(UR_ENTRIES, ring, &p);
+		*defer = false;
+	} else {
+		*defer = true;
+	}
+	return r;
+}
+
+int kaon__uring_probe(void)
+{
+	struct io_uring ring;
+	bool defer;
+	int r = ur_setup(&ring, &defer);
+	if (r == 0)
+		io_uring_queue_exit(&ring);
+	return r;
+}
+
+/* An SQE, flushing the queue to the kernel when it is full; NULL if none. */
+static struct io_uring_sqe *ur_sqe(struct ur *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+static void ur_arm_wake(struct ur *u)
+{
+	struct io_uring_sqe *sqe = ur_sqe(u);
+	u->wake_armed = sqe != NULL;
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, u->efd, &u->efd_buf, sizeof(u->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, UR_TAG_WAKE);
+}
+
+static int ur_init(void **state, kaon_vcpu *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	struct ur *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	int r = ur_setup(&u->ring, &u->defer_taskrun);
+	if (r < 0) {
+		free(u);
+		return r;
+	}
+	u->efd = eventfd(0, EFD_CLOEXEC);
+	if (u->efd < 0) {
+		r = -errno;
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return r;
+	}
+	ur_arm_wake(u);
+	/* Fewer lookups per io_uring_enter; fine to go without. */
+	io_uring_register_ring_fd(&u->ring);
+	*state = u;
+	return 0;
+}
+
+static void ur_fini(void *state)
+{
+	struct ur *u = state;
+	io_uring_queue_exit(&u->ring);
+	close(u->efd);
+	free(u->inflight);
+	free(u->drained);
+	free(u);
+}
+
+static void ur_wake(void *state)
+{
+	struct ur *u = state;
+	if (!atomic_exchange_explicit(&u->kicked, 1, memory_order_acq_rel)) {
+		uint64_t one = 1;
+		ssize_t n = write(u->efd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+static int ur_reap(struct ur *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	int woken = 0;
+	bool rearm = false;
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		seen++;
+		uint64_t tag = io_uring_cqe_get_data64(cqe);
+		if (tag == UR_TAG_IGNORE)
+			continue;
+		if (tag == UR_TAG_WAKE) {
+			atomic_store_explicit(&u->kicked, 0, memory_order_release);
+			rearm = true;
+			continue;
+		}
+		struct ur_op *op = (struct ur_op *)(uintptr_t)tag;
+		op->res = cqe->res;
+		op->done = true;
+		if ((size_t)op->fd < u->ninflight)
+			u->inflight[op->fd]--;
+		op->woke = kaon_unpark(op->co, cqe->res);
+		woken += op->woke;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	if (rearm || !u->wake_armed)
+		ur_arm_wake(u);
+	return woken;
+}
+
+static int ur_poll(void *state, int64_t now, int64_t deadline)
+{
+	struct ur *u = state;
+	int r;
+	if (deadline <= now) {
+		r = io_uring_submit_and_get_events(&u->ring);
+	} else if (io_uring_cq_ready(&u->ring)) {
+		r = io_uring_submit(&u->ring);
+	} else if (deadline == KAON_FOREVER) {
+		r = io_uring_submit_and_wait(&u->ring, 1);
+	} else {
+		int64_t ns = deadline - now;
+		struct __kernel_timespec ts = { .tv_sec = ns / 1000000000,
+						.tv_nsec = ns % 1000000000 };
+		struct io_uring_cqe *cqe;
+		r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	}
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+		return r;
+	return ur_reap(u);
+}
+
+static int ur_count(struct ur *u, int fd)
+{
+	if ((size_t)fd >= u->ninflight) {
+		size_t want = u->ninflight ? u->ninflight : 64;
+		while (want <= (size_t)fd)
+			want *= 2;
+		uint32_t *n = realloc(u->inflight, want * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		u->inflight = n;
+		uint8_t *d = realloc(u->drained, want);
+		if (!d)
+			return -ENOMEM;
+		u->drained = d;
+		memset(n + u->ninflight, 0, (want - u->ninflight) * sizeof(*n));
+		memset(d + u->ninflight, 0, want - u->ninflight);
+		u->ninflight = want;
+	}
+	u->inflight[fd]++;
+	return 0;
+}
+
+/*
+ * Run the operation prepared in @p sqe for the running coroutine: park until
+ * its completion; on a deadline or an interrupt, cancel it and still wait for
+ * its completion. A result that arrived anyway (bytes moved) wins over the
+ * deadline or the interrupt, so no data is lost; an interrupt is then posted
+ * again, for the coroutine's next blocking call.
+ */
+static int ur_run(struct ur *u, struct io_uring_sqe *sqe, int fd, int64_t deadline)
+{
+	struct ur_op op = { .co = kaon_self(), .fd = fd };
+	int r = ur_count(u, fd);
+	if (r < 0) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, UR_TAG_IGNORE);
+		return r;
+	}
+	io_uring_sqe_set_data(sqe, &op);
+	r = kaon_park(deadline);
+	if (op.done && op.woke)
+		return op.res;
+	if (!op.done) {
+		struct io_uring_sqe *c = ur_sqe(u);
+		if (c) {
+			io_uring_prep_cancel64(c, (uint64_t)(uintptr_t)&op, 0);
+			io_uring_sqe_set_data64(c, UR_TAG_IGNORE);
+		}
+		while (!op.done)
+			kaon_park_uninterruptible(KAON_FOREVER);
+	}
+	if (op.res == -ECANCELED || op.res == -EINTR)
+		return r;
+	if (r < 0 && r != -ETIMEDOUT)
+		kaon_interrupt(op.co, -r);
+	return op.res;
+}
+
+/* The SQE for a new operation of the running coroutine, or NULL. */
+static struct io_uring_sqe *ur_begin(struct ur *u, int *err)
+{
+	if (!kaon_self()) {
+		*err = -EPERM;
+		return NULL;
+	}
+	struct io_uring_sqe *sqe = ur_sqe(u);
+	if (!sqe)
+		*err = -EBUSY;
+	return sqe;
+}
+
+static int ur_io_wait(void *state, int fd, unsigned events, int64_t deadline)
+{
+	struct ur *u = state;
+	int err;
+	struct io_uring_sqe *sqe = ur_begin(u, &err);
+	if (!sqe)
+		return err;
+	io_uring_prep_poll_add(sqe, fd, events);
+	int r = ur_run(u, sqe, fd, deadline);
+	return r == 0 ? 1 : r;
+}
+
+/*
+ * Some kernels answer -EAGAIN instead of waiting when the file is
+ * O_NONBLOCK: then wait for readiness with a poll request and retry.
+ */
+static ssize_t ur_io_recv(void *state, int fd, void *buf, size_t len, int flags,
+			  int64_t deadline)
+{
+	struct ur *u = state;
+	for (;;) {
+		int err;
+		struct io_uring_sqe *sqe = ur_begin(u, &err);
+		if (!sqe)
+			return err;
+		io_uring_prep_recv(sqe, fd, buf, len, flags);
+		/* The last read drained the socket: the bytes are most likely not
+		 * there yet, so wait for them before trying (saves a failed try). */
+		if ((size_t)fd < u->ninflight && u->drained[fd])
+			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+		int r = ur_run(u, sqe, fd, deadline);
+		if ((size_t)fd < u->ninflight && len && !(flags & MSG_PEEK))
+			u->drained[fd] = r >= 0 && (size_t)r < len;
+		if (r != -EAGAIN)
+			return r;
+		r = ur_io_wait(state, fd, KAON_IO_IN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static ssize_t ur_io_send(void *state, int fd, const void *buf, size_t len, int flags,
+			  int64_t deadline)
+{
+	struct ur *u = state;
+	for (;;) {
+		int err;
+		struct io_uring_sqe *sqe = ur_begin(u, &err);
+		if (!sqe)
+			return err;
+		io_uring_prep_send(sqe, fd, buf, len, flags);
+		int r = ur_run(u, sqe, fd, deadline);
+		if (r != -EAGAIN)
+			return r;
+		r = ur_io_wait(state, fd, KAON_IO_OUT, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static ssize_t ur_io_recvmsg(void *state, int fd, struct msghdr *msg, int flags,
+			     int64_t deadline)
+{
+	struct ur *u = state;
+	for (;;) {
+		int err;
+		struct io_uring_sqe *sqe = ur_begin(u, &err);
+		if (!sqe)
+			return err;
+		io_uring_prep_recvmsg(sqe, fd, msg, (unsigned)flags);
+		int r = ur_run(u, sqe, fd, deadline);
+		if (r != -EAGAIN)
+			return r;
+		r = ur_io_wait(state, fd, KAON_IO_IN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static ssize_t ur_io_sendmsg(void *state, int fd, const struct msghdr *msg, int flags,
+			     int64_t deadline)
+{
+	struct ur *u = state;
+	for (;;) {
+		int err;
+		struct io_uring_sqe *sqe = ur_begin(u, &err);
+		if (!sqe)
+			return err;
+		io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)flags);
+		int r = ur_run(u, sqe, fd, deadline);
+		if (r != -EAGAIN)
+			return r;
+		r = ur_io_wait(state, fd, KAON_IO_OUT, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int ur_io_accept(void *state, int fd, struct sockaddr *addr, socklen_t *addrlen,
+			int64_t deadline)
+{
+	struct ur *u = state;
+	for (;;) {
+		int err;
+		struct io_uring_sqe *sqe = ur_begin(u, &err);
+		if (!sqe)
+			return err;
+		io_uring_prep_accept(sqe, fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int r = ur_run(u, sqe, fd, deadline);
+		if (r == -ECONNABORTED)
+			continue;
+		if (r != -EAGAIN)
+			return r;
+		r = ur_io_wait(state, fd, KAON_IO_IN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static void ur_forget(void *state, int fd)
+{
+	struct ur *u = state;
+	if (fd < 0 || (size_t)fd >= u->ninflight || !u->inflight[fd])
+		return;
+	/* Cancel now, while the fd still names the file: closing it would not
+	 * end operations the ring holds a reference for. */
+	struct io_uring_sqe *sqe = ur_sqe(u);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, UR_TAG_IGNORE);
+	io_uring_submit(&u->ring);
+}
+
+const kaon_engine_ops kaon_engine_uring = {
+	.name = "uring",
+	.busy_poll = false,
+	.init = ur_init,
+	.poll = ur_poll,
+	.wake = ur_wake,
+	.fini = ur_fini,
+};
+
+const struct kaon_io_backend kaon__io_uring = {
+	.wait = ur_io_wait,
+	.recv = ur_io_recv,
+	.send = ur_io_send,
+	.recvmsg = ur_io_recvmsg,
+	.sendmsg = ur_io_sendmsg,
+	.accept = ur_io_accept,
+	.forget = ur_forget,
+};

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kaon-echo: a TCP echo server. One handler (echo_conn) serves every stack;
+ * --stack only picks the engine the vcpus run. With --vcpus N each vcpu has
+ * its own SO_REUSEPORT listener, and the kernel spreads connections.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kaon/co.h"
+#ifdef KAON_TOOLS_HAVE_CONFIG
+#include "kaon/config.h"
+#endif
+#include "kaon/io.h"
+#include "kaon/sock.h"
+
+#define PROG "kaon-echo"
+#define ECHO_BUF (16 * 1024)
+#define EMFILE_BACKOFF_NS (10 * 1000 * 1000)
+
+struct counters {
+	uint64_t accepted, closed, bytes, resets, conn_errors, accept_errors;
+};
+
+struct server {
+	kaon_sock *ls;
+	kaon_vcpu *v;
+	struct counters c; /* touched only by the server's vcpu */
+};
+
+struct conn {
+	struct server *sv;
+	kaon_sock *s;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " --stack epoll|uring --addr A --port P [--config FILE]\n"
+		"                 [--vcpus N] [--cpu LIST]\n"
+		"Echo every byte back on each TCP connection. Prints 'listening on A:P\n"
+		"(stack S)' when ready; SIGINT/SIGTERM print the counters and exit 0.\n"
+		"  --stack S    engine of the vcpus: epoll (default) or uring (falls back\n"
+		"               to epoll when the kernel refuses io_uring)\n"
+		"  --addr A     numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
+		"  --port P     TCP port, 0 picks a free one (required)\n"
+		"  --config F   kaon config file (used by the user-space stack; with the\n"
+		"               kernel stacks it is only checked)\n"
+		"  --vcpus N    serving threads, one listener each (SO_REUSEPORT)\n"
+		"  --cpu LIST   pin vcpu i to the i-th CPU of LIST (e.g. 1 or 0-1)\n");
+}
+
+static void count_error(struct server *sv, ssize_t err)
+{
+	if (err == 0 || err == -ECANCELED)
+		return;
+	if (err == -ECONNRESET || err == -EPIPE)
+		sv->c.resets++; /* the peer left without reading everything */
+	else
+		sv->c.conn_errors++;
+}
+
+/* The one echo handler: whatever arrives goes back, until end of stream. */
+static void *echo_conn(void *arg)
+{
+	struct conn *cn = arg;
+	struct server *sv = cn->sv;
+	kaon_sock *s = cn->s;
+	free(cn);
+	char buf[ECHO_BUF];
+	kaon_sock_setopt(s, KAON_SO_NODELAY, 1);
+	for (;;) {
+		ssize_t n = kaon_recv(s, buf, sizeof(buf), KAON_FOREVER);
+		if (n <= 0) {
+			count_error(sv, n);
+			break;
+		}
+		ssize_t w = kaon_write_full(s, buf, (size_t)n, KAON_FOREVER);
+		if (w < 0) {
+			count_error(sv, w);
+			break;
+		}
+		sv->c.bytes += (uint64_t)n;
+	}
+	kaon_close(s);
+	sv->c.closed++;
+	return NULL;
+}
+
+static void *acceptor(void *arg)
+{
+	struct server *sv = arg;
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "echo-conn";
+	for (;;) {
+		kaon_sock *s;
+		int r = kaon_accept(sv->ls, &s, NULL, KAON_FOREVER);
+		if (r == -ECANCELED)
+			break;
+		if (r < 0) {
+			sv->c.accept_errors++;
+			/* Out of descriptors or memory: the others keep being served;
+			 * try again a little later. */
+			if (kaon_sleep_until(kaon_deadline_in(EMFILE_BACKOFF_NS)) < 0)
+				break;
+			continue;
+		}
+		sv->c.accepted++;
+		struct conn *cn = malloc(sizeof(*cn));
+		if (cn) {
+			cn->sv = sv;
+			cn->s = s;
+		}
+		if (!cn || kaon_go(NULL, &co, echo_conn, cn) < 0) {
+			free(cn);
+			kaon_close(s);
+			sv->c.closed++;
+			sv->c.conn_errors++;
+		}
+	}
+	return NULL;
+}
+
+/* The kernel stacks take nothing from the file yet, but a bad one is still
+ * refused, with the file, line and key. */
+static void check_config(const char *path)
+{
+#ifdef KAON_TOOLS_HAVE_CONFIG
+	static kaon_config c;
+	char err[512];
+	if (kaon_config_load(&c, path, 0, err, sizeof(err)) < 0)
+		cli_fail(PROG, "--config: %s", err);
+#else
+	FILE *f = fopen(path, "r");
+	if (!f)
+		cli_fail(PROG, "--config: cannot read %s: %s", path, strerror(errno));
+	fclose(f);
+#endif
+}
+
+/* Listeners first (a taken address is exit 2), then one vcpu per listener.
+ * @return 0 or the exit status; the caller cleans up. */
+static int start(struct server *sv, int n, kaon_addr *addr, const kaon_engine_ops *engine,
+		 const int *cpus, int ncpus)
+{
+	kaon_listen_opts lo;
+	kaon_listen_opts_init(&lo);
+	lo.reuseport = n > 1;
+	for (int i = 0; i < n; i++) {
+		int r = kaon_listen(&sv[i].ls, addr, &lo);
+		if (r < 0) {
+			char a[KAON_ADDR_STRLEN];
+			fprintf(stderr, PROG ": cannot listen on %s: %s\n",
+				kaon_addr_format(addr, a, sizeof(a)), strerror(-r));
+			return 2;
+		}
+		/* Port 0: the others bind the port the first one got. */
+		if (i == 0 && (r = kaon_sock_local(sv[0].ls, addr)) < 0) {
+			fprintf(stderr, PROG ": getsockname: %s\n", strerror(-r));
+			return 1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		kaon_vcpu_opts vo;
+		kaon_vcpu_opts_init(&vo);
+		vo.name = "kaon-echo";
+		vo.cpu = ncpus ? cpus[i % ncpus] : -1;
+		vo.engine = engine;
+		int r = kaon_vcpu_start(&sv[i].v, &vo);
+		if (r < 0) {
+			sv[i].v = NULL;
+			fprintf(stderr, PROG ": cannot start vcpu %d (engine %s): %s\n", i,
+				engine->name, strerror(-r));
+			return 1;
+		}
+		kaon_co_opts co;
+		kaon_co_opts_init(&co);
+		co.detached = 1;
+		co.name = "acceptor";
+		r = kaon_go_on(sv[i].v, NULL, &co, acceptor, &sv[i]);
+		if (r < 0) {
+			fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL;
+	long long port = -1, nvcpus = 1;
+	int cpus[CLI_MAX_CPUS], ncpus = 0;
+	static const struct option longopts[] = {
+		{ "stack", required_argument, NULL, 's' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "vcpus", required_argument, NULL, 'n' },
+		{ "cpu", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	opterr = 0;
+	for (;;) {
+		int o = getopt_long(argc, argv, "", longopts, NULL);
+		if (o == -1)
+			break;
+		switch (o) {
+		case 's': stack = optarg; break;
+		case 'a': host = optarg; break;
+		case 'p': port = cli_int(PROG, "--port", optarg, 0, 65535); break;
+		case 'c': config = optarg; break;
+		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
+		case 'C': ncpus = cli_cpu_list(PROG, optarg, cpus); break;
+		case 'h': usage(stdout); return 0;
+		default:
+			cli_fail(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
+	if (port < 0)
+		cli_fail(PROG, "--port is required");
+	if (strcmp(stack, "epoll") && strcmp(stack, "uring") && strcmp(stack, "io_uring"))
+		cli_fail(PROG, "--stack: expected epoll or uring, got '%s'", stack);
+	if (config)
+		check_config(config);
+	kaon_addr addr;
+	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
+		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
+	const kaon_engine_ops *engine = kaon_io_engine_pick(stack);
+
+	/* Signals are taken by the main thread only: block them before the vcpu
+	 * threads start, so they inherit the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile(1L << 20); /* as many connections as the hard limit allows */
+
+	struct server *sv = calloc((size_t)nvcpus, sizeof(*sv));
+	if (!sv) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	int status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
+	if (status) {
+		for (int i = 0; i < nvcpus; i++) {
+			if (sv[i].v)
+				kaon_vcpu_stop(sv[i].v);
+			kaon_close(sv[i].ls);
+		}
+		free(sv);
+		return status;
+	}
+	char a[KAON_ADDR_STRLEN];
+	printf("listening on %s (stack %s)\n", kaon_addr_format(&addr, a, sizeof(a)),
+	       engine->name);
+	fflush(stdout);
+
+	int sig;
+	sigwait(&sigs, &sig);
+
+	struct counters t = { 0 };
+	for (int i = 0; i < nvcpus; i++) {
+		kaon_vcpu_stop(sv[i].v);
+		kaon_close(sv[i].ls);
+		t.accepted += sv[i].c.accepted;
+		t.closed += sv[i].c.closed;
+		t.bytes += sv[i].c.bytes;
+		t.resets += sv[i].c.resets;
+		t.conn_errors += sv[i].c.conn_errors;
+		t.accept_errors += sv[i].c.accept_errors;
+	}
+	printf("%s: connections %llu, bytes echoed %llu, resets by peer %llu, "
+	       "connection errors %llu, accept errors %llu\n",
+	       strsignal(sig), (unsigned long long)t.accepted, (unsigned long long)t.bytes,
+	       (unsigned long long)t.resets,
+	       (unsigned long long)t.conn_errors, (unsigned long long)t.accept_errors);
+	free(sv);
+	return 0;
+}
