@@ -202,6 +202,8 @@ static int vcpu_loop(kaon_vcpu *v)
 			kaon__switch(&v->sched_sp, co, co->sp, 0);
 			kaon__after_switch(v);
 			if (e->busy_poll || v->runq_head) {
+				if (!now)
+					now = kaon_now(); /* engines may use it as a clock */
 				int rc = e->poll(v->engine_state, now, now);
 				if (rc < 0)
 					return rc;
