@@ -48,13 +48,19 @@ test-fuzz: deps
 	$(BUILD_FUZZ)/fuzz_net_rx -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
 		$(BUILD_FUZZ)/corpus-run fuzz/corpus
 
+# Benchmarks: the coroutine switch, the stack over the in-memory link, and
+# bench/run (127.0.0.1, then -- as root -- the veth testbed rows).
 bench: all
 	$(BUILD)/bin/ctxswitch
+	$(BUILD)/bin/stack-loop
+	./bench/run --build $(BUILD)
 
-# kaon-echo on both kernel back ends (epoll, io_uring) and the plain epoll
-# reference, each loaded by kaon-bench on 127.0.0.1: one short run per row.
+# The main job: the same kaon-echo on kaon's own stack (af_xdp, flow
+# bifurcation on) and on the kernel, sharing 198.18.0.2 on the veth testbed,
+# driven by the same kaon-bench; the side-by-side table with ratios. Needs
+# root (namespaces, AF_XDP); without it, the kernel back ends on 127.0.0.1.
 demo: all
-	./bench/run --build $(BUILD) --quick
+	./bench/run --build $(BUILD) --demo
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_ARM)

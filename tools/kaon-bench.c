@@ -27,6 +27,9 @@
 #include "kaon/co.h"
 #include "kaon/io.h"
 #include "kaon/sock.h"
+#ifdef KAON_TOOLS_HAVE_USER
+#include "kaon/user.h"
+#endif
 #include "kaon/sync.h"
 
 #define PROG "kaon-bench"
@@ -85,7 +88,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " --addr A --port P --conns N --size BYTES\n"
 		"                  --mode pingpong|stream --duration S [--warmup S]\n"
-		"                  [--stack epoll|uring] [--cpu N] [--json]\n"
+		"                  [--stack epoll|uring|user] [--config FILE] [--cpu N] [--json]\n"
 		"Load an echo server and report requests/s, Gb/s (bytes echoed back),\n"
 		"latency p50/p90/p99/p99.9/max and errors. Exit 1 on any mismatch,\n"
 		"connection error or zero throughput; 2 on bad flags.\n");
@@ -429,7 +432,7 @@ int main(int argc, char **argv)
 {
 	static struct bench b; /* the histogram is large: keep it off the stack */
 	struct cfg *g = &b.cfg;
-	const char *host = NULL, *mode = NULL;
+	const char *host = NULL, *mode = NULL, *config = NULL;
 	long long port = -1, size = -1;
 	g->conns = -1;
 	g->duration = -1;
@@ -443,6 +446,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "stack", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -462,6 +466,7 @@ int main(int argc, char **argv)
 		case 'd': g->duration = cli_seconds(PROG, "--duration", optarg, 0.01); break;
 		case 'w': g->warmup = cli_seconds(PROG, "--warmup", optarg, 0); break;
 		case 'S': g->stack = optarg; break;
+		case 'C': config = optarg; break;
 		case 'c': g->cpu = (int)cli_int(PROG, "--cpu", optarg, 0, 4095); break;
 		case 'j': g->json = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -478,25 +483,43 @@ int main(int argc, char **argv)
 		g->stream = 1;
 	else if (strcmp(mode, "pingpong"))
 		cli_fail(PROG, "--mode: expected pingpong or stream, got '%s'", mode);
-	if (g->stack && strcmp(g->stack, "epoll") && strcmp(g->stack, "uring") &&
+	int user = g->stack && !strcmp(g->stack, "user");
+#ifndef KAON_TOOLS_HAVE_USER
+	if (user)
+		cli_fail(PROG, "--stack user: this kaon was built without DPDK");
+#endif
+	if (g->stack && !user && strcmp(g->stack, "epoll") && strcmp(g->stack, "uring") &&
 	    strcmp(g->stack, "io_uring"))
-		cli_fail(PROG, "--stack: expected epoll or uring, got '%s'", g->stack);
+		cli_fail(PROG, "--stack: expected epoll, uring or user, got '%s'", g->stack);
+	if (user && !config)
+		cli_fail(PROG, "--stack user needs --config FILE ([port0] and a [dpdk] device)");
+	if (config && !user)
+		cli_fail(PROG, "--config is for --stack user");
 	if (kaon_addr_parse(&g->addr, host, (uint16_t)port) < 0)
 		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
 	g->size = (size_t)size;
 	signal(SIGPIPE, SIG_IGN);
 	cli_raise_nofile(g->conns + 64);
 
-	const kaon_engine_ops *engine = kaon_io_engine_pick(g->stack ? g->stack : "epoll");
-	b.engine = engine->name;
 	kaon_vcpu_opts vo;
 	kaon_vcpu_opts_init(&vo);
 	vo.name = PROG;
 	vo.cpu = g->cpu;
-	vo.engine = engine;
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user) {
+		if (kaon_user_setup(&vo, config) < 0)
+			return 2; /* it said why: file, line and key */
+	} else
+#endif
+		vo.engine = kaon_io_engine_pick(g->stack ? g->stack : "epoll");
+	b.engine = vo.engine->name;
 	int r = kaon_run(&vo, bench_main, &b, NULL);
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		kaon_user_teardown();
+#endif
 	if (r < 0) {
-		fprintf(stderr, PROG ": cannot start (engine %s, cpu %d): %s\n", engine->name,
+		fprintf(stderr, PROG ": cannot start (engine %s, cpu %d): %s\n", b.engine,
 			g->cpu, strerror(-r));
 		return 1;
 	}

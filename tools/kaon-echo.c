@@ -18,6 +18,10 @@
 #endif
 #include "kaon/io.h"
 #include "kaon/sock.h"
+#include "kaon/sync.h"
+#ifdef KAON_TOOLS_HAVE_USER
+#include "kaon/user.h"
+#endif
 
 #define PROG "kaon-echo"
 #define ECHO_BUF (16 * 1024)
@@ -30,6 +34,8 @@ struct counters {
 struct server {
 	kaon_sock *ls;
 	kaon_vcpu *v;
+	kaon_addr addr;    /* user stack: the listener is made on the vcpu */
+	int listen_err;
 	struct counters c; /* touched only by the server's vcpu */
 };
 
@@ -41,14 +47,16 @@ struct conn {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " --stack epoll|uring --addr A --port P [--config FILE]\n"
+		"usage: " PROG " --stack epoll|uring|user --addr A --port P [--config FILE]\n"
 		"                 [--vcpus N] [--cpu LIST]\n"
 		"Echo every byte back on each TCP connection. Prints 'listening on A:P\n"
 		"(stack S)' when ready; SIGINT/SIGTERM print the counters and exit 0.\n"
 		"  --stack S    engine of the vcpus: epoll (default) or uring (falls back\n"
-		"               to epoll when the kernel refuses io_uring)\n"
-		"  --addr A     numeric IPv4/IPv6 address to listen on (default 127.0.0.1)\n"
-		"  --port P     TCP port, 0 picks a free one (required)\n"
+		"               to epoll when the kernel refuses io_uring), or user:\n"
+		"               kaon's own TCP/IP stack on DPDK (needs --config; one vcpu)\n"
+		"  --addr A     numeric IPv4/IPv6 address to listen on (default 127.0.0.1;\n"
+		"               0.0.0.0 with --stack user)\n"
+		"  --port P     TCP port, 0 picks a free one (required; not 0 with user)\n"
 		"  --config F   kaon config file (used by the user-space stack; with the\n"
 		"               kernel stacks it is only checked)\n"
 		"  --vcpus N    serving threads, one listener each (SO_REUSEPORT)\n"
@@ -145,6 +153,69 @@ static void check_config(const char *path)
 #endif
 }
 
+#ifdef KAON_TOOLS_HAVE_USER
+/* The user-space stack lives on its vcpu: listen there, then accept. */
+static kaon_sem listened;
+static void *user_listener(void *arg)
+{
+	struct server *sv = arg;
+	kaon_listen_opts lo;
+	kaon_listen_opts_init(&lo);
+	sv->listen_err = kaon_listen(&sv->ls, &sv->addr, &lo);
+	kaon_sem_post(&listened);
+	if (sv->listen_err < 0)
+		return NULL;
+	acceptor(sv); /* until the vcpu stops */
+	kaon_close(sv->ls);
+	sv->ls = NULL;
+	return NULL;
+}
+
+static void *wait_listened(void *arg)
+{
+	(void)arg;
+	kaon_sem_wait(&listened, kaon_deadline_in(10 * 1000000000LL));
+	return NULL;
+}
+
+/* One vcpu running the user-space stack. @return 0 or the exit status. */
+static int start_user(struct server *sv, kaon_addr *addr, const char *config,
+		      const int *cpus, int ncpus)
+{
+	kaon_vcpu_opts vo;
+	kaon_vcpu_opts_init(&vo);
+	vo.name = "kaon-echo";
+	vo.cpu = ncpus ? cpus[0] : -1;
+	if (kaon_user_setup(&vo, config) < 0)
+		return 2; /* it said why: file, line and key */
+	kaon_sem_init(&listened, 0);
+	sv->addr = *addr;
+	int r = kaon_vcpu_start(&sv->v, &vo);
+	if (r < 0) {
+		sv->v = NULL;
+		fprintf(stderr, PROG ": cannot start the user-space stack: %s\n", strerror(-r));
+		return 1;
+	}
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "acceptor";
+	r = kaon_go_on(sv->v, NULL, &co, user_listener, sv);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
+		return 1;
+	}
+	kaon_run(NULL, wait_listened, NULL, NULL); /* this thread is no vcpu */
+	if (sv->listen_err < 0) {
+		char a[KAON_ADDR_STRLEN];
+		fprintf(stderr, PROG ": cannot listen on %s: %s\n",
+			kaon_addr_format(addr, a, sizeof(a)), strerror(-sv->listen_err));
+		return 2;
+	}
+	return 0;
+}
+#endif
+
 /* Listeners first (a taken address is exit 2), then one vcpu per listener.
  * @return 0 or the exit status; the caller cleans up. */
 static int start(struct server *sv, int n, kaon_addr *addr, const kaon_engine_ops *engine,
@@ -196,6 +267,7 @@ static int start(struct server *sv, int n, kaon_addr *addr, const kaon_engine_op
 int main(int argc, char **argv)
 {
 	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL;
+	int host_given = 0;
 	long long port = -1, nvcpus = 1;
 	int cpus[CLI_MAX_CPUS], ncpus = 0;
 	static const struct option longopts[] = {
@@ -215,7 +287,7 @@ int main(int argc, char **argv)
 			break;
 		switch (o) {
 		case 's': stack = optarg; break;
-		case 'a': host = optarg; break;
+		case 'a': host = optarg; host_given = 1; break;
 		case 'p': port = cli_int(PROG, "--port", optarg, 0, 65535); break;
 		case 'c': config = optarg; break;
 		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
@@ -229,14 +301,27 @@ int main(int argc, char **argv)
 		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
 	if (port < 0)
 		cli_fail(PROG, "--port is required");
-	if (strcmp(stack, "epoll") && strcmp(stack, "uring") && strcmp(stack, "io_uring"))
-		cli_fail(PROG, "--stack: expected epoll or uring, got '%s'", stack);
-	if (config)
+	int user = !strcmp(stack, "user");
+#ifndef KAON_TOOLS_HAVE_USER
+	if (user)
+		cli_fail(PROG, "--stack user: this kaon was built without DPDK");
+#endif
+	if (!user && strcmp(stack, "epoll") && strcmp(stack, "uring") && strcmp(stack, "io_uring"))
+		cli_fail(PROG, "--stack: expected epoll, uring or user, got '%s'", stack);
+	if (user && !config)
+		cli_fail(PROG, "--stack user needs --config FILE ([port0] and a [dpdk] device)");
+	if (user && nvcpus != 1)
+		cli_fail(PROG, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
+	if (user && port == 0)
+		cli_fail(PROG, "--stack user: give a --port (the stack does not pick one)");
+	if (user && !host_given)
+		host = "0.0.0.0";
+	if (config && !user)
 		check_config(config);
 	kaon_addr addr;
 	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
 		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
-	const kaon_engine_ops *engine = kaon_io_engine_pick(stack);
+	const kaon_engine_ops *engine = user ? NULL : kaon_io_engine_pick(stack);
 
 	/* Signals are taken by the main thread only: block them before the vcpu
 	 * threads start, so they inherit the mask. */
@@ -253,19 +338,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	int status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
+	int status;
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		status = start_user(sv, &addr, config, cpus, ncpus);
+	else
+#endif
+		status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
 	if (status) {
 		for (int i = 0; i < nvcpus; i++) {
 			if (sv[i].v)
 				kaon_vcpu_stop(sv[i].v);
 			kaon_close(sv[i].ls);
 		}
+#ifdef KAON_TOOLS_HAVE_USER
+		if (user)
+			kaon_user_teardown();
+#endif
 		free(sv);
 		return status;
 	}
 	char a[KAON_ADDR_STRLEN];
 	printf("listening on %s (stack %s)\n", kaon_addr_format(&addr, a, sizeof(a)),
-	       engine->name);
+	       user ? "user" : engine->name);
 	fflush(stdout);
 
 	int sig;
@@ -274,7 +369,7 @@ int main(int argc, char **argv)
 	struct counters t = { 0 };
 	for (int i = 0; i < nvcpus; i++) {
 		kaon_vcpu_stop(sv[i].v);
-		kaon_close(sv[i].ls);
+		kaon_close(sv[i].ls); /* NULL for the user stack: closed on its vcpu */
 		t.accepted += sv[i].c.accepted;
 		t.closed += sv[i].c.closed;
 		t.bytes += sv[i].c.bytes;
@@ -287,6 +382,10 @@ int main(int argc, char **argv)
 	       strsignal(sig), (unsigned long long)t.accepted, (unsigned long long)t.bytes,
 	       (unsigned long long)t.resets,
 	       (unsigned long long)t.conn_errors, (unsigned long long)t.accept_errors);
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		kaon_user_teardown();
+#endif
 	free(sv);
 	return 0;
 }

@@ -1,0 +1,356 @@
+/* stack-loop: two kaon stacks over the in-memory link on one core.
+ *
+ *   - 64-byte ping-pong over 64 connections: requests per second, both ends
+ *     included (every request is one client send, one server receive and
+ *     reply, one client receive);
+ *   - bulk transfer over one connection: Gb/s of payload;
+ *   - instructions per request per side, counted by callgrind over a fixed
+ *     number of requests (repeatable, unlike time): the program runs itself
+ *     under `valgrind --tool=callgrind` with collection switched on only
+ *     around the measured requests, and halves the per-request total.
+ *
+ * Usage: stack-loop [--json] [--seconds S] [--conns N] [--size B]
+ *                   [--no-callgrind] [--no-offload]
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+
+#include <kaon/net.h>
+#include <kaon/net_loop.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#define HAVE_CALLGRIND 0
+#endif
+
+#define SERVER_IP 0xc6120002u
+#define CLIENT_IP 0xc6120001u
+#define PORT 7
+
+static struct {
+	bool json, callgrind, offload, child;
+	double seconds;
+	unsigned conns, size;
+	uint64_t requests;  /* child mode: fixed request count */
+} opt = {.callgrind = true, .offload = true, .seconds = 2.0, .conns = 64, .size = 64};
+
+struct conn {
+	struct kn_tcb *t;
+	bool server;
+	unsigned got;
+};
+
+static struct rte_mempool *pool;
+static struct kn_loop *link_;
+static struct kn_stack *cli, *srv;
+static struct kn_tcb *listener;
+static struct conn *cconns, *sconns;
+static unsigned nsconns;
+static uint64_t done_requests;
+static bool pingpong_on;
+static uint8_t msg[65536];
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void on_event(void *user, unsigned ev, int err)
+{
+	(void)err;
+	if (user == &listener) {
+		struct kn_tcb *t;
+		while ((t = kn_tcp_accept(listener, &sconns[nsconns])) != NULL) {
+			sconns[nsconns].t = t;
+			sconns[nsconns].server = true;
+			nsconns++;
+		}
+		return;
+	}
+	struct conn *c = user;
+	if (!(ev & KN_EV_READABLE) || !pingpong_on)
+		return;
+	uint8_t buf[4096];
+	ssize_t n;
+	while (kn_tcp_readable(c->t) && (n = kn_tcp_recv(c->t, buf, sizeof(buf))) > 0) {
+		c->got += (unsigned)n;
+		while (c->got >= opt.size) {
+			c->got -= opt.size;
+			if (!c->server)
+				done_requests++;
+			kn_tcp_send(c->t, msg, opt.size);
+		}
+	}
+}
+
+static void poll_both(int64_t now)
+{
+	kn_loop_set_now(link_, now);
+	kn_stack_poll(cli, now);
+	kn_stack_poll(srv, now);
+}
+
+static int setup(void)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-stackloop-%d", (int)getpid());
+	char *eal[] = {"stack-loop", "--no-huge", "-m", "512", "--no-pci", prefix,
+		       "--log-level=error", "--no-telemetry", "-l", "0", NULL};
+	if (rte_eal_init(10, eal) < 0) {
+		fprintf(stderr, "stack-loop: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	pool = rte_pktmbuf_pool_create("sl", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (!pool)
+		return -1;
+	struct kn_loop_conf lc = {.seed = 1, .offload = opt.offload, .queue_max = 65536};
+	link_ = kn_loop_create(&lc, pool);
+	struct kn_stack_conf c;
+	kn_stack_conf_default(&c);
+	c.event = on_event;
+	c.tcp.sndbuf = c.tcp.rcvbuf = 1024 * 1024;
+	c.tcp.timestamps = false;  /* fewer option bytes: the loop has no loss */
+	int err;
+	/* Static ARP entries (as from the config file): no resolution wait. */
+	struct kn_static_arp to_srv = {.ip = SERVER_IP}, to_cli = {.ip = CLIENT_IP};
+	memcpy(to_srv.mac, kn_loop_dev(link_, 1)->mac, 6);
+	memcpy(to_cli.mac, kn_loop_dev(link_, 0)->mac, 6);
+	c.n_static_arp = 1;
+	c.ip = CLIENT_IP;
+	c.netmask = 0xffffff00u;
+	c.static_arp = &to_srv;
+	cli = kn_stack_create(&c, kn_loop_dev(link_, 0), pool, now_ns(), &err);
+	c.ip = SERVER_IP;
+	c.static_arp = &to_cli;
+	srv = kn_stack_create(&c, kn_loop_dev(link_, 1), pool, now_ns(), &err);
+	if (!cli || !srv)
+		return -1;
+	listener = kn_tcp_listen(srv, PORT, 1024, &listener, &err);
+	cconns = calloc(opt.conns + 1, sizeof(*cconns));
+	sconns = calloc(opt.conns + 1, sizeof(*sconns));
+	for (unsigned i = 0; i < opt.conns + 1; i++) {
+		cconns[i].t = kn_tcp_connect(cli, SERVER_IP, PORT, 0, &cconns[i], &err);
+		if (!cconns[i].t)
+			return -1;
+	}
+	/* ARP, handshakes. */
+	for (int i = 0; i < 1000 && nsconns < opt.conns + 1; i++)
+		poll_both(now_ns());
+	if (nsconns < opt.conns + 1) {
+		fprintf(stderr, "stack-loop: only %u of %u connections up\n", nsconns, opt.conns + 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run ping-pong until @limit requests or @secs seconds. */
+static double pingpong(uint64_t limit, double secs, uint64_t *reqs)
+{
+	pingpong_on = true;
+	uint64_t start = done_requests;
+	for (unsigned i = 0; i < opt.conns; i++)
+		kn_tcp_send(cconns[i].t, msg, opt.size);
+	int64_t t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9);
+	int64_t now = t0;
+	unsigned k = 0;
+	while (done_requests - start < limit) {
+		if ((++k & 63) == 0) {
+			now = now_ns();
+			if (now >= end)
+				break;
+		}
+		poll_both(now);
+	}
+	double el = (double)(now_ns() - t0) / 1e9;
+	/* Drain what is in flight so the connections are idle again. */
+	pingpong_on = false;
+	for (int i = 0; i < 100; i++)
+		poll_both(now_ns());
+	for (unsigned i = 0; i < opt.conns; i++) {
+		uint8_t b[4096];
+		while (kn_tcp_recv(cconns[i].t, b, sizeof(b)) > 0)
+			;
+		cconns[i].got = 0;
+	}
+	for (unsigned i = 0; i < nsconns; i++) {
+		uint8_t b[4096];
+		while (kn_tcp_recv(sconns[i].t, b, sizeof(b)) > 0)
+			;
+		sconns[i].got = 0;
+	}
+	for (int i = 0; i < 100; i++)
+		poll_both(now_ns());
+	*reqs = done_requests - start;
+	return el;
+}
+
+/* Bulk transfer on the spare connection. @return Gb/s. */
+static double bulk(double secs)
+{
+	struct kn_tcb *tx = cconns[opt.conns].t;
+	struct kn_tcb *rx = NULL;
+	uint32_t lport;
+	uint16_t lp;
+	kn_tcp_endpoints(tx, &lport, &lp, NULL, NULL);
+	for (unsigned i = 0; i < nsconns; i++) {
+		uint16_t rp;
+		kn_tcp_endpoints(sconns[i].t, NULL, NULL, NULL, &rp);
+		if (rp == lp)
+			rx = sconns[i].t;
+	}
+	if (!rx)
+		return 0;
+	uint64_t bytes = 0;
+	int64_t t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9), now = t0;
+	unsigned k = 0;
+	while (now < end) {
+		while (kn_tcp_send(tx, msg, sizeof(msg)) > 0)
+			;
+		poll_both(now);
+		int e;
+		struct rte_mbuf *m;
+		while ((m = kn_tcp_recv_mbuf(rx, &e)) != NULL) {
+			bytes += m->pkt_len;
+			rte_pktmbuf_free(m);
+		}
+		if ((++k & 15) == 0)
+			now = now_ns();
+	}
+	double el = (double)(now_ns() - t0) / 1e9;
+	return (double)bytes * 8 / el / 1e9;
+}
+
+/* Run ourselves under callgrind; @return instructions per request per side
+ * or -1. */
+static double callgrind_measure(const char *self)
+{
+	char out[64];
+	snprintf(out, sizeof(out), "/tmp/kaon-stackloop-cg.%d", (int)getpid());
+	uint64_t n = 20000;
+	char nbuf[32], cbuf[32], sbuf[32];
+	snprintf(nbuf, sizeof(nbuf), "%llu", (unsigned long long)n);
+	snprintf(cbuf, sizeof(cbuf), "%u", opt.conns);
+	snprintf(sbuf, sizeof(sbuf), "%u", opt.size);
+	char outarg[96];
+	snprintf(outarg, sizeof(outarg), "--callgrind-out-file=%s", out);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* Keep valgrind's chatter off our output. */
+		if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no",
+		       "--instr-atstart=no", outarg, self, "--callgrind-child", "--requests", nbuf,
+		       "--conns", cbuf, "--size", sbuf, opt.offload ? "--offload" : "--no-offload",
+		       (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	FILE *f = fopen(out, "r");
+	if (!f)
+		return -1;
+	char line[512];
+	unsigned long long total = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "summary: %llu", &total) == 1 || sscanf(line, "totals: %llu", &total) == 1)
+			continue;
+	}
+	fclose(f);
+	unlink(out);
+	if (!total)
+		return -1;
+	return (double)total / (double)n / 2.0;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			opt.json = true;
+		else if (!strcmp(argv[i], "--no-callgrind"))
+			opt.callgrind = false;
+		else if (!strcmp(argv[i], "--no-offload"))
+			opt.offload = false;
+		else if (!strcmp(argv[i], "--offload"))
+			opt.offload = true;
+		else if (!strcmp(argv[i], "--callgrind-child"))
+			opt.child = true;
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			opt.seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
+			opt.conns = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+			opt.size = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
+			opt.requests = strtoull(argv[++i], NULL, 0);
+		else {
+			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
+					"[--no-callgrind] [--no-offload]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (opt.conns == 0 || opt.size == 0 || opt.size > sizeof(msg))
+		return 2;
+	if (setup() != 0)
+		return 1;
+	uint64_t reqs;
+	if (opt.child) {
+		/* Warm up, then count exactly opt.requests requests. */
+		pingpong(opt.requests, 1e9, &reqs);
+		CALLGRIND_START_INSTRUMENTATION;
+		CALLGRIND_TOGGLE_COLLECT;
+		pingpong(opt.requests, 1e9, &reqs);
+		CALLGRIND_TOGGLE_COLLECT;
+		return reqs == opt.requests ? 0 : 1;
+	}
+	pingpong(UINT64_MAX, 0.2, &reqs);  /* warm-up */
+	double el = pingpong(UINT64_MAX, opt.seconds, &reqs);
+	double rps = (double)reqs / el;
+	double gbps = bulk(opt.seconds);
+	double ipr = -1;
+	if (opt.callgrind && HAVE_CALLGRIND) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n > 0) {
+			self[n] = 0;
+			ipr = callgrind_measure(self);
+		}
+	}
+	if (opt.json) {
+		char ibuf[32] = "null";
+		if (ipr >= 0)
+			snprintf(ibuf, sizeof(ibuf), "%.0f", ipr);
+		printf("{\"requests_per_sec\": %.0f, \"gbps\": %.2f, "
+		       "\"instructions_per_request_per_side\": %s, "
+		       "\"conns\": %u, \"size\": %u, \"offload\": %s}\n",
+		       rps, gbps, ibuf, opt.conns, opt.size, opt.offload ? "true" : "false");
+	} else {
+		printf("ping-pong %u B x %u conns: %.0f requests/s\n", opt.size, opt.conns, rps);
+		printf("bulk: %.2f Gb/s\n", gbps);
+		if (ipr >= 0)
+			printf("instructions per request per side (callgrind): %.0f\n", ipr);
+		else
+			printf("instructions per request per side: n/a (valgrind not available)\n");
+	}
+	return 0;
+}

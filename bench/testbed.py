@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: MIT
+"""Echo benchmarks on the veth testbed (scripts/testbed.sh), side by side.
+
+Servers run in namespace kaon-srv pinned to one CPU, the client in kaon-cli
+pinned to the other. Rows:
+  (a) ref-epoll       plain epoll echo on the kernel (no kaon code)
+  (b) kaon-epoll      kaon-echo on the kernel through epoll
+  (c) kaon-uring      kaon-echo on the kernel through io_uring
+  (d) kaon-user-xdp   kaon-echo on kaon's stack, DPDK af_xdp PMD
+  (e) kaon-user-pkt   kaon-echo on kaon's stack, DPDK af_packet PMD
+  (f) kaon-user-bif   as (d) with flow bifurcation on (kernel shares the address)
+  (g) user-user-xdp   kaon-bench on kaon's stack too, veth af_xdp both ends
+  (h) user-user-memif both ends on kaon's stack over shared memory (memif)
+  (i) raw-l2          l2reflect (DPDK, MAC swap) and l2ping: the path's ceiling
+(a)-(f) are driven by the same kernel kaon-bench from kaon-cli. Repetitions
+are interleaved server by server. Needs root; used by bench/run.
+"""
+import json
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTBED = os.path.join(ROOT, "scripts", "testbed.sh")
+SRV_ADDR = "198.18.0.2"
+
+BIF_CONF = """[dpdk]
+lcores = {cpu}
+vdev = net_af_xdp0,iface=veth-srv,start_queue=0
+memory = 256
+no_huge = 1
+file_prefix = kaon-bench-bif
+[port0]
+addr = 198.18.0.2
+netmask = /24
+[tcp]
+time_wait = 200
+[bifurcation]
+mode = xdp
+tcp_ports = 7
+"""
+
+PKT_CONF = """[dpdk]
+lcores = {cpu}
+vdev = net_af_packet0,iface=veth-srv
+memory = 256
+no_huge = 1
+file_prefix = kaon-bench-pkt
+[port0]
+addr = 198.18.0.2
+netmask = /24
+[tcp]
+time_wait = 200
+"""
+
+
+def sh(*argv, check=True):
+    return subprocess.run(list(argv), check=check, capture_output=True, text=True)
+
+
+def testbed(*args):
+    sh(TESTBED, *args)
+
+
+def in_ns(ns, argv):
+    return ["ip", "netns", "exec", ns] + argv
+
+
+class Proc:
+    """A server (or reflector) started in a namespace, waited for by a line."""
+
+    def __init__(self, name, argv, ready, env=None):
+        self.name = name
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=e)
+        deadline = time.monotonic() + 20
+        self.banner = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if ready in line:
+                self.banner = line.strip()
+                return
+        self.stop()
+        raise RuntimeError("%s did not start: %s" % (name, self.proc.stderr.read()[-400:]))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+
+
+def kaon_bench(bindir, cpu, mode, conns, size, duration, warmup, stack="epoll",
+               config=None, ns="kaon-cli"):
+    argv = ["taskset", "-c", str(cpu), os.path.join(bindir, "kaon-bench"), "--addr", SRV_ADDR,
+            "--port", "7", "--conns", str(conns), "--size", str(size), "--mode", mode,
+            "--duration", str(duration), "--warmup", str(warmup), "--stack", stack,
+            "--cpu", str(cpu), "--json"]
+    if config:
+        argv += ["--config", config]
+    if ns:
+        argv = in_ns(ns, argv)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + warmup + 60)
+    res = None
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            res = json.loads(line)
+    if res is None:
+        res = {"requests_per_sec": 0.0, "gbps": 0.0, "p50_us": 0.0, "p99_us": 0.0}
+    res["exit"] = p.returncode
+    if p.returncode:
+        res["stderr"] = p.stderr.strip()[-300:]
+    return res
+
+
+def l2ping(bindir, cpu, inflight, duration, mac):
+    argv = in_ns("kaon-cli", ["taskset", "-c", str(cpu), os.path.join(bindir, "l2ping"),
+                              "--iface", "veth-cli", "--dst", mac, "--inflight",
+                              str(inflight), "--duration", str(duration), "--json"])
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            return {"requests_per_sec": r["round_trips_per_sec"], "gbps": 0.0,
+                    "p50_us": 0.0, "p99_us": 0.0, "exit": p.returncode}
+    return {"requests_per_sec": 0.0, "gbps": 0.0, "p50_us": 0.0, "p99_us": 0.0,
+            "exit": p.returncode or 1, "stderr": p.stderr[-300:]}
+
+
+def server_specs(bindir, scpu, tmp):
+    """(name, client kind, path, how to start the server)."""
+    echo = os.path.join(bindir, "kaon-echo")
+    conf = lambda n: os.path.join(ROOT, "conf", n)
+    with open(os.path.join(tmp, "bif.conf"), "w") as f:
+        f.write(BIF_CONF.format(cpu=scpu))
+    with open(os.path.join(tmp, "pkt.conf"), "w") as f:
+        f.write(PKT_CONF.format(cpu=scpu))
+
+    def kernel(argv):
+        def start():
+            testbed("addr", "on")
+            return Proc(argv[0], in_ns("kaon-srv", ["taskset", "-c", str(scpu)] + argv),
+                        "listening on")
+        return start
+
+    def user(config, addr_on=False, env=None, ns="kaon-srv"):
+        def start():
+            testbed("addr", "on" if addr_on else "off")
+            if not ns and os.path.exists("/run/kaon-memif.sock"):
+                os.unlink("/run/kaon-memif.sock")  # left by a killed run
+            argv = [echo, "--stack", "user", "--config", config, "--port", "7",
+                    "--cpu", str(scpu)]
+            return Proc("kaon-echo", in_ns(ns, argv) if ns else argv, "listening on", env)
+        return start
+
+    xdp_env = {"KAON_XDP_PROG": os.path.join(os.path.dirname(bindir), "bpf", "kaon_xdp.o")}
+    return [
+        ("ref-epoll", "kernel", "veth", kernel([os.path.join(bindir, "ref-epoll-echo"),
+                                               "--addr", SRV_ADDR, "--port", "7"])),
+        ("kaon-epoll", "kernel", "veth", kernel([echo, "--stack", "epoll", "--addr", SRV_ADDR,
+                                                "--port", "7", "--cpu", str(scpu)])),
+        ("kaon-uring", "kernel", "veth", kernel([echo, "--stack", "uring", "--addr", SRV_ADDR,
+                                                "--port", "7", "--cpu", str(scpu)])),
+        ("kaon-user-xdp", "kernel", "veth af_xdp", user(conf("testbed.conf"))),
+        ("kaon-user-pkt", "kernel", "veth af_packet", user(os.path.join(tmp, "pkt.conf"))),
+        ("kaon-user-bif", "kernel", "veth af_xdp bifurcation",
+         user(os.path.join(tmp, "bif.conf"), addr_on=True, env=xdp_env)),
+        ("user-user-xdp", "user-xdp", "veth af_xdp", user(conf("testbed.conf"))),
+        ("user-user-memif", "user-memif", "memif",
+         user(conf("memif-server.conf"), ns=None)),
+        ("raw-l2", "l2ping", "veth af_xdp", None),
+    ]
+
+
+def run(bindir, scenarios, reps, duration, warmup, scpu, ccpu, only=None, log=print):
+    """Run every server over every scenario, reps times. @return result records."""
+    records = []
+    tmp = tempfile.mkdtemp(prefix="kaon-bench-")
+    specs = server_specs(bindir, scpu, tmp)
+    if only:
+        specs = [s for s in specs if s[0] in only]
+    testbed("down")
+    testbed("up")
+    try:
+        mac = sh("ip", "netns", "exec", "kaon-srv", "cat",
+                 "/sys/class/net/veth-srv/address").stdout.strip()
+        total = reps * len(specs) * len(scenarios)
+        n = 0
+        for rep in range(reps):
+            for name, client, path, start in specs:
+                proc = None
+                try:
+                    if name == "raw-l2":
+                        testbed("addr", "off")
+                        proc = Proc("l2reflect", in_ns("kaon-srv", [
+                            "taskset", "-c", str(scpu), os.path.join(bindir, "l2reflect"),
+                            os.path.join(ROOT, "conf", "testbed.conf")]), "reflecting")
+                    else:
+                        proc = start()
+                except RuntimeError as e:
+                    log("  %s: %s" % (name, e))
+                for sname, mode, conns, size in scenarios:
+                    n += 1
+                    if proc is None:
+                        r = {"requests_per_sec": 0.0, "exit": 1, "stderr": "no server"}
+                    elif client == "l2ping":
+                        if mode != "pingpong":
+                            continue
+                        r = l2ping(bindir, ccpu, conns, duration, mac)
+                    elif client == "user-xdp":
+                        r = kaon_bench(bindir, ccpu, mode, conns, size, duration, warmup,
+                                       "user", os.path.join(ROOT, "conf",
+                                                            "testbed-client.conf"))
+                    elif client == "user-memif":
+                        r = kaon_bench(bindir, ccpu, mode, conns, size, duration, warmup,
+                                       "user", os.path.join(ROOT, "conf",
+                                                            "memif-client.conf"), ns=None)
+                    else:
+                        r = kaon_bench(bindir, ccpu, mode, conns, size, duration, warmup)
+                    r.update(server=name, client=client, path=path, scenario=sname,
+                             mode=mode, conns=conns, size=size, rep=rep)
+                    records.append(r)
+                    status = "ok" if r["exit"] == 0 else "FAILED (exit %d)" % r["exit"]
+                    log("  [%3d/%d] %-13s %-16s %10.0f req/s  %s" %
+                        (n, total, sname, name, r["requests_per_sec"], status))
+                    if r["exit"] and r.get("stderr"):
+                        log("          " + r["stderr"].splitlines()[-1])
+                if proc:
+                    proc.stop()
+    finally:
+        testbed("down")
+    return records
+
+
+def summarize(records, scenarios, log=print):
+    """Median/min/max per (scenario, server), ratios to ref-epoll and to raw-l2."""
+    rows = []
+    names = []
+    for r in records:
+        if r["server"] not in names:
+            names.append(r["server"])
+    hdr = "%-13s %-16s %-24s %21s %7s %7s %8s %8s" % (
+        "scenario", "server", "path", "req/s med (min-max)", "x ref", "% raw", "p50 us",
+        "p99 us")
+    log(hdr)
+    log("-" * len(hdr))
+    for sname, mode, conns, size in scenarios:
+        meds = {}
+        for name in names:
+            rs = [r for r in records if r["scenario"] == sname and r["server"] == name]
+            if rs:
+                meds[name] = statistics.median(r["requests_per_sec"] for r in rs)
+        for name in names:
+            rs = [r for r in records if r["scenario"] == sname and r["server"] == name]
+            if not rs:
+                continue
+            rps = [r["requests_per_sec"] for r in rs]
+            ok = [r for r in rs if r["exit"] == 0] or rs
+            med = meds[name]
+            ref = meds.get("ref-epoll")
+            raw = meds.get("raw-l2")
+            row = {
+                "server": name, "client": rs[0]["client"], "path": rs[0]["path"],
+                "scenario": sname, "mode": mode, "conns": conns, "size": size,
+                "requests_per_sec": med, "rps_min": min(rps), "rps_max": max(rps),
+                "gbps": statistics.median(r.get("gbps", 0.0) for r in ok),
+                "p50_us": statistics.median(r.get("p50_us", 0.0) for r in ok),
+                "p99_us": statistics.median(r.get("p99_us", 0.0) for r in ok),
+                "ratio_to_ref": med / ref if ref else 0.0,
+                "share_of_raw": med / raw if raw else 0.0,
+                "failed": sum(1 for r in rs if r["exit"] != 0),
+            }
+            rows.append(row)
+            log("%-13s %-16s %-24s %9.0f (%5.0fk-%5.0fk) %7.2f %6.0f%% %8.1f %8.1f%s" % (
+                sname, name, row["path"], med, min(rps) / 1e3, max(rps) / 1e3,
+                row["ratio_to_ref"], 100 * row["share_of_raw"], row["p50_us"], row["p99_us"],
+                "  (%d failed)" % row["failed"] if row["failed"] else ""))
+    return rows

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/* The busy-polling engine: one DPDK port, one instance of kaon's stack, and
+ * the kernel's fds polled beside them every few microseconds. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include "kaon/bif.h"
+#include "kaon/io.h"
+#include "sock/user_impl.h"
+
+#define KERNEL_POLL_US_DEFAULT 20
+#define LINK_WAIT_MS_DEFAULT 3000
+
+struct kaon_user_engine *kaon__user_engine_self(void)
+{
+	kaon_vcpu *v = kaon_vcpu_self();
+	if (!v || kaon_vcpu_engine(v) != &kaon_engine_user)
+		return NULL;
+	return kaon_vcpu_engine_state(v);
+}
+
+struct kn_stack *kaon_user_stack(void)
+{
+	struct kaon_user_engine *e = kaon__user_engine_self();
+	return e ? e->stack : NULL;
+}
+
+/* Bifurcation: the kernel does ARP on the shared interface and kaon never
+ * sees the replies, so next hops come from the kernel's neighbour table. */
+static int bif_neigh(void *arg, uint32_t ip, uint8_t mac[6])
+{
+	struct kaon_user_engine *e = arg;
+	if (kaon_bif_neigh_lookup(e->ifname, htonl(ip), mac) == 0)
+		return 0;
+	kaon_bif_neigh_resolve(e->ifname, htonl(ip));
+	return -1;
+}
+
+static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
+{
+	kn_stack_conf_default(sc);
+	sc->ip = ntohl(c->port0.addr);
+	sc->netmask = ntohl(c->port0.netmask);
+	sc->gateway = ntohl(c->port0.gateway);
+	sc->mtu = (uint16_t)c->port0.mtu;
+	sc->event = kaon__user_sock_event;
+	sc->tcp.sndbuf = c->tcp.sndbuf;
+	sc->tcp.rcvbuf = c->tcp.rcvbuf;
+	sc->tcp.delack_ns = (int64_t)c->tcp.delayed_ack_us * 1000;
+	sc->tcp.time_wait_ns = (int64_t)c->tcp.time_wait_ms * 1000000;
+	sc->tcp.syn_retries = c->tcp.syn_retries;
+	sc->tcp.rto_min_ns = (int64_t)c->tcp.rto_min_ms * 1000000;
+	sc->tcp.rto_max_ns = (int64_t)c->tcp.rto_max_ms * 1000000;
+	if (sc->tcp.rto_init_ns < sc->tcp.rto_min_ns)
+		sc->tcp.rto_init_ns = sc->tcp.rto_min_ns;
+	sc->tcp.max_tcbs = c->tcp.max_sockets;
+	/* Room to reorder a receive window's worth of full segments. */
+	sc->tcp.ooo_max = c->tcp.rcvbuf / 1024 > 64 ? c->tcp.rcvbuf / 1024 : 64;
+	sc->tcp.nagle = !c->tcp.nodelay;
+	if (c->tcp.keepalive_s)
+		sc->tcp.keepidle_ns = (int64_t)c->tcp.keepalive_s * 1000000000;
+}
+
+/* Undo whatever user_init got done, in reverse order. */
+static void engine_free(struct kaon_user_engine *e)
+{
+	if (e->kernel)
+		kaon_engine_epoll.fini(e->kernel);
+	/* The stack frees every socket's mbufs before the port's pool goes. */
+	if (e->stack)
+		kn_stack_destroy(e->stack);
+	if (e->port)
+		kaon_dpdk_port_close(e->port);
+	/* Hand the whole interface back to the kernel. */
+	if (e->bif_xdp)
+		kaon_bif_xdp_detach(e->ifname);
+	if (e->registered)
+		rte_thread_unregister();
+	free(e);
+}
+
+static int user_init(void **state, kaon_vcpu *v, void *arg)
+{
+	const struct kaon_user_opts *o = arg;
+	if (!o || !o->conf) {
+		fprintf(stderr, "kaon: the user engine needs struct kaon_user_opts with a config\n");
+		return -EINVAL;
+	}
+	if (!o->conf->port0.has_addr) {
+		fprintf(stderr, "kaon: %s: [port0] addr is required for the user-space stack\n",
+			o->conf->path);
+		return -EINVAL;
+	}
+	struct kaon_user_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->conf = o->conf;
+	/* A vcpu thread that DPDK did not create gets an lcore id of its own:
+	 * without one, DPDK 22.11's af_xdp PMD stalls after a thousand frames
+	 * or so (seen with kaon-echo's vcpu thread; per-lcore mempool caches
+	 * want one too). */
+	if (rte_lcore_id() == LCORE_ID_ANY) {
+		if (rte_thread_register() < 0) {
+			fprintf(stderr, "kaon: cannot register the vcpu thread with DPDK: %s\n",
+				rte_strerror(rte_errno));
+			free(e);
+			return -EAGAIN;
+		}
+		e->registered = 1;
+	}
+	char err[256];
+	int rc = kaon_dpdk_port_open(&e->port, o->conf, o->port,
+				     o->link_wait_ms ? o->link_wait_ms : LINK_WAIT_MS_DEFAULT, err,
+				     sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "kaon: %s\n", err);
+		e->port = NULL;
+		engine_free(e);
+		return rc;
+	}
+	struct kn_stack_conf sc;
+	stack_conf_from(&sc, o->conf);
+	if (o->conf->bif.mode == KAON_BIF_XDP &&
+	    kaon_bif_devargs_iface(o->conf->dpdk.vdev[0], e->ifname, sizeof(e->ifname)) == 0) {
+		e->bif_xdp = 1;
+		/* The PMD attached kaon's program; it redirects nothing until
+		 * its maps say which ports are kaon's. */
+		rc = kaon_bif_xdp_fill(e->ifname, o->conf, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "kaon: bifurcation on %s: %s\n", e->ifname, err);
+			engine_free(e);
+			return rc;
+		}
+		sc.neigh_resolve = bif_neigh;
+		sc.neigh_arg = e;
+		/* Follow the kernel's table closely: it may change its mind. */
+		sc.arp_timeout_ns = 30 * 1000000000LL;
+	}
+	e->stack = kn_stack_create(&sc, kaon_dpdk_dev(e->port), kaon_dpdk_pool(e->port),
+				   kaon_now(), &rc);
+	if (!e->stack) {
+		fprintf(stderr, "kaon: cannot create the stack: %s\n", strerror(-rc));
+		engine_free(e);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	rc = kaon_engine_epoll.init(&e->kernel, v, NULL);
+	if (rc < 0) {
+		e->kernel = NULL;
+		engine_free(e);
+		return rc;
+	}
+	e->kernel_every_ns = (int64_t)(o->poll_kernel_us ? o->poll_kernel_us
+							 : KERNEL_POLL_US_DEFAULT) * 1000;
+	e->idle_sleep_ns = (int64_t)o->conf->dpdk.idle_sleep_us * 1000;
+	*state = e;
+	return 0;
+}
+
+static int user_poll(void *state, int64_t now, int64_t deadline)
+{
+	struct kaon_user_engine *e = state;
+	(void)deadline; /* busy: never blocks in the kernel */
+	/* What the coroutines wrote since the last pass goes out first. */
+	kn_stack_flush(e->stack);
+	int n = kn_stack_poll(e->stack, now);
+	e->polls++;
+	e->busy_polls += n > 0;
+	if (now >= e->kernel_next) {
+		int rc = kaon_engine_epoll.poll(e->kernel, now, now);
+		if (rc > 0)
+			n += rc;
+		e->kernel_next = now + e->kernel_every_ns;
+	}
+	if (n == 0 && e->idle_sleep_ns && deadline > now) {
+		int64_t d = deadline - now < e->idle_sleep_ns ? deadline - now : e->idle_sleep_ns;
+		struct timespec ts = { 0, (long)d };
+		nanosleep(&ts, NULL);
+	}
+	return n;
+}
+
+void kaon_user_stats_print(FILE *f, const struct kn_stack *s, const char *prefix)
+{
+	const struct kn_stats *st = kn_stack_stats(s);
+#define PRINT_STAT(n)                                                                      \
+	if (st->n)                                                                          \
+		fprintf(f, "%s%s %llu\n", prefix, #n, (unsigned long long)st->n);
+	KN_STATS(PRINT_STAT)
+#undef PRINT_STAT
+	for (int r = 1; r < KN_DROP_MAX; r++)
+		if (st->drops[r])
+			fprintf(f, "%sdrop %s: %llu\n", prefix, kn_drop_name((enum kn_drop_reason)r),
+				(unsigned long long)st->drops[r]);
+}
+
+static void user_fini(void *state)
+{
+	struct kaon_user_engine *e = state;
+	const char *env = getenv("KAON_STATS");
+	if (env && *env == '1') {
+		kaon_user_stats_print(stderr, e->stack, "kaon: ");
+		/* How often a pass found work: near 100% means kaon is the
+		 * bottleneck, low means it waits for its peer. */
+		fprintf(stderr, "kaon: engine passes %llu, with frames %llu (%.1f%%)\n",
+			(unsigned long long)e->polls, (unsigned long long)e->busy_polls,
+			e->polls ? 100.0 * (double)e->busy_polls / (double)e->polls : 0.0);
+		kaon_dpdk_stats_print(stderr, e->port, "kaon: port ");
+	}
+	engine_free(e);
+}
+
+
+#ifndef KAON_XDP_OBJ
+#define KAON_XDP_OBJ "kaon_xdp.o"
+#endif
+
+/*
+ * Before the port starts in xdp bifurcation mode: keep the kernel's own
+ * ephemeral ports out of kaon's local range, warn about kernel sockets kaon
+ * would starve, remove a program a killed kaon left behind, and make the
+ * af_xdp PMD load kaon's XDP program ($KAON_XDP_PROG, else the build's).
+ */
+static int bif_prepare(kaon_config *c)
+{
+	char err[512], ifname[32];
+	if (c->dpdk.n_vdev != 1 || strncmp(c->dpdk.vdev[0], "net_af_xdp", 10) ||
+	    kaon_bif_devargs_iface(c->dpdk.vdev[0], ifname, sizeof(ifname)) < 0) {
+		fprintf(stderr, "kaon: %s: [bifurcation] mode = xdp needs exactly one "
+				"vdev = net_af_xdp0,iface=IF\n", c->path);
+		return -EINVAL;
+	}
+	int rc = kaon_bif_local_ports_claim(c->bif.local_port_lo, c->bif.local_port_hi, 1, err,
+					    sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "kaon: %s: [bifurcation] local_ports: %s\n", c->path, err);
+		return rc;
+	}
+	if (kaon_bif_kernel_conflicts(c, err, sizeof(err)) == -EADDRINUSE)
+		fprintf(stderr, "kaon: warning: %s\n", err);
+	rc = kaon_bif_xdp_detach(ifname);
+	if (rc == -EBUSY) {
+		fprintf(stderr, "kaon: %s already runs an XDP program that is not kaon's\n",
+			ifname);
+		return rc;
+	}
+	if (!kaon_bif_devargs_has_prog(c->dpdk.vdev[0])) {
+		const char *prog = getenv("KAON_XDP_PROG");
+		if (!prog)
+			prog = KAON_XDP_OBJ;
+		if (access(prog, R_OK) != 0) {
+			fprintf(stderr, "kaon: kaon's XDP program %s is missing (build it, or "
+					"set KAON_XDP_PROG)\n", prog);
+			return -ENOENT;
+		}
+		size_t n = strlen(c->dpdk.vdev[0]);
+		if (snprintf(c->dpdk.vdev[0] + n, sizeof(c->dpdk.vdev[0]) - n, ",xdp_prog=%s",
+			     prog) >= (int)(sizeof(c->dpdk.vdev[0]) - n)) {
+			fprintf(stderr, "kaon: vdev string too long with xdp_prog=%s\n", prog);
+			return -ENAMETOOLONG;
+		}
+	}
+	return 0;
+}
+
+static kaon_config setup_conf;
+static struct kaon_user_opts setup_opts;
+static int setup_done;
+
+int kaon_user_setup(kaon_vcpu_opts *vo, const char *path)
+{
+	if (setup_done)
+		return -EALREADY;
+	char err[512];
+	int rc = kaon_config_load(&setup_conf, path, 1, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "kaon: %s\n", err);
+		return rc;
+	}
+	if (setup_conf.bif.mode == KAON_BIF_XDP && (rc = bif_prepare(&setup_conf)) < 0)
+		return rc;
+	rc = kaon_dpdk_eal_init(&setup_conf, "kaon", err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "kaon: %s\n", err);
+		return rc;
+	}
+	setup_opts = (struct kaon_user_opts){ .conf = &setup_conf, .port = 0 };
+	vo->engine = &kaon_engine_user;
+	vo->engine_arg = &setup_opts;
+	setup_done = 1;
+	return 0;
+}
+
+void kaon_user_teardown(void)
+{
+	if (setup_done) {
+		kaon_dpdk_eal_cleanup();
+		setup_done = 0;
+	}
+}
+
+const kaon_engine_ops kaon_engine_user = {
+	.name = "user",
+	.busy_poll = true,
+	.init = user_init,
+	.poll = user_poll,
+	.wake = NULL,
+	.fini = user_fini,
+};

@@ -1,0 +1,114 @@
+#!/bin/sh
+# Flow bifurcation on the veth testbed: one address, 198.18.0.2, on veth-srv.
+# While kaon serves TCP port 80 on the user-space stack (xdp mode) under
+# load, the kernel in kaon-srv answers ping and ARP and serves its own TCP
+# echo on port 7000 under load too -- both content-checked. After kaon exits,
+# its XDP program is gone and port 80 reaches the kernel again.
+#
+# usage: test_bifurcation.sh SRCDIR BINDIR      (root; exit 77 = skipped)
+set -u
+SRC="$1" BIN="$2"
+TB="$SRC/scripts/testbed.sh"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: needs root for network namespaces and AF_XDP"
+	exit 77
+fi
+if [ ! -f "$BIN/../bpf/kaon_xdp.o" ]; then
+	echo "SKIP: kaon's XDP program was not built (clang -target bpf missing)"
+	exit 77
+fi
+WORK=$(mktemp -d /tmp/kaon-bif.XXXXXX)
+PIDS=
+passed=0 failed=0
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	"$TB" down >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+cat >"$WORK/bif.conf" <<CONF
+[dpdk]
+lcores = 1
+vdev = net_af_xdp0,iface=veth-srv,start_queue=0
+no_huge = 1
+file_prefix = kaon-tb-bif
+log_level = 4
+[port0]
+addr = 198.18.0.2
+netmask = /24
+[tcp]
+time_wait = 100
+[bifurcation]
+mode = xdp
+tcp_ports = 80
+CONF
+
+bench() { # bench PORT ARGS...: kaon-bench from the client namespace
+	port=$1
+	shift
+	ip netns exec kaon-cli "$BIN/kaon-bench" --addr 198.18.0.2 --port "$port" --stack epoll "$@"
+}
+
+"$TB" down >/dev/null 2>&1
+"$TB" up --srv-addr on || { echo "FAIL testbed up"; exit 1; }
+
+# The kernel's own service on the shared address.
+ip netns exec kaon-srv "$BIN/ref-epoll-echo" --addr 198.18.0.2 --port 7000 >"$WORK/kernel.log" 2>&1 &
+PIDS="$PIDS $!"
+# kaon on port 80, same interface, same address.
+ip netns exec kaon-srv env KAON_STATS=1 KAON_XDP_PROG="$BIN/../bpf/kaon_xdp.o" \
+	"$BIN/kaon-echo" --stack user --config "$WORK/bif.conf" --port 80 >"$WORK/kaon.log" 2>&1 &
+KAON=$!
+PIDS="$PIDS $KAON"
+for _ in $(seq 1 100); do grep -q "listening on" "$WORK/kaon.log" && break; sleep 0.1; done
+grep -q "listening on" "$WORK/kaon.log" && ok "kaon started in xdp mode" || bad "kaon did not start: $(tail -5 "$WORK/kaon.log")"
+ip netns exec kaon-srv ip link show veth-srv | grep -q "prog/xdp\|xdp" && ok "XDP program attached" ||
+	bad "no XDP program on veth-srv"
+
+# Both under load at once, content checked by kaon-bench.
+bench 80 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b80.log" 2>&1 &
+B80=$!
+bench 7000 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b7000.log" 2>&1 &
+B7000=$!
+ip netns exec kaon-cli ping -c 3 -i 0.3 -W 2 198.18.0.2 >"$WORK/ping.log" 2>&1
+PINGRC=$?
+wait $B80 && ok "kaon's port 80 under load: intact" || bad "port 80: $(tail -3 "$WORK/b80.log")"
+wait $B7000 && ok "kernel's port 7000 under load, same address: intact" ||
+	bad "port 7000: $(tail -3 "$WORK/b7000.log")"
+[ $PINGRC -eq 0 ] && ok "kernel answers ping meanwhile" || bad "ping: $(tail -2 "$WORK/ping.log")"
+ip netns exec kaon-cli ip neigh show 198.18.0.2 | grep -q lladdr && ok "ARP by the kernel" || bad "ARP"
+grep -q "errors    0 (mismatches 0)" "$WORK/b80.log" && grep -q "errors    0 (mismatches 0)" "$WORK/b7000.log" &&
+	ok "zero errors and mismatches on both sides" || bad "errors reported"
+
+# Hand-back: after kaon exits, nothing attached and port 80 is the kernel's.
+kill -INT $KAON
+wait $KAON 2>/dev/null && ok "kaon exits cleanly" || bad "kaon exit status"
+ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" && bad "XDP program left attached" ||
+	ok "XDP program detached on exit"
+ip netns exec kaon-srv "$BIN/ref-epoll-echo" --addr 198.18.0.2 --port 80 >"$WORK/k80.log" 2>&1 &
+PIDS="$PIDS $!"
+sleep 0.5
+bench 80 --conns 1 --size 64 --mode pingpong --duration 1 >"$WORK/k80b.log" 2>&1 &&
+	ok "port 80 reaches the kernel after kaon" || bad "port 80 after kaon: $(tail -3 "$WORK/k80b.log")"
+
+# kaon's own outgoing connections from the shared address: kaon-bench on
+# kaon's stack in kaon-srv to a kernel server in kaon-cli. Replies come to a
+# port in kaon's local range; next hops come from the kernel's neighbour table.
+ip netns exec kaon-cli "$BIN/ref-epoll-echo" --addr 198.18.0.1 --port 7001 >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+sleep 0.3
+ip netns exec kaon-cli ip neigh flush dev veth-cli 2>/dev/null
+ip netns exec kaon-srv ip neigh flush dev veth-srv 2>/dev/null
+ip netns exec kaon-srv env KAON_XDP_PROG="$BIN/../bpf/kaon_xdp.o" "$BIN/kaon-bench" \
+	--addr 198.18.0.1 --port 7001 --stack user --config "$WORK/bif.conf" --conns 4 --size 4096 \
+	--mode pingpong --duration 1 >"$WORK/out.log" 2>&1 &&
+	ok "kaon's outgoing connections from the shared address" ||
+	bad "outgoing: $(grep -v "libbpf\|libxdp" "$WORK/out.log" | head -12)"
+ip netns exec kaon-cli ping -c 1 -W 2 198.18.0.2 >/dev/null && ok "kernel still answers ping after" ||
+	bad "ping after outgoing test"
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
