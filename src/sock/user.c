@@ -199,20 +199,30 @@ static int user_connect(kaon_sock **out, const kaon_addr *addr, const kaon_conne
 	return 0;
 }
 
-static ssize_t user_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
+/* Move bytes between the iovecs and the stack with @p op until one call
+ * moves something; wait on @p slot while it would block. */
+typedef ssize_t (*tcp_op)(struct kn_tcb *t, void *buf, size_t len);
+
+static ssize_t tcp_recv_op(struct kn_tcb *t, void *buf, size_t len)
 {
-	struct usock *u = (struct usock *)s;
-	if (u->listener)
-		return -ENOTCONN;
-	if (u->shut_rd)
-		return 0;
+	return kn_tcp_recv(t, buf, len);
+}
+
+static ssize_t tcp_send_op(struct kn_tcb *t, void *buf, size_t len)
+{
+	return kn_tcp_send(t, buf, len);
+}
+
+static ssize_t transfer(struct usock *u, const struct iovec *iov, int iovcnt, tcp_op op,
+			kaon_co **slot, int64_t deadline)
+{
 	for (;;) {
 		size_t total = 0;
 		ssize_t n = 0;
 		for (int i = 0; i < iovcnt; i++) {
 			if (!iov[i].iov_len)
 				continue;
-			n = kn_tcp_recv(u->tcb, iov[i].iov_base, iov[i].iov_len);
+			n = op(u->tcb, iov[i].iov_base, iov[i].iov_len);
 			if (n <= 0)
 				break;
 			total += (size_t)n;
@@ -223,10 +233,20 @@ static ssize_t user_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int
 			return (ssize_t)total;
 		if (n != -EAGAIN)
 			return n; /* 0 at end of stream, or the connection's error */
-		int rc = wait_on(&u->rd, deadline);
+		int rc = wait_on(slot, deadline);
 		if (rc < 0)
 			return rc;
 	}
+}
+
+static ssize_t user_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+	struct usock *u = (struct usock *)s;
+	if (u->listener)
+		return -ENOTCONN;
+	if (u->shut_rd)
+		return 0;
+	return transfer(u, iov, iovcnt, tcp_recv_op, &u->rd, deadline);
 }
 
 static ssize_t user_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
@@ -234,27 +254,7 @@ static ssize_t user_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int
 	struct usock *u = (struct usock *)s;
 	if (u->listener)
 		return -ENOTCONN;
-	for (;;) {
-		size_t total = 0;
-		ssize_t n = 0;
-		for (int i = 0; i < iovcnt; i++) {
-			if (!iov[i].iov_len)
-				continue;
-			n = kn_tcp_send(u->tcb, iov[i].iov_base, iov[i].iov_len);
-			if (n <= 0)
-				break;
-			total += (size_t)n;
-			if ((size_t)n < iov[i].iov_len)
-				break;
-		}
-		if (total)
-			return (ssize_t)total;
-		if (n != -EAGAIN)
-			return n;
-		int rc = wait_on(&u->wr, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	return transfer(u, iov, iovcnt, tcp_send_op, &u->wr, deadline);
 }
 
 static int user_shutdown(kaon_sock *s, int how)

@@ -4,17 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_test.h"
+#include "tcp_harness.h"
 #include "net/wire.h"
 
-static struct kt_cap cap;
-static struct kn_stack *S;
-static struct kn_stack_conf conf;
-static int64_t now;
-static struct kt_ev lev, cev;
-
-#define PPORT 40000
-#define LPORT 80
 #define PISN 1000000u
 
 static const uint8_t syn_opts[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0};
@@ -22,58 +14,19 @@ static const uint8_t syn_opts[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0,
 static int setup(void **st)
 {
 	(void)st;
-	now = 1000 * KT_SEC;
-	memset(&lev, 0, sizeof(lev));
-	memset(&cev, 0, sizeof(cev));
-	kt_cap_init(&cap, KN_DEV_TX_MULTI_SEG);
-	kt_conf(&conf, KT_US_IP);
-	conf.tcp.timestamps = false; /* most tests read plain headers */
-	S = kt_stack(&cap, &conf, now);
+	th_setup(NULL);
 	return 0;
 }
 
 static int teardown(void **st)
 {
-	(void)st;
-	kn_stack_destroy(S);
-	kt_cap_clear(&cap);
-	kt_assert_no_leak();
-	return 0;
-}
-
-static void tick(int64_t dt)
-{
-	now += dt;
-	kn_stack_timers(S, now);
-	kn_stack_flush(S);
-}
-
-static void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const void *data,
-		      uint32_t len)
-{
-	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
-			   .seq = seq, .ack = ack, .flags = flags, .win = win, .data = data, .len = len};
-	kn_stack_input(S, kt_tcp_frame(&t), now);
-	kn_stack_flush(S);
-}
-
-static void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-			   const uint8_t *opt, uint8_t optlen)
-{
-	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
-			   .seq = seq, .ack = ack, .flags = flags, .win = win, .opt = opt, .optlen = optlen};
-	kn_stack_input(S, kt_tcp_frame(&t), now);
-	kn_stack_flush(S);
+	return th_teardown(st);
 }
 
 static struct kt_seg take(void)
 {
 	struct kt_seg s;
-	kn_stack_flush(S);
-	struct rte_mbuf *m = kt_cap_take(&cap);
-	assert_non_null(m);
-	assert_true(kt_parse_tcp(m, &s));
-	assert_true(s.csum_ok);
+	assert_true(take_seg(&s));
 	if (getenv("KT_TRACE"))
 		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u (left %u)\n", s.seq, s.ack,
 			s.flags, s.len, s.win, cap.n);

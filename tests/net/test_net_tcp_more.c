@@ -3,67 +3,27 @@
  * FIN-WAIT-2, challenge-ACK rate limit, ICMP port unreachable in SYN-SENT. */
 #include <string.h>
 
-#include "net_test.h"
+#include "tcp_harness.h"
 #include "net/wire.h"
 
-static struct kt_cap cap;
-static struct kn_stack *S;
-static struct kn_stack_conf conf;
-static int64_t now;
-static struct kt_ev lev, cev;
-
-#define PPORT 40000
-#define LPORT 80
 #define PISN 5000u
+
+static void small_window(struct kn_stack_conf *c)
+{
+	c->tcp.wscale = false;
+	c->tcp.rcvbuf = 8192;
+}
 
 static int setup(void **st)
 {
 	(void)st;
-	now = 1000 * KT_SEC;
-	memset(&lev, 0, sizeof(lev));
-	memset(&cev, 0, sizeof(cev));
-	kt_cap_init(&cap, KN_DEV_TX_MULTI_SEG);
-	kt_conf(&conf, KT_US_IP);
-	conf.tcp.timestamps = false;
-	conf.tcp.wscale = false;
-	conf.tcp.rcvbuf = 8192;
-	S = kt_stack(&cap, &conf, now);
+	th_setup(small_window);
 	return 0;
 }
 
 static int teardown(void **st)
 {
-	(void)st;
-	kn_stack_destroy(S);
-	kt_cap_clear(&cap);
-	kt_assert_no_leak();
-	return 0;
-}
-
-static void tick(int64_t dt)
-{
-	now += dt;
-	kn_stack_timers(S, now);
-	kn_stack_flush(S);
-}
-
-static void peer(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const void *d, uint32_t len)
-{
-	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
-			   .seq = seq, .ack = ack, .flags = flags, .win = win, .data = d, .len = len};
-	kn_stack_input(S, kt_tcp_frame(&t), now);
-	kn_stack_flush(S);
-}
-
-static bool take(struct kt_seg *s)
-{
-	kn_stack_flush(S);
-	struct rte_mbuf *m = kt_cap_take(&cap);
-	if (!m)
-		return false;
-	assert_true(kt_parse_tcp(m, s));
-	assert_true(s->csum_ok);
-	return true;
+	return th_teardown(st);
 }
 
 static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, uint16_t win)
@@ -75,8 +35,8 @@ static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, uint16_t wi
 			   .seq = PISN, .flags = KN_TH_SYN, .win = win, .opt = mss, .optlen = 4};
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	struct kt_seg sa;
-	assert_true(take(&sa));
-	peer(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
+	assert_true(take_seg(&sa));
+	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
 	*cp = kn_tcp_accept(*lp, &cev);
 	assert_non_null(*cp);
 	return sa.seq;
@@ -90,20 +50,20 @@ static void test_nagle(void **st)
 	kn_tcp_nagle(c, true);
 	struct kt_seg s;
 	kn_tcp_send(c, "a", 1);
-	assert_true(take(&s));  /* nothing in flight: goes */
+	assert_true(take_seg(&s));  /* nothing in flight: goes */
 	kn_tcp_send(c, "b", 1);
 	kn_tcp_send(c, "c", 1);
-	assert_false(take(&s)); /* held until the ACK */
-	peer(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
-	assert_true(take(&s));
+	assert_false(take_seg(&s)); /* held until the ACK */
+	peer_send(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
+	assert_true(take_seg(&s));
 	assert_int_equal(s.len, 2);
 	assert_memory_equal(s.data, "bc", 2);
 	/* Off (the default): small writes go at once. */
 	kn_tcp_nagle(c, false);
 	kn_tcp_send(c, "d", 1);
 	kn_tcp_send(c, "e", 1);
-	assert_true(take(&s));
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
+	assert_true(take_seg(&s));
 	kn_tcp_abort(c);
 	kn_tcp_close(l);
 	kn_stack_flush(S);
@@ -117,7 +77,7 @@ static void test_pmtu_from_icmp(void **st)
 	static uint8_t big[3000];
 	kn_tcp_send(c, big, sizeof(big));
 	struct kt_seg s;
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.len, 1460);
 	kt_cap_clear(&cap);
 	/* Fragmentation needed, MTU 1000, quoting our first segment. */
@@ -150,7 +110,7 @@ static void test_pmtu_from_icmp(void **st)
 	icmp[2] = (uint8_t)(~sum >> 8);
 	icmp[3] = (uint8_t)~sum;
 	kn_stack_input(S, kt_ip_frame(KT_PEER_IP, KT_US_IP, KN_IPPROTO_ICMP, 9, 0, icmp, sizeof(icmp)), now);
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.seq, iss + 1);
 	assert_int_equal(s.len, 960);
 	assert_int_equal(kn_stack_stats(S)->icmp_pmtu, 1);
@@ -172,7 +132,7 @@ static void test_pmtu_from_icmp(void **st)
 	icmp[2] = (uint8_t)(~sum >> 8);
 	icmp[3] = (uint8_t)~sum;
 	kn_stack_input(S, kt_ip_frame(KT_PEER_IP, KT_US_IP, KN_IPPROTO_ICMP, 9, 0, icmp, sizeof(icmp)), now);
-	assert_false(take(&s));
+	assert_false(take_seg(&s));
 	kn_tcp_abort(c);
 	kn_tcp_close(l);
 	kn_stack_flush(S);
@@ -188,23 +148,23 @@ static void test_our_zero_window(void **st)
 	/* Fill the 8 KiB receive buffer. */
 	uint32_t seq = PISN + 1;
 	for (int i = 0; i < 5; i++) {
-		peer(KN_TH_ACK, seq, iss + 1, 65535, d, 1460);
+		peer_send(KN_TH_ACK, seq, iss + 1, 65535, d, 1460);
 		seq += 1460;
 	}
-	peer(KN_TH_ACK, seq, iss + 1, 65535, d, 8192 - 5 * 1460);
+	peer_send(KN_TH_ACK, seq, iss + 1, 65535, d, 8192 - 5 * 1460);
 	seq = PISN + 1 + 8192;
 	kt_cap_clear(&cap);
 	tick(conf.tcp.delack_ns);
-	assert_true(take(&s) || true);
+	assert_true(take_seg(&s) || true);
 	/* Past the window: dropped, ACKed with window 0. */
-	peer(KN_TH_ACK, seq, iss + 1, 65535, d, 100);
-	assert_true(take(&s));
+	peer_send(KN_TH_ACK, seq, iss + 1, 65535, d, 100);
+	assert_true(take_seg(&s));
 	assert_int_equal(s.win, 0);
 	assert_int_equal(s.ack, seq);
 	/* Reading opens it: a window update goes out. */
 	static uint8_t buf[8192];
 	assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), 8192);
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.flags, KN_TH_ACK);
 	assert_true(s.win >= 4096);
 	kn_tcp_abort(c);
@@ -219,10 +179,10 @@ static void test_data_after_close_resets(void **st)
 	uint32_t iss = open_passive(&l, &c, 65535);
 	kn_tcp_close(c);
 	struct kt_seg s;
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_true(s.flags & KN_TH_FIN);
-	peer(KN_TH_ACK, PISN + 1, iss + 1, 65535, "more", 4);
-	assert_true(take(&s));
+	peer_send(KN_TH_ACK, PISN + 1, iss + 1, 65535, "more", 4);
+	assert_true(take_seg(&s));
 	assert_true(s.flags & KN_TH_RST);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_CLOSED_SOCKET), 1);
 	assert_int_equal(kn_stack_tcb_count(S), 1);
@@ -236,8 +196,8 @@ static void test_orphan_fin_wait_2(void **st)
 	uint32_t iss = open_passive(&l, &c, 65535);
 	kn_tcp_close(c);
 	struct kt_seg s;
-	assert_true(take(&s));
-	peer(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
+	assert_true(take_seg(&s));
+	peer_send(KN_TH_ACK, PISN + 1, iss + 2, 65535, NULL, 0);
 	assert_int_equal(kn_stack_tcb_count(S), 2);
 	tick(61 * KT_SEC);
 	assert_int_equal(kn_stack_tcb_count(S), 1);
@@ -253,12 +213,12 @@ static void test_challenge_ack_limit(void **st)
 	struct kn_tcb *l, *c;
 	open_passive(&l, &c, 65535);
 	for (int i = 0; i < 20; i++)
-		peer(KN_TH_RST, PISN + 10 + (uint32_t)i, 0, 0, NULL, 0);
+		peer_send(KN_TH_RST, PISN + 10 + (uint32_t)i, 0, 0, NULL, 0);
 	assert_int_equal(cap.n, 5);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_RST_CHALLENGE), 20);
 	kt_cap_clear(&cap);
 	tick(KT_SEC);
-	peer(KN_TH_RST, PISN + 10, 0, 0, NULL, 0);
+	peer_send(KN_TH_RST, PISN + 10, 0, 0, NULL, 0);
 	assert_int_equal(cap.n, 1);
 	kn_tcp_abort(c);
 	kn_tcp_close(l);
@@ -271,7 +231,7 @@ static void test_icmp_refused_in_syn_sent(void **st)
 	int err;
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	struct kt_seg syn;
-	assert_true(take(&syn));
+	assert_true(take_seg(&syn));
 	uint8_t icmp[8 + 28] = {KN_ICMP_UNREACH, KN_ICMP_UNREACH_PORT};
 	struct kn_ip4_hdr *in = (struct kn_ip4_hdr *)(icmp + 8);
 	in->ver_ihl = 0x45;
@@ -348,26 +308,26 @@ static void test_small_window_not_stuck(void **st)
 	static uint8_t d[3000];
 	struct kt_seg s;
 	assert_int_equal(kn_tcp_send(c, d, 1000), 1000);
-	assert_true(take(&s));
-	peer(KN_TH_ACK, PISN + 1, iss + 1001, 500, NULL, 0);
+	assert_true(take_seg(&s));
+	peer_send(KN_TH_ACK, PISN + 1, iss + 1001, 500, NULL, 0);
 	assert_int_equal(kn_tcp_send(c, d, sizeof(d)), (ssize_t)sizeof(d));
-	assert_false(take(&s));         /* 500 < MSS and < half the max window */
+	assert_false(take_seg(&s));         /* 500 < MSS and < half the max window */
 	tick(KT_SEC);
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.seq, iss + 1001);
 	assert_int_equal(s.len, 500);
 	/* That segment is timed like any other: lost, it comes back. */
 	tick(2 * KT_SEC);
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.seq, iss + 1001);
 	kt_cap_clear(&cap);
-	peer(KN_TH_ACK, PISN + 1, iss + 1501, 65535, NULL, 0);
+	peer_send(KN_TH_ACK, PISN + 1, iss + 1501, 65535, NULL, 0);
 	/* After the timeout the congestion window is one segment. */
-	assert_true(take(&s));
+	assert_true(take_seg(&s));
 	assert_int_equal(s.len, 1460);
-	assert_false(take(&s));
-	peer(KN_TH_ACK, PISN + 1, iss + 1501 + 1460, 65535, NULL, 0);
-	assert_true(take(&s));
+	assert_false(take_seg(&s));
+	peer_send(KN_TH_ACK, PISN + 1, iss + 1501 + 1460, 65535, NULL, 0);
+	assert_true(take_seg(&s));
 	assert_int_equal(s.len, 2500 - 1460);
 	kn_tcp_abort(c);
 	kn_tcp_close(l);
