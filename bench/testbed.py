@@ -281,8 +281,9 @@ def summarize(records, scenarios, log=print):
                 "failed": sum(1 for r in rs if r["exit"] != 0),
             }
             rows.append(row)
-            log("%-13s %-16s %-24s %9.0f (%5.0fk-%5.0fk) %7.2f %6.0f%% %8.1f %8.1f%s" % (
+            share = "%6.0f%%" % (100 * row["share_of_raw"]) if raw else "      -"
+            log("%-13s %-16s %-24s %9.0f (%5.0fk-%5.0fk) %7.2f %s %8.1f %8.1f%s" % (
                 sname, name, row["path"], med, min(rps) / 1e3, max(rps) / 1e3,
-                row["ratio_to_ref"], 100 * row["share_of_raw"], row["p50_us"], row["p99_us"],
+                row["ratio_to_ref"], share, row["p50_us"], row["p99_us"],
                 "  (%d failed)" % row["failed"] if row["failed"] else ""))
     return rows
