@@ -130,7 +130,7 @@ static void t_bad_files(void **s)
 		{ "[port0]\naddr = 198.18.0.256\n", ":2: [port0] addr: '198.18.0.256' is not an IPv4 address" },
 		{ "[port0]\naddr = 198.18.0.2\nnetmask = 255.0.255.0\n", ":3: [port0] netmask: '255.0.255.0' is not a netmask" },
 		{ "[port0]\naddr = 198.18.0.2\nnetmask = /33\n", "[port0] netmask: '/33' is not a netmask" },
-		{ "[port0]\naddr = 198.18.0.2\ngateway = 10.0.0.1\n", ":3: [port0] gateway: not in the subnet" },
+		{ "[port0]\naddr = 198.18.0.2\nnetmask = /25\ngateway = 198.18.0.200\n", ":4: [port0] gateway: not in the subnet" },
 		{ "[port0]\nmtu = 100000\n", "[port0] mtu: 100000 is out of range 576..9000" },
 		{ "[tcp]\nrto_min = 5000\nrto_max = 1000\n", "[tcp] rto_min: larger than rto_max" },
 		{ "[bifurcation]\nmode = ebpf\n", ":2: [bifurcation] mode: 'ebpf' is not a mode" },
