@@ -97,6 +97,19 @@ static int retry_err(void)
 	return -errno;
 }
 
+/* After a non-blocking call failed: wait until @p fd is ready for @p events.
+ * @return 0 to try the call again, or -errno (the call's own error, the
+ * deadline, an interrupt). */
+static int wait_again(const struct kaon_io_backend *be, void *st, int fd, unsigned events,
+		      int64_t deadline)
+{
+	int err = retry_err();
+	if (err)
+		return err;
+	err = be ? be->wait(st, fd, events, deadline) : fallback_wait(fd, events, deadline);
+	return err < 0 ? err : 0;
+}
+
 ssize_t kaon_io_recv(int fd, void *buf, size_t len, int flags, int64_t deadline)
 {
 	void *st = NULL;
@@ -107,12 +120,8 @@ ssize_t kaon_io_recv(int fd, void *buf, size_t len, int flags, int64_t deadline)
 		ssize_t n = recv(fd, buf, len, flags | MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
-		int err = retry_err();
+		int err = wait_again(be, st, fd, KAON_IO_IN, deadline);
 		if (err)
-			return err;
-		err = be ? be->wait(st, fd, KAON_IO_IN, deadline)
-			 : fallback_wait(fd, KAON_IO_IN, deadline);
-		if (err < 0)
 			return err;
 	}
 }
@@ -128,12 +137,8 @@ ssize_t kaon_io_send(int fd, const void *buf, size_t len, int flags, int64_t dea
 		ssize_t n = send(fd, buf, len, flags | MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
-		int err = retry_err();
+		int err = wait_again(be, st, fd, KAON_IO_OUT, deadline);
 		if (err)
-			return err;
-		err = be ? be->wait(st, fd, KAON_IO_OUT, deadline)
-			 : fallback_wait(fd, KAON_IO_OUT, deadline);
-		if (err < 0)
 			return err;
 	}
 }
@@ -148,12 +153,8 @@ ssize_t kaon_io_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline)
 		ssize_t n = recvmsg(fd, msg, flags | MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
-		int err = retry_err();
+		int err = wait_again(be, st, fd, KAON_IO_IN, deadline);
 		if (err)
-			return err;
-		err = be ? be->wait(st, fd, KAON_IO_IN, deadline)
-			 : fallback_wait(fd, KAON_IO_IN, deadline);
-		if (err < 0)
 			return err;
 	}
 }
@@ -169,12 +170,8 @@ ssize_t kaon_io_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t dea
 		ssize_t n = sendmsg(fd, msg, flags | MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
-		int err = retry_err();
+		int err = wait_again(be, st, fd, KAON_IO_OUT, deadline);
 		if (err)
-			return err;
-		err = be ? be->wait(st, fd, KAON_IO_OUT, deadline)
-			 : fallback_wait(fd, KAON_IO_OUT, deadline);
-		if (err < 0)
 			return err;
 	}
 }
@@ -192,12 +189,8 @@ int kaon_io_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t de
 		/* A connection that died in the backlog is not the listener's error. */
 		if (errno == ECONNABORTED)
 			continue;
-		int err = retry_err();
+		int err = wait_again(be, st, fd, KAON_IO_IN, deadline);
 		if (err)
-			return err;
-		err = be ? be->wait(st, fd, KAON_IO_IN, deadline)
-			 : fallback_wait(fd, KAON_IO_IN, deadline);
-		if (err < 0)
 			return err;
 	}
 }
