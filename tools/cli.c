@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -79,4 +80,19 @@ void cli_raise_nofile(long want)
 		return;
 	rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
 	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int cli_stack(const char *prog, const char *stack, const char *config)
+{
+	if (!strcmp(stack, "user")) {
+#ifndef KAON_TOOLS_HAVE_USER
+		cli_fail(prog, "--stack user: this kaon was built without DPDK");
+#endif
+		if (!config)
+			cli_fail(prog, "--stack user needs --config FILE ([port0] and a [dpdk] device)");
+		return 1;
+	}
+	if (strcmp(stack, "epoll") && strcmp(stack, "uring") && strcmp(stack, "io_uring"))
+		cli_fail(prog, "--stack: expected epoll, uring or user, got '%s'", stack);
+	return 0;
 }

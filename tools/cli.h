@@ -25,4 +25,8 @@ void cli_raise_nofile(long want);
 /* "0,2-3" into @p cpus (at most CLI_MAX_CPUS); returns the count, or cli_fail. */
 int cli_cpu_list(const char *prog, const char *s, int *cpus);
 
+/* --stack: epoll, uring (io_uring) or user; user needs a --config and a
+ * kaon built with DPDK. @return 1 for user, 0 for a kernel stack, or cli_fail. */
+int cli_stack(const char *prog, const char *stack, const char *config);
+
 #endif

@@ -483,16 +483,7 @@ int main(int argc, char **argv)
 		g->stream = 1;
 	else if (strcmp(mode, "pingpong"))
 		cli_fail(PROG, "--mode: expected pingpong or stream, got '%s'", mode);
-	int user = g->stack && !strcmp(g->stack, "user");
-#ifndef KAON_TOOLS_HAVE_USER
-	if (user)
-		cli_fail(PROG, "--stack user: this kaon was built without DPDK");
-#endif
-	if (g->stack && !user && strcmp(g->stack, "epoll") && strcmp(g->stack, "uring") &&
-	    strcmp(g->stack, "io_uring"))
-		cli_fail(PROG, "--stack: expected epoll, uring or user, got '%s'", g->stack);
-	if (user && !config)
-		cli_fail(PROG, "--stack user needs --config FILE ([port0] and a [dpdk] device)");
+	int user = g->stack && cli_stack(PROG, g->stack, config);
 	if (config && !user)
 		cli_fail(PROG, "--config is for --stack user");
 	if (kaon_addr_parse(&g->addr, host, (uint16_t)port) < 0)

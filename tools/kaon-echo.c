@@ -301,15 +301,7 @@ int main(int argc, char **argv)
 		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
 	if (port < 0)
 		cli_fail(PROG, "--port is required");
-	int user = !strcmp(stack, "user");
-#ifndef KAON_TOOLS_HAVE_USER
-	if (user)
-		cli_fail(PROG, "--stack user: this kaon was built without DPDK");
-#endif
-	if (!user && strcmp(stack, "epoll") && strcmp(stack, "uring") && strcmp(stack, "io_uring"))
-		cli_fail(PROG, "--stack: expected epoll, uring or user, got '%s'", stack);
-	if (user && !config)
-		cli_fail(PROG, "--stack user needs --config FILE ([port0] and a [dpdk] device)");
+	int user = cli_stack(PROG, stack, config);
 	if (user && nvcpus != 1)
 		cli_fail(PROG, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
 	if (user && port == 0)
