@@ -61,7 +61,19 @@ def sh(*argv, check=True):
     return subprocess.run(list(argv), check=check, capture_output=True, text=True)
 
 
+# The testbed's namespaces have fixed names: one user at a time on this
+# machine (tests and other benchmark runs take the same lock).
+TESTBED_LOCK = "/run/lock/kaon-testbed.lock"
+_lock_fd = None
+
+
 def testbed(*args):
+    global _lock_fd
+    if _lock_fd is None:
+        import fcntl
+        os.makedirs(os.path.dirname(TESTBED_LOCK), exist_ok=True)
+        _lock_fd = open(TESTBED_LOCK, "w")
+        fcntl.flock(_lock_fd, fcntl.LOCK_EX)
     sh(TESTBED, *args)
 
 

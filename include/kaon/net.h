@@ -104,6 +104,9 @@ struct kn_stack_conf {
 	uint32_t frag_max_datagrams;
 	int64_t frag_timeout_ns;
 	uint32_t udp_rcvq;        /**< datagrams queued per UDP socket */
+	/** Ephemeral ports for outgoing TCP and UDP (inclusive, host order);
+	 * flow bifurcation steers exactly this range to kaon. */
+	uint16_t eph_port_lo, eph_port_hi;
 	uint64_t isn_secret[2];   /**< RFC 6528 key; zeros = random */
 	kn_event_fn event;        /**< socket events; NULL = none */
 	struct kn_tcp_conf tcp;

@@ -41,6 +41,8 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	c->frag_max_datagrams = 64;
 	c->frag_timeout_ns = 30 * 1000000000LL;
 	c->udp_rcvq = 256;
+	c->eph_port_lo = 49152;   /* RFC 6335 §6 dynamic ports */
+	c->eph_port_hi = 65535;
 	struct kn_tcp_conf *t = &c->tcp;
 	t->sndbuf = 256 * 1024;
 	t->rcvbuf = 256 * 1024;

@@ -52,6 +52,10 @@ static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
 	sc->gateway = ntohl(c->port0.gateway);
 	sc->mtu = (uint16_t)c->port0.mtu;
 	sc->event = kaon__user_sock_event;
+	/* One ephemeral range for the stack, the XDP program, rte_flow and the
+	 * kernel's reservation: [bifurcation] local_ports. */
+	sc->eph_port_lo = (uint16_t)c->bif.local_port_lo;
+	sc->eph_port_hi = (uint16_t)c->bif.local_port_hi;
 	sc->tcp.sndbuf = c->tcp.sndbuf;
 	sc->tcp.rcvbuf = c->tcp.rcvbuf;
 	sc->tcp.delack_ns = (int64_t)c->tcp.delayed_ack_us * 1000;
