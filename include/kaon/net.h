@@ -109,6 +109,9 @@ struct kn_stack_conf {
 	uint16_t eph_port_lo, eph_port_hi;
 	uint64_t isn_secret[2];   /**< RFC 6528 key; zeros = random */
 	kn_event_fn event;        /**< socket events; NULL = none */
+	/** Reassembly contexts one source address may hold (0 = no bound);
+	 * a source at its share evicts its own oldest datagram. */
+	uint32_t frag_max_per_src;
 	struct kn_tcp_conf tcp;
 };
 

@@ -33,6 +33,9 @@
 	X(FRAG_NO_MEMORY,     "reassembly memory cap reached") \
 	X(FRAG_TIMEOUT,       "reassembly timed out") \
 	X(FRAG_TOO_BIG,       "reassembled datagram over 65535 bytes") \
+	X(FRAG_TOO_MANY,      "more fragments than one datagram may have") \
+	X(FRAG_EVICTED,       "oldest incomplete datagram evicted for a new one") \
+	X(FRAG_SRC_LIMIT,     "source over its share of reassembly: its oldest evicted") \
 	X(ICMP_TRUNCATED,     "ICMP message too short") \
 	X(ICMP_BAD_CSUM,      "ICMP checksum wrong") \
 	X(ICMP_UNHANDLED,     "ICMP type not handled") \
@@ -72,6 +75,7 @@ enum kn_drop_reason {
 #define KN_STATS(X) \
 	X(eth_rx) X(eth_tx) X(arp_rx) X(arp_tx) X(arp_requests) X(arp_replies) \
 	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) \
+	X(ip_frag_evictions) \
 	X(icmp_rx) X(icmp_tx) X(icmp_echo_replies) X(icmp_unreach_tx) X(icmp_pmtu) \
 	X(udp_rx) X(udp_tx) \
 	X(tcp_rx) X(tcp_tx) X(tcp_active_opens) X(tcp_passive_opens) \

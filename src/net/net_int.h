@@ -45,7 +45,7 @@ struct kn_arp_entry {
 	struct rte_mbuf **q; /* packets waiting on resolution */
 };
 
-struct kn_frag;
+struct kn_frag_table;
 LIST_HEAD(kn_tcb_list, kn_tcb);
 LIST_HEAD(kn_udp_list, kn_udp);
 TAILQ_HEAD(kn_tcb_tailq, kn_tcb);
@@ -69,9 +69,9 @@ struct kn_stack {
 	unsigned arp_last;   /* index of the last hit, a one-entry cache */
 
 	/* IPv4 reassembly */
-	struct kn_frag *frags;
+	struct kn_frag_table *frag;
 	unsigned nfrags;
-	uint32_t frag_bytes;
+	uint32_t frag_bytes;  /* buffer bytes held, charged in ip4_frag.c only */
 
 	/* TCP */
 	struct kn_tcb_list *tcb_hash;

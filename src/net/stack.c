@@ -38,11 +38,12 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	c->neigh_retry_ns = 10 * 1000000LL;
 	c->neigh_tries = 100;
 	c->frag_max_bytes = 4u << 20;
-	c->frag_max_datagrams = 64;
+	c->frag_max_datagrams = 256;
 	c->frag_timeout_ns = 30 * 1000000000LL;
 	c->udp_rcvq = 256;
 	c->eph_port_lo = 49152;   /* RFC 6335 §6 dynamic ports */
 	c->eph_port_hi = 65535;
+	c->frag_max_per_src = 16;
 	struct kn_tcp_conf *t = &c->tcp;
 	t->sndbuf = 256 * 1024;
 	t->rcvbuf = 256 * 1024;
