@@ -112,6 +112,9 @@ struct kn_stack_conf {
 	/** Reassembly contexts one source address may hold (0 = no bound);
 	 * a source at its share evicts its own oldest datagram. */
 	uint32_t frag_max_per_src;
+	/** ARP requests sent per second at most (0 = no bound); a request
+	 * over the bound is skipped and its entry retries on its timer. */
+	uint32_t arp_max_requests;
 	struct kn_tcp_conf tcp;
 };
 

@@ -18,6 +18,8 @@
 	X(ARP_QUEUE_FULL,     "packet queue waiting on ARP full") \
 	X(ARP_UNRESOLVED,     "next hop never answered ARP") \
 	X(ARP_TABLE_FULL,     "ARP table full") \
+	X(ARP_EVICTED,        "packet waiting on an ARP entry evicted for a new one") \
+	X(ARP_UNSOLICITED,    "ARP reply from a host we did not ask (nothing learnt)") \
 	X(IP_TRUNCATED,       "IPv4 header longer than the frame") \
 	X(IP_BAD_VERSION,     "IP version is not 4") \
 	X(IP_BAD_IHL,         "IPv4 header length below 20") \
@@ -75,7 +77,7 @@ enum kn_drop_reason {
 #define KN_STATS(X) \
 	X(eth_rx) X(eth_tx) X(arp_rx) X(arp_tx) X(arp_requests) X(arp_replies) \
 	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) \
-	X(ip_frag_evictions) \
+	X(ip_frag_evictions) X(arp_evictions) X(arp_requests_ratelimited) \
 	X(icmp_rx) X(icmp_tx) X(icmp_echo_replies) X(icmp_unreach_tx) X(icmp_pmtu) \
 	X(udp_rx) X(udp_tx) \
 	X(tcp_rx) X(tcp_tx) X(tcp_active_opens) X(tcp_passive_opens) \

@@ -67,18 +67,55 @@ static struct kn_arp_entry *lookup(struct kn_stack *s, uint32_t ip)
 	return NULL;
 }
 
-/* A free slot, else the resolved entry closest to expiry. */
+static inline bool is_gateway(const struct kn_stack *s, const struct kn_arp_entry *e)
+{
+	return s->conf.gateway != 0 && e->ip == s->conf.gateway;
+}
+
+/* A free slot, else one made by eviction: the oldest INCOMPLETE entry, else
+ * the least recently used RESOLVED one; never a STATIC entry, never the
+ * gateway's (so on-link sources we answer, spoofed or not, cannot cut off
+ * everything behind the gateway). Linux's forced neighbour GC likewise
+ * spares permanent entries and takes failed and stale ones first. The
+ * caller fills in the entry. @return NULL if nothing may go. */
 static struct kn_arp_entry *alloc_entry(struct kn_stack *s)
 {
-	struct kn_arp_entry *victim = NULL;
+	struct kn_arp_entry *inc = NULL, *res = NULL;
 	for (unsigned i = 0; i < s->conf.arp_entries; i++) {
 		struct kn_arp_entry *e = &s->arp[i];
 		if (e->state == KN_ARP_FREE)
 			return e;
-		if (e->state == KN_ARP_RESOLVED && (!victim || e->expire < victim->expire))
-			victim = e;
+		if (e->state == KN_ARP_STATIC || is_gateway(s, e))
+			continue;
+		if (e->state == KN_ARP_INCOMPLETE) {
+			if (!inc || e->used < inc->used)
+				inc = e;
+		} else if (!res || e->used < res->used) {
+			res = e;
+		}
+	}
+	struct kn_arp_entry *victim = inc ? inc : res;
+	if (victim) {
+		entry_flush_queue(s, victim, KN_DROP_ARP_EVICTED);
+		victim->state = KN_ARP_FREE;
+		s->st.arp_evictions++;
 	}
 	return victim;
+}
+
+/* A new entry for @ip in @state. @return NULL if the table is full of
+ * entries that may not go. */
+static struct kn_arp_entry *new_entry(struct kn_stack *s, uint32_t ip, uint8_t state)
+{
+	struct kn_arp_entry *e = alloc_entry(s);
+	if (!e)
+		return NULL;
+	e->ip = ip;
+	e->state = state;
+	e->nq = 0;
+	e->tries = 0;
+	e->used = s->now;
+	return e;
 }
 
 static void send_arp(struct kn_stack *s, uint16_t op, const uint8_t *tha, uint32_t tpa,
@@ -103,6 +140,27 @@ static void send_arp(struct kn_stack *s, uint16_t op, const uint8_t *tha, uint32
 	else
 		s->st.arp_replies++;
 	kn_eth_output(s, m, eth_dst, KN_ETHERTYPE_ARP);
+}
+
+/* Ask who has @ip, at most conf.arp_max_requests times a second across the
+ * table (a flood of SYNs from spoofed on-link sources must not become a
+ * flood of broadcasts). A request skipped still counts as a try: the entry
+ * gives up as soon as it would have. */
+static void send_request(struct kn_stack *s, uint32_t ip)
+{
+	uint32_t max = s->conf.arp_max_requests;
+	if (max) {
+		if (s->now - s->arp_req_window >= 1000 * 1000 * 1000LL) {
+			s->arp_req_window = s->now;
+			s->arp_req_count = 0;
+		}
+		if (s->arp_req_count >= max) {
+			s->st.arp_requests_ratelimited++;
+			return;
+		}
+		s->arp_req_count++;
+	}
+	send_arp(s, KN_ARP_OP_REQUEST, zero_mac, ip, bcast);
 }
 
 static void entry_resolved(struct kn_stack *s, struct kn_arp_entry *e, const uint8_t *mac);
@@ -162,26 +220,30 @@ void kn_arp_input(struct kn_stack *s, struct rte_mbuf *m)
 		kn_drop(s, m, KN_DROP_ARP_BAD_SENDER);
 		return;
 	}
-	/* RFC 826: update an entry we have for the sender; add one only if the
-	 * packet is for us. */
+	/* RFC 826: update the entry we have for the sender, from any ARP packet,
+	 * but never a static one. Learn a new one only from a request for our
+	 * address (the asker is about to talk to us); a reply we did not ask
+	 * for, or gratuitous ARP from a host we do not know, creates nothing
+	 * (Linux does the same with arp_accept = 0). A reply to our request
+	 * finds the INCOMPLETE entry the request made. */
 	struct kn_arp_entry *e = spa ? lookup(s, spa) : NULL;
 	bool for_us = tpa == s->conf.ip;
-	if (e)
+	if (e && e->state != KN_ARP_STATIC)
 		entry_resolved(s, e, ah->sha);
 	if (!for_us) {
 		kn_drop(s, m, KN_DROP_ARP_NOT_FOR_US);
 		return;
 	}
 	if (!e && spa) {
-		e = alloc_entry(s);
-		if (e) {
-			e->ip = spa;
-			e->nq = 0;
-			e->tries = 0;
-			entry_resolved(s, e, ah->sha);
-		} else {
-			s->st.drops[KN_DROP_ARP_TABLE_FULL]++;
+		if (op != KN_ARP_OP_REQUEST) {
+			kn_drop(s, m, KN_DROP_ARP_UNSOLICITED);
+			return;
 		}
+		e = new_entry(s, spa, KN_ARP_INCOMPLETE);
+		if (e)
+			entry_resolved(s, e, ah->sha);
+		else
+			s->st.drops[KN_DROP_ARP_TABLE_FULL]++;
 	}
 	if (op == KN_ARP_OP_REQUEST) {
 		uint8_t sha[KN_ETH_ALEN];
@@ -196,19 +258,17 @@ void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nextho
 {
 	struct kn_arp_entry *e = lookup(s, nexthop);
 	if (KN_LIKELY(e && e->state >= KN_ARP_RESOLVED)) {
+		e->used = s->now;
 		kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
 		return;
 	}
 	if (!e) {
-		e = alloc_entry(s);
+		e = new_entry(s, nexthop, KN_ARP_INCOMPLETE);
 		if (!e) {
 			kn_drop(s, m, KN_DROP_ARP_TABLE_FULL);
 			return;
 		}
-		e->ip = nexthop;
-		e->state = KN_ARP_INCOMPLETE;
 		e->tries = 1;
-		e->nq = 0;
 		if (s->conf.neigh_resolve) {
 			if (ask_resolver(s, e)) {
 				kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
@@ -217,7 +277,7 @@ void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nextho
 		} else {
 			e->expire = s->now + ARP_RETRY_NS;
 			kn_timer_note(s, e->expire);
-			send_arp(s, KN_ARP_OP_REQUEST, zero_mac, nexthop, bcast);
+			send_request(s, nexthop);
 		}
 	}
 	if (e->nq >= s->conf.arp_queue) {
@@ -251,7 +311,7 @@ void kn_arp_timer(struct kn_stack *s)
 				e->tries++;
 				e->expire = s->now + ARP_RETRY_NS;
 				kn_timer_note(s, e->expire);
-				send_arp(s, KN_ARP_OP_REQUEST, zero_mac, e->ip, bcast);
+				send_request(s, e->ip);
 			}
 		}
 	}
@@ -261,13 +321,9 @@ int kn_arp_set(struct kn_stack *s, uint32_t ip, const uint8_t mac[6])
 {
 	struct kn_arp_entry *e = lookup(s, ip);
 	if (!e) {
-		e = alloc_entry(s);
+		e = new_entry(s, ip, KN_ARP_INCOMPLETE);
 		if (!e)
 			return -ENOSPC;
-		e->ip = ip;
-		e->nq = 0;
-		e->tries = 0;
-		e->state = KN_ARP_INCOMPLETE;
 	}
 	entry_resolved(s, e, mac);
 	return 0;

@@ -42,6 +42,7 @@ struct kn_arp_entry {
 	uint8_t tries;
 	uint16_t nq;
 	int64_t expire;      /* RESOLVED: when it ages out; INCOMPLETE: next retry */
+	int64_t used;        /* last packet sent through it, else when it was made */
 	struct rte_mbuf **q; /* packets waiting on resolution */
 };
 
@@ -67,6 +68,8 @@ struct kn_stack {
 	/* ARP */
 	struct kn_arp_entry *arp;
 	unsigned arp_last;   /* index of the last hit, a one-entry cache */
+	int64_t arp_req_window;  /* ARP request rate limit, per second */
+	uint32_t arp_req_count;
 
 	/* IPv4 reassembly */
 	struct kn_frag_table *frag;
@@ -205,9 +208,10 @@ void kn_arp_timer(struct kn_stack *s);
 static inline void kn_arp_resolve_output(struct kn_stack *s, struct rte_mbuf *m, uint32_t nexthop)
 {
 	struct kn_arp_entry *e = &s->arp[s->arp_last];
-	if (KN_LIKELY(e->ip == nexthop && e->state >= KN_ARP_RESOLVED))
+	if (KN_LIKELY(e->ip == nexthop && e->state >= KN_ARP_RESOLVED)) {
+		e->used = s->now;   /* for least-recently-used eviction */
 		kn_eth_output(s, m, e->mac, KN_ETHERTYPE_IP4);
-	else
+	} else
 		kn_arp_resolve_slow(s, m, nexthop);
 }
 

@@ -44,6 +44,7 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	c->eph_port_lo = 49152;   /* RFC 6335 §6 dynamic ports */
 	c->eph_port_hi = 65535;
 	c->frag_max_per_src = 16;
+	c->arp_max_requests = 100;
 	struct kn_tcp_conf *t = &c->tcp;
 	t->sndbuf = 256 * 1024;
 	t->rcvbuf = 256 * 1024;
