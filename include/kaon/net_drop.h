@@ -25,7 +25,11 @@
 	X(IP_BAD_IHL,         "IPv4 header length below 20") \
 	X(IP_BAD_LENGTH,      "IPv4 total length lies about the frame") \
 	X(IP_BAD_CSUM,        "IPv4 header checksum wrong") \
-	X(IP_BAD_SRC,         "IPv4 source is broadcast/multicast") \
+	X(IP_BAD_SRC,         "IPv4 source is broadcast (limited or our subnet's)/multicast") \
+	X(IP_SRC_LAND,        "IPv4 source is our own address (LAND)") \
+	X(IP_SRC_THIS_NET,    "IPv4 source in 0.0.0.0/8") \
+	X(IP_SRC_LOOPBACK,    "IPv4 source in 127.0.0.0/8") \
+	X(IP_SRC_RESERVED,    "IPv4 source in 240.0.0.0/4") \
 	X(IP_NOT_FOR_US,      "IPv4 destination not ours (we are not a router)") \
 	X(IP_TTL_ZERO,        "IPv4 TTL is zero") \
 	X(IP_UNKNOWN_PROTO,   "IPv4 protocol not handled") \

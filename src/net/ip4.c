@@ -2,9 +2,32 @@
  * route to the connected subnet or the default gateway. Not a router. */
 #include "net_int.h"
 
-static inline bool is_bad_src(uint32_t a)
+/* Sources no packet from the wire may carry (RFC 1122 §3.2.1.3, RFC 6890):
+ * our own address (LAND: Linux's fib_validate_source refuses it too), "this
+ * network" 0/8 (DHCP clients use 0.0.0.0, but kaon is no DHCP server),
+ * loopback 127/8, multicast 224/4, reserved 240/4, the limited broadcast
+ * and our subnet's broadcast (none on /31 and /32, RFC 3021).
+ * @return the drop reason, KN_DROP_NONE for a good source. */
+static inline enum kn_drop_reason is_bad_src(const struct kn_stack *s, uint32_t a)
 {
-	return a == 0xffffffffu || (a >> 28) == 0xe;
+	if (KN_UNLIKELY(a == s->conf.ip))
+		return KN_DROP_IP_SRC_LAND;
+	switch (a >> 24) {
+	case 0:
+		return KN_DROP_IP_SRC_THIS_NET;
+	case 127:
+		return KN_DROP_IP_SRC_LOOPBACK;
+	}
+	if (KN_UNLIKELY(a >= 0xe0000000u)) {
+		if (a == 0xffffffffu || a < 0xf0000000u)
+			return KN_DROP_IP_BAD_SRC;   /* limited broadcast, multicast */
+		return KN_DROP_IP_SRC_RESERVED;
+	}
+	uint32_t host = ~s->conf.netmask;
+	if (KN_UNLIKELY(host > 1 && (a & host) == host &&
+			(a & s->conf.netmask) == (s->conf.ip & s->conf.netmask)))
+		return KN_DROP_IP_BAD_SRC;           /* directed broadcast */
+	return KN_DROP_NONE;
 }
 
 void kn_ip4_input(struct kn_stack *s, struct rte_mbuf *m)
@@ -44,8 +67,9 @@ void kn_ip4_input(struct kn_stack *s, struct rte_mbuf *m)
 		return;
 	}
 	uint32_t src = rte_be_to_cpu_32(ip->src), dst = rte_be_to_cpu_32(ip->dst);
-	if (KN_UNLIKELY(is_bad_src(src))) {
-		kn_drop(s, m, KN_DROP_IP_BAD_SRC);
+	enum kn_drop_reason why = is_bad_src(s, src);
+	if (KN_UNLIKELY(why != KN_DROP_NONE)) {
+		kn_drop(s, m, why);
 		return;
 	}
 	uint32_t bcast = (s->conf.ip & s->conf.netmask) | ~s->conf.netmask;
