@@ -26,6 +26,7 @@ int kn_tcp_init(struct kn_stack *s)
 	s->tcb_hash_mask = n - 1;
 	LIST_INIT(&s->listeners);
 	TAILQ_INIT(&s->all);
+	kn_tw_init(&s->tcp_wheel, (uint64_t)s->now / KN_TCP_TICK_NS);
 	return 0;
 }
 
@@ -226,6 +227,7 @@ static void tcb_free(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	kn_tcp_rcvq_free(t);
 	kn_ev_cancel(s, &t->ev);
+	kn_tw_del(&s->tcp_wheel, &t->tw);
 	TAILQ_REMOVE(&s->all, t, all_link);
 	s->ntcb--;
 	free(t);
@@ -240,6 +242,7 @@ void kn_tcp_closed(struct kn_tcb *t)
 		s->st.tcp_timewait_closed++;
 	t->state = KN_TCP_CLOSED;
 	t->t_rexmt = t->t_persist = t->t_delack = t->t_keep = t->t_2msl = 0;
+	kn_tw_del(&s->tcp_wheel, &t->tw);
 	if (t->flags & TF_HASHED) {
 		LIST_REMOVE(t, hash_link);
 		t->flags &= ~TF_HASHED;
