@@ -8,6 +8,13 @@
 #define PERSIST_MAX_NS (60 * 1000000000LL)
 #define FIN_WAIT_2_NS (60 * 1000000000LL)
 
+void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
+{
+	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
+	int64_t max = t->s->conf.tcp.rto_max_ns;
+	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
+}
+
 void kn_tcp_persist_arm(struct kn_tcb *t)
 {
 	int64_t d = (t->srtt ? t->srtt + 4 * t->rttvar : t->rto) << t->persist_shift;
@@ -152,10 +159,14 @@ static bool timer_persist(struct kn_tcb *t)
  * a FIN is sent again by the retransmission timer (FreeBSD's tcp_output()
  * keeps that timer running on ENOBUFS), a lost ACK or window update by the
  * delayed-ACK timer (as Linux's tcp_send_ack() does when it has no skb). */
-void kn_tcp_output_failed(struct kn_tcb *t, uint8_t flags, uint32_t len)
+int kn_tcp_output_failed(struct kn_tcb *t)
 {
 	t->s->st.tcp_output_nomem++;
-	if (len || (flags & (KN_TH_SYN | KN_TH_FIN))) {
+	/* Sequence space still to send: a SYN, data or a FIN. */
+	bool seq = t->state <= KN_TCP_SYN_RECEIVED || t->snd_nxt - t->snd_una < t->sndq_bytes ||
+		   ((t->flags & TF_SHUT_WR) && t->state != KN_TCP_FIN_WAIT_2 &&
+		    t->state != KN_TCP_TIME_WAIT);
+	if (seq) {
 		if (!t->t_rexmt && !t->t_persist)
 			kn_tcp_timer_rexmt_arm(t);
 	} else if (!t->t_delack) {
@@ -163,6 +174,7 @@ void kn_tcp_output_failed(struct kn_tcb *t, uint8_t flags, uint32_t len)
 		t->flags |= TF_DELACK;
 		kn_tcp_timer_set(t, &t->t_delack, d > 0 ? d : KN_TCP_TICK_NS);
 	}
+	return -ENOMEM;
 }
 
 /* @return false if @t was closed. */
@@ -230,13 +242,25 @@ static bool tcb_timers(struct kn_tcb *t)
 	return true;
 }
 
-/* File @t on the wheel at @tick (moving it if it is filed). */
-void kn_tcp_timer_file(struct kn_tcb *t, uint64_t tick)
+/* File @t on the wheel for deadline @at (moving it if it is filed). */
+void kn_tcp_timer_file(struct kn_tcb *t, int64_t at)
 {
 	struct kn_stack *s = t->s;
-	kn_tw_del(&s->tcp_wheel, &t->tw);
+	uint64_t tick = kn_tcp_tick(at);
+	if (kn_tw_filed(&t->tw)) {
+		if (t->tw.tick == tick)
+			return;
+		kn_tw_del(&s->tcp_wheel, &t->tw);
+	}
 	kn_tw_add(&s->tcp_wheel, &t->tw, tick);
-	kn_timer_note(s, (int64_t)t->tw.tick * KN_TCP_TICK_NS);
+	t->t_wheel = (int64_t)t->tw.tick * KN_TCP_TICK_NS;
+	kn_timer_note(s, t->t_wheel);
+}
+
+void kn_tcp_timer_unfile(struct kn_tcb *t)
+{
+	kn_tw_del(&t->s->tcp_wheel, &t->tw);
+	t->t_wheel = INT64_MAX;
 }
 
 /* After its timers ran: file @t at its earliest armed deadline, or take it
@@ -248,13 +272,10 @@ static void tcb_refile(struct kn_tcb *t)
 	for (unsigned i = 0; i < RTE_DIM(at); i++)
 		if (at[i] && at[i] < first)
 			first = at[i];
-	if (first == INT64_MAX) {
-		kn_tw_del(&t->s->tcp_wheel, &t->tw);
-		return;
-	}
-	uint64_t tick = kn_tcp_tick(first);
-	if (!kn_tw_filed(&t->tw) || t->tw.tick != tick)
-		kn_tcp_timer_file(t, tick);
+	if (first == INT64_MAX)
+		kn_tcp_timer_unfile(t);
+	else
+		kn_tcp_timer_file(t, first);
 }
 
 /* Run the TCBs whose wheel entry is due: the cost is theirs alone, however
@@ -268,6 +289,7 @@ void kn_tcp_timers(struct kn_stack *s)
 	struct kn_tw_node *n;
 	while ((n = kn_tw_pop(w)) != NULL) {
 		struct kn_tcb *t = container_of(n, struct kn_tcb, tw);
+		t->t_wheel = INT64_MAX;
 		s->st.tcp_timer_visits++;
 		if (tcb_timers(t))
 			tcb_refile(t);
