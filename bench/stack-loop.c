@@ -8,9 +8,16 @@
  *     number of requests (repeatable, unlike time): the program runs itself
  *     under `valgrind --tool=callgrind` with collection switched on only
  *     around the measured requests, and halves the per-request total.
+ *   - with --idle N: timer cost against idle connections. The same ping-pong
+ *     under callgrind on a simulated clock (1 ms per pass of both stacks),
+ *     once with no other connection and once beside N idle ESTABLISHED
+ *     connections and N/10 in TIME_WAIT: instructions per request per side
+ *     and per timer pass (a kn_stack_timers() call with a timer due; only
+ *     those calls are counted), side by side. An O(1) timer structure keeps
+ *     both rows alike; a scan of every TCB per pass does not.
  *
  * Usage: stack-loop [--json] [--seconds S] [--conns N] [--size B]
- *                   [--no-callgrind] [--no-offload]
+ *                   [--no-callgrind] [--no-offload] [--idle N]
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -46,7 +53,13 @@ static struct {
 	double seconds;
 	unsigned conns, size;
 	uint64_t requests;  /* child mode: fixed request count */
+	unsigned idle;      /* idle connections beside the ping-pong */
+	bool sim_clock;     /* child mode: simulated clock */
+	bool count_passes;  /* child mode: count timer passes only */
+	const char *report; /* child mode: where to write the pass count */
 } opt = {.callgrind = true, .offload = true, .seconds = 2.0, .conns = 64, .size = 64};
+
+#define SIM_STEP_NS 1000000LL /* simulated time per pass of both stacks */
 
 struct conn {
 	struct kn_tcb *t;
@@ -63,17 +76,41 @@ static unsigned nsconns;
 static uint64_t done_requests;
 static bool pingpong_on;
 static uint8_t msg[65536];
+static int64_t sim_now = 1000LL * 1000000000LL, sim_step;
+static bool measuring;
+static uint64_t timer_passes;
 
 static int64_t now_ns(void)
 {
+	if (opt.sim_clock)
+		return sim_now;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+#define IDLE_PORTS 16
+#define IDLE_PER_PORT 12500
+static struct kn_tcb *idle_l[IDLE_PORTS], *tw_l;
+static unsigned idle_up;
+
 static void on_event(void *user, unsigned ev, int err)
 {
 	(void)err;
+	if (!user)
+		return; /* an idle connection */
+	if (user == &idle_l || user == &tw_l) {
+		struct kn_tcb *t;
+		for (unsigned i = 0; i < IDLE_PORTS; i++)
+			while (idle_l[i] && (t = kn_tcp_accept(idle_l[i], NULL)) != NULL)
+				idle_up++;
+		/* TIME_WAIT-to-be: the server closes first. */
+		while (tw_l && (t = kn_tcp_accept(tw_l, NULL)) != NULL) {
+			idle_up++;
+			kn_tcp_close(t);
+		}
+		return;
+	}
 	if (user == &listener) {
 		struct kn_tcb *t;
 		while ((t = kn_tcp_accept(listener, &sconns[nsconns])) != NULL) {
@@ -99,11 +136,80 @@ static void on_event(void *user, unsigned ev, int err)
 	}
 }
 
+static void timers_counted(struct kn_stack *s, int64_t now)
+{
+	if (kn_stack_next_timer(s) > now)
+		return;
+	timer_passes++;
+	CALLGRIND_TOGGLE_COLLECT;
+	kn_stack_timers(s, now);
+	CALLGRIND_TOGGLE_COLLECT;
+}
+
 static void poll_both(int64_t now)
 {
+	if (opt.sim_clock) {
+		sim_now += sim_step;
+		now = sim_now;
+	}
 	kn_loop_set_now(link_, now);
+	if (measuring && opt.count_passes) {
+		/* The timers here, counted; the poll's own call finds none due. */
+		timers_counted(cli, now);
+		timers_counted(srv, now);
+	}
 	kn_stack_poll(cli, now);
 	kn_stack_poll(srv, now);
+}
+
+/* Open @n connections to @l's port (@lport): @n / 10 of them left in
+ * TIME_WAIT on the server, the rest idle. The clock stands still meanwhile;
+ * it then jumps past the handshakes' retransmission timeouts. */
+static int idle_setup(unsigned n)
+{
+	int err;
+	unsigned ntw = n / 10, nports = (n + IDLE_PER_PORT - 1) / IDLE_PER_PORT;
+	if (nports > IDLE_PORTS)
+		return -1;
+	for (unsigned i = 0; i < nports; i++)
+		if (!(idle_l[i] = kn_tcp_listen(srv, (uint16_t)(PORT + 1 + i), 4096, &idle_l, &err)))
+			return -1;
+	if (ntw && !(tw_l = kn_tcp_listen(srv, PORT + 100, 4096, &tw_l, &err)))
+		return -1;
+	struct kn_tcb **tw = calloc(ntw + 1, sizeof(*tw));
+	int64_t step = sim_step;
+	sim_step = 0;
+	for (unsigned i = 0; i < n + ntw;) {
+		unsigned batch = 0;
+		for (; i < n + ntw && batch < 512; i++, batch++) {
+			uint16_t port = i < n ? (uint16_t)(PORT + 1 + i / IDLE_PER_PORT) : PORT + 100;
+			struct kn_tcb *t = kn_tcp_connect(cli, SERVER_IP, port, 0, NULL, &err);
+			if (!t) {
+				fprintf(stderr, "stack-loop: connect %u: %d\n", i, err);
+				return -1;
+			}
+			if (i >= n)
+				tw[i - n] = t;
+		}
+		for (int k = 0; k < 100 && idle_up < i; k++)
+			poll_both(now_ns());
+		if (idle_up < i) {
+			fprintf(stderr, "stack-loop: only %u of %u idle connections up\n", idle_up, i);
+			return -1;
+		}
+	}
+	/* The server closed the TIME_WAIT ones; the client closes them too. */
+	for (int k = 0; k < 10; k++)
+		poll_both(now_ns());
+	for (unsigned i = 0; i < ntw; i++)
+		kn_tcp_close(tw[i]);
+	free(tw);
+	for (int k = 0; k < 10; k++)
+		poll_both(now_ns());
+	sim_step = step;
+	sim_now += 2000000000LL;
+	poll_both(now_ns());
+	return 0;
 }
 
 static int setup(void)
@@ -126,6 +232,10 @@ static int setup(void)
 	c.event = on_event;
 	c.tcp.sndbuf = c.tcp.rcvbuf = 1024 * 1024;
 	c.tcp.timestamps = false;  /* fewer option bytes: the loop has no loss */
+	if (opt.idle) {
+		c.tcp.max_tcbs = opt.idle + opt.idle / 10 + opt.conns + 64;
+		c.tcp.syn_backlog = 4096;
+	}
 	int err;
 	/* Static ARP entries (as from the config file): no resolution wait. */
 	struct kn_static_arp to_srv = {.ip = SERVER_IP}, to_cli = {.ip = CLIENT_IP};
@@ -156,6 +266,8 @@ static int setup(void)
 		fprintf(stderr, "stack-loop: only %u of %u connections up\n", nsconns, opt.conns + 1);
 		return -1;
 	}
+	if (opt.idle && idle_setup(opt.idle) != 0)
+		return -1;
 	return 0;
 }
 
@@ -236,22 +348,27 @@ static double bulk(double secs)
 	return (double)bytes * 8 / el / 1e9;
 }
 
-/* Run ourselves under callgrind; @return instructions per request per side
- * or -1. */
-static double callgrind_measure(const char *self)
+/* Run ourselves under callgrind over @n requests (beside @idle idle
+ * connections, on the simulated clock if @sim; counting only timer passes
+ * if @passes, whose number goes to *@npasses). @return the instruction
+ * total, or 0. */
+static unsigned long long callgrind_run(const char *self, uint64_t n, unsigned idle, bool sim,
+					bool passes, unsigned long long *npasses)
 {
-	char out[64];
+	char out[64], rep[64];
 	snprintf(out, sizeof(out), "/tmp/kaon-stackloop-cg.%d", (int)getpid());
-	uint64_t n = 20000;
-	char nbuf[32], cbuf[32], sbuf[32];
+	snprintf(rep, sizeof(rep), "/tmp/kaon-stackloop-passes.%d", (int)getpid());
+	char nbuf[32], cbuf[32], sbuf[32], ibuf[32];
 	snprintf(nbuf, sizeof(nbuf), "%llu", (unsigned long long)n);
 	snprintf(cbuf, sizeof(cbuf), "%u", opt.conns);
 	snprintf(sbuf, sizeof(sbuf), "%u", opt.size);
+	snprintf(ibuf, sizeof(ibuf), "%u", idle);
 	char outarg[96];
 	snprintf(outarg, sizeof(outarg), "--callgrind-out-file=%s", out);
+	unlink(rep);
 	pid_t pid = fork();
 	if (pid < 0)
-		return -1;
+		return 0;
 	if (pid == 0) {
 		/* Keep valgrind's chatter off our output. */
 		if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
@@ -259,16 +376,17 @@ static double callgrind_measure(const char *self)
 		execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no",
 		       "--instr-atstart=no", outarg, self, "--callgrind-child", "--requests", nbuf,
 		       "--conns", cbuf, "--size", sbuf, opt.offload ? "--offload" : "--no-offload",
-		       (char *)NULL);
+		       "--idle", ibuf, sim ? "--sim-clock" : "--real-clock",
+		       passes ? "--count-passes" : "--count-all", "--report", rep, (char *)NULL);
 		_exit(127);
 	}
 	int st;
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return -1;
+		return 0;
 	FILE *f = fopen(out, "r");
 	if (!f)
-		return -1;
+		return 0;
 	char line[512];
 	unsigned long long total = 0;
 	while (fgets(line, sizeof(line), f)) {
@@ -277,9 +395,63 @@ static double callgrind_measure(const char *self)
 	}
 	fclose(f);
 	unlink(out);
-	if (!total)
-		return -1;
-	return (double)total / (double)n / 2.0;
+	if (npasses) {
+		*npasses = 0;
+		f = fopen(rep, "r");
+		if (f) {
+			if (fscanf(f, "%llu", npasses) != 1)
+				*npasses = 0;
+			fclose(f);
+		}
+	}
+	unlink(rep);
+	return total;
+}
+
+/* @return instructions per request per side, or -1. */
+static double callgrind_measure(const char *self)
+{
+	uint64_t n = 20000;
+	unsigned long long total = callgrind_run(self, n, 0, false, false, NULL);
+	return total ? (double)total / (double)n / 2.0 : -1;
+}
+
+/* Timer cost with 0 and opt.idle idle connections, on the simulated clock. */
+static int idle_compare(const char *self)
+{
+	uint64_t n = 20000;
+	unsigned rows[2] = {0, opt.idle};
+	double ipr[2], ipp[2];
+	unsigned long long np[2];
+	for (int r = 0; r < 2; r++) {
+		unsigned long long all = callgrind_run(self, n, rows[r], true, false, NULL);
+		unsigned long long tim = callgrind_run(self, n, rows[r], true, true, &np[r]);
+		if (!all || !tim || !np[r]) {
+			fprintf(stderr, "stack-loop: callgrind run failed (idle %u)\n", rows[r]);
+			return 1;
+		}
+		ipr[r] = (double)all / (double)n / 2.0;
+		ipp[r] = (double)tim / (double)np[r];
+	}
+	if (opt.json) {
+		printf("{\"conns\": %u, \"size\": %u, \"requests\": %llu, \"rows\": [", opt.conns,
+		       opt.size, (unsigned long long)n);
+		for (int r = 0; r < 2; r++)
+			printf("%s{\"idle\": %u, \"time_wait\": %u, "
+			       "\"instructions_per_request_per_side\": %.0f, \"timer_passes\": %llu, "
+			       "\"instructions_per_timer_pass\": %.0f}",
+			       r ? ", " : "", rows[r], rows[r] / 10, ipr[r], np[r], ipp[r]);
+		printf("]}\n");
+	} else {
+		printf("ping-pong %u B x %u conns, %llu requests, simulated clock (1 ms per pass), "
+		       "callgrind:\n", opt.size, opt.conns, (unsigned long long)n);
+		printf("%10s %10s %14s %14s %14s\n", "idle", "time_wait", "instr/req/side",
+		       "timer passes", "instr/pass");
+		for (int r = 0; r < 2; r++)
+			printf("%10u %10u %14.0f %14llu %14.0f\n", rows[r], rows[r] / 10, ipr[r], np[r],
+			       ipp[r]);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -303,14 +475,40 @@ int main(int argc, char **argv)
 			opt.size = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
 			opt.requests = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--idle") && i + 1 < argc)
+			opt.idle = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--sim-clock"))
+			opt.sim_clock = true;
+		else if (!strcmp(argv[i], "--real-clock"))
+			opt.sim_clock = false;
+		else if (!strcmp(argv[i], "--count-passes"))
+			opt.count_passes = true;
+		else if (!strcmp(argv[i], "--count-all"))
+			opt.count_passes = false;
+		else if (!strcmp(argv[i], "--report") && i + 1 < argc)
+			opt.report = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
-					"[--no-callgrind] [--no-offload]\n", argv[0]);
+					"[--no-callgrind] [--no-offload] [--idle N]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (opt.conns == 0 || opt.size == 0 || opt.size > sizeof(msg))
 		return 2;
+	if (opt.idle && !opt.child) {
+		/* The comparison runs only under callgrind, in children. */
+		if (!HAVE_CALLGRIND) {
+			fprintf(stderr, "stack-loop: --idle needs valgrind/callgrind.h\n");
+			return 1;
+		}
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return 1;
+		self[n] = 0;
+		return idle_compare(self);
+	}
+	sim_step = SIM_STEP_NS;
 	if (setup() != 0)
 		return 1;
 	uint64_t reqs;
@@ -318,9 +516,20 @@ int main(int argc, char **argv)
 		/* Warm up, then count exactly opt.requests requests. */
 		pingpong(opt.requests, 1e9, &reqs);
 		CALLGRIND_START_INSTRUMENTATION;
-		CALLGRIND_TOGGLE_COLLECT;
+		if (!opt.count_passes)
+			CALLGRIND_TOGGLE_COLLECT;
+		measuring = true;
 		pingpong(opt.requests, 1e9, &reqs);
-		CALLGRIND_TOGGLE_COLLECT;
+		measuring = false;
+		if (!opt.count_passes)
+			CALLGRIND_TOGGLE_COLLECT;
+		if (opt.report) {
+			FILE *f = fopen(opt.report, "w");
+			if (f) {
+				fprintf(f, "%llu\n", (unsigned long long)timer_passes);
+				fclose(f);
+			}
+		}
 		return reqs == opt.requests ? 0 : 1;
 	}
 	pingpong(UINT64_MAX, 0.2, &reqs);  /* warm-up */

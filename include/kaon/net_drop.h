@@ -89,7 +89,8 @@ enum kn_drop_reason {
 	X(tcp_rexmt) X(tcp_rexmt_timeouts) X(tcp_fast_rexmt) X(tcp_recoveries) \
 	X(tcp_delacks) X(tcp_acks_tx) X(tcp_dupacks) X(tcp_ooo_queued) \
 	X(tcp_persist_probes) X(tcp_keepalive_probes) X(tcp_challenge_acks) \
-	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed)
+	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed) \
+	X(tcp_timer_visits) X(tcp_persist_drops) X(tcp_output_nomem)
 
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;

@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 
 #include <kaon/net.h>
+#include "timer_wheel.h"
 #include "wire.h"
 
 #define KN_TX_BATCH 32
@@ -80,10 +81,11 @@ struct kn_stack {
 	struct kn_tcb_list *tcb_hash;
 	uint32_t tcb_hash_mask;
 	struct kn_tcb_list listeners;
-	struct kn_tcb_tailq all;       /* every TCB, for the timer scan */
+	struct kn_tcb_tailq all;       /* every TCB, for teardown */
 	unsigned ntcb;
 	uint16_t next_ephemeral;
 	int64_t timer_next;            /* earliest deadline known to be armed */
+	struct kn_twheel tcp_wheel;    /* TCBs with a timer armed (tcp_timer.c) */
 	uint64_t isn_key[2];
 	int64_t challenge_window;      /* RFC 5961 rate limit, per second */
 	uint32_t challenge_count;

@@ -11,6 +11,7 @@
 #define KN_TCP_OPT_MAX 40
 #define KN_TCP_TS_HZ 1000             /* timestamp clock: 1 ms */
 #define KN_TCP_PAWS_IDLE_NS (24LL * 24 * 3600 * 1000000000LL)
+#define KN_TCP_ORPHAN_RETRIES 8       /* Linux tcp_orphan_retries(): 0 means 8 */
 
 /* t_flags */
 enum {
@@ -79,9 +80,11 @@ struct kn_tcb {
 	uint32_t rtseq;
 	int64_t rttstart;                  /* 0: not timing */
 
-	/* timers: absolute deadlines, 0 = off */
+	/* timers: absolute deadlines, 0 = off; set them with kn_tcp_timer_set() */
 	int64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
+	int64_t t_wheel;                   /* when tw fires; INT64_MAX: not filed */
 	uint8_t persist_shift, keep_probes;
+	uint8_t probes_unanswered;         /* zero-window probes the peer ignored */
 	int64_t last_rx;
 
 	/* send buffer: a chain of single-segment payload mbufs from snd_una */
@@ -103,6 +106,11 @@ struct kn_tcb {
 	/* listener */
 	TAILQ_HEAD(, kn_tcb) synq, acceptq;
 	uint32_t synq_n, acceptq_n, backlog;
+
+	/* timers, the cold part */
+	struct kn_tw_node tw;              /* on the wheel at or before the earliest */
+	int64_t persist_since;             /* first probe of this zero window */
+	int64_t probe_sent;                /* last zero-window probe */
 };
 
 /* Parsed options of one segment. */
@@ -162,21 +170,36 @@ void kn_tcp_send_rst(struct kn_tcb *t);
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
 
 /* tcp_timer.c */
+#define KN_TCP_TICK_NS 1000000LL /* timer granularity: 1 ms */
+
+/* The wheel tick of deadline @at: rounded up, so nothing fires early. */
+static inline uint64_t kn_tcp_tick(int64_t at)
+{
+	return at > 0 ? (uint64_t)(at + KN_TCP_TICK_NS - 1) / KN_TCP_TICK_NS : 0;
+}
+
+/* File @t on the wheel for deadline @at. Cold: out of the way of the
+ * inlined fast path (stack-loop counts ~20 fewer instructions a request). */
+__attribute__((cold)) void kn_tcp_timer_file(struct kn_tcb *t, int64_t at);
+void kn_tcp_timer_unfile(struct kn_tcb *t);
+
+/* Arm one of @t's timers @delta from now. A timer is disarmed by setting
+ * it to 0: the TCB stays on the wheel at its old deadline, and is then
+ * filed again at its earliest live one (or taken off) when that fires.
+ * The common case, a TCB already filed earlier, is one compare. */
 static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t delta)
 {
 	int64_t at = t->s->now + delta;
 	*which = at ? at : 1;
-	kn_timer_note(t->s, *which);
+	if (*which < t->t_wheel)
+		kn_tcp_timer_file(t, *which);
 }
 
 /* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5). */
-static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
-{
-	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
-	int64_t max = t->s->conf.tcp.rto_max_ns;
-	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
-}
+void kn_tcp_timer_rexmt_arm(struct kn_tcb *t);
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
 void kn_tcp_persist_arm(struct kn_tcb *t);
+/* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */
+__attribute__((cold)) int kn_tcp_output_failed(struct kn_tcb *t);
 
 #endif

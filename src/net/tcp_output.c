@@ -300,7 +300,7 @@ again:;
 
 send:
 	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, flags, awin) != 0))
-		return -ENOMEM;
+		return kn_tcp_output_failed(t);
 	if (len) {
 		s->st.tcp_bytes_tx += len;
 		if (SEQ_LT(t->snd_nxt, t->snd_max))

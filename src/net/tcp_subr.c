@@ -26,6 +26,7 @@ int kn_tcp_init(struct kn_stack *s)
 	s->tcb_hash_mask = n - 1;
 	LIST_INIT(&s->listeners);
 	TAILQ_INIT(&s->all);
+	kn_tw_init(&s->tcp_wheel, (uint64_t)s->now / KN_TCP_TICK_NS);
 	return 0;
 }
 
@@ -44,6 +45,7 @@ struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 	if (!t)
 		return NULL;
 	t->s = s;
+	t->t_wheel = INT64_MAX;
 	TAILQ_INIT(&t->synq);
 	TAILQ_INIT(&t->acceptq);
 	TAILQ_INSERT_TAIL(&s->all, t, all_link);
@@ -226,6 +228,7 @@ static void tcb_free(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	kn_tcp_rcvq_free(t);
 	kn_ev_cancel(s, &t->ev);
+	kn_tcp_timer_unfile(t);
 	TAILQ_REMOVE(&s->all, t, all_link);
 	s->ntcb--;
 	free(t);
@@ -240,6 +243,7 @@ void kn_tcp_closed(struct kn_tcb *t)
 		s->st.tcp_timewait_closed++;
 	t->state = KN_TCP_CLOSED;
 	t->t_rexmt = t->t_persist = t->t_delack = t->t_keep = t->t_2msl = 0;
+	kn_tcp_timer_unfile(t);
 	if (t->flags & TF_HASHED) {
 		LIST_REMOVE(t, hash_link);
 		t->flags &= ~TF_HASHED;

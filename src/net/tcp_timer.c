@@ -8,6 +8,13 @@
 #define PERSIST_MAX_NS (60 * 1000000000LL)
 #define FIN_WAIT_2_NS (60 * 1000000000LL)
 
+void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
+{
+	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
+	int64_t max = t->s->conf.tcp.rto_max_ns;
+	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
+}
+
 void kn_tcp_persist_arm(struct kn_tcb *t)
 {
 	int64_t d = (t->srtt ? t->srtt + 4 * t->rttvar : t->rto) << t->persist_shift;
@@ -51,6 +58,9 @@ static bool timer_rexmt(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
 	uint32_t limit = t->state <= KN_TCP_SYN_RECEIVED ? c->syn_retries : c->max_retries;
+	/* An orphan gets fewer retransmissions (Linux: tcp_orphan_retries). */
+	if (!(t->flags & TF_APP) && t->state > KN_TCP_SYN_RECEIVED && limit > KN_TCP_ORPHAN_RETRIES)
+		limit = KN_TCP_ORPHAN_RETRIES;
 	if (++t->rxtshift > limit) {
 		kn_tcp_drop(t, -ETIMEDOUT);
 		return false;
@@ -79,14 +89,56 @@ static bool timer_rexmt(struct kn_tcb *t)
 	return true;
 }
 
-static void timer_persist(struct kn_tcb *t)
+/* Zero-window probing without end is bounded as Linux bounds it
+ * (tcp_probe_timer()). RFC 1122 §4.2.2.17 keeps a connection open for as
+ * long as the peer answers the probes, and so does kaon for a connection
+ * the application holds; but
+ *  - max_retries probes in a row that draw no answer (Linux: tcp_retries2)
+ *    end it with ETIMEDOUT;
+ *  - an orphan, which nobody will ever read from or write to again, ends
+ *    after KN_TCP_ORPHAN_RETRIES unanswered probes (Linux's default for
+ *    tcp_orphan_retries = 0), or, answered or not, once the window has been
+ *    shut for ORPHAN_PERSIST_RTO_MAX times rto_max: Linux kills an orphan
+ *    when the probe interval has backed off to TCP_RTO_MAX, about twice
+ *    TCP_RTO_MAX after the first probe. Its TCB and send buffer go. */
+#define ORPHAN_PERSIST_RTO_MAX 2
+
+/* @return true if @t should give up probing now. */
+static bool persist_give_up(const struct kn_tcb *t)
 {
+	const struct kn_tcp_conf *c = &t->s->conf.tcp;
+	if (t->flags & TF_APP)
+		return t->probes_unanswered >= c->max_retries;
+	if (t->probes_unanswered >= KN_TCP_ORPHAN_RETRIES)
+		return true;
+	return t->s->now - t->persist_since >= ORPHAN_PERSIST_RTO_MAX * c->rto_max_ns;
+}
+
+/* @return false if @t was closed. */
+static bool timer_persist(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
 	if (t->snd_wnd == 0) {
+		if (t->persist_shift == 0) {
+			/* The first probe of this zero window. */
+			t->persist_since = s->now;
+			t->probes_unanswered = 0;
+		} else if (t->last_rx >= t->probe_sent) {
+			t->probes_unanswered = 0;
+		} else if (t->probes_unanswered < UINT8_MAX) {
+			t->probes_unanswered++;
+		}
+		if (persist_give_up(t)) {
+			s->st.tcp_persist_drops++;
+			kn_tcp_drop(t, -ETIMEDOUT);
+			return false;
+		}
 		/* Zero window: probe with one byte, keep probing, backing off. */
-		t->s->st.tcp_persist_probes++;
+		s->st.tcp_persist_probes++;
 		if (t->persist_shift < 12)
 			t->persist_shift++;
 		kn_tcp_persist_arm(t);
+		t->probe_sent = s->now;
 		t->snd_nxt = t->snd_una;
 		t->snd_cur = NULL;
 	} else {
@@ -99,6 +151,30 @@ static void timer_persist(struct kn_tcb *t)
 	t->flags |= TF_FORCE;
 	kn_tcp_output(t);
 	t->flags &= ~TF_FORCE;
+	return true;
+}
+
+/* kn_tcp_output() could not build a segment (no mbuf). Something must
+ * bring it back, or the connection waits for ever: a SYN, a SYN-ACK, data or
+ * a FIN is sent again by the retransmission timer (FreeBSD's tcp_output()
+ * keeps that timer running on ENOBUFS), a lost ACK or window update by the
+ * delayed-ACK timer (as Linux's tcp_send_ack() does when it has no skb). */
+int kn_tcp_output_failed(struct kn_tcb *t)
+{
+	t->s->st.tcp_output_nomem++;
+	/* Sequence space still to send: a SYN, data or a FIN. */
+	bool seq = t->state <= KN_TCP_SYN_RECEIVED || t->snd_nxt - t->snd_una < t->sndq_bytes ||
+		   ((t->flags & TF_SHUT_WR) && t->state != KN_TCP_FIN_WAIT_2 &&
+		    t->state != KN_TCP_TIME_WAIT);
+	if (seq) {
+		if (!t->t_rexmt && !t->t_persist)
+			kn_tcp_timer_rexmt_arm(t);
+	} else if (!t->t_delack) {
+		int64_t d = t->s->conf.tcp.delack_ns;
+		t->flags |= TF_DELACK;
+		kn_tcp_timer_set(t, &t->t_delack, d > 0 ? d : KN_TCP_TICK_NS);
+	}
+	return -ENOMEM;
 }
 
 /* @return false if @t was closed. */
@@ -155,7 +231,8 @@ static bool tcb_timers(struct kn_tcb *t)
 	}
 	if (t->t_persist && t->t_persist <= now) {
 		t->t_persist = 0;
-		timer_persist(t);
+		if (!timer_persist(t))
+			return false;
 	}
 	if (t->t_keep && t->t_keep <= now) {
 		t->t_keep = 0;
@@ -165,32 +242,59 @@ static bool tcb_timers(struct kn_tcb *t)
 	return true;
 }
 
-static void note_all(struct kn_tcb *t)
+/* File @t on the wheel for deadline @at (moving it if it is filed). */
+void kn_tcp_timer_file(struct kn_tcb *t, int64_t at)
 {
 	struct kn_stack *s = t->s;
-	if (t->t_2msl)
-		kn_timer_note(s, t->t_2msl);
-	if (t->t_delack)
-		kn_timer_note(s, t->t_delack);
-	if (t->t_rexmt)
-		kn_timer_note(s, t->t_rexmt);
-	if (t->t_persist)
-		kn_timer_note(s, t->t_persist);
-	if (t->t_keep)
-		kn_timer_note(s, t->t_keep);
+	uint64_t tick = kn_tcp_tick(at);
+	if (kn_tw_filed(&t->tw)) {
+		if (t->tw.tick == tick)
+			return;
+		kn_tw_del(&s->tcp_wheel, &t->tw);
+	}
+	kn_tw_add(&s->tcp_wheel, &t->tw, tick);
+	t->t_wheel = (int64_t)t->tw.tick * KN_TCP_TICK_NS;
+	kn_timer_note(s, t->t_wheel);
 }
 
-/* Scan every TCB; called when the earliest noted deadline has passed. */
+void kn_tcp_timer_unfile(struct kn_tcb *t)
+{
+	kn_tw_del(&t->s->tcp_wheel, &t->tw);
+	t->t_wheel = INT64_MAX;
+}
+
+/* After its timers ran: file @t at its earliest armed deadline, or take it
+ * off the wheel if none is armed. */
+static void tcb_refile(struct kn_tcb *t)
+{
+	int64_t first = INT64_MAX;
+	const int64_t at[] = {t->t_rexmt, t->t_persist, t->t_delack, t->t_keep, t->t_2msl};
+	for (unsigned i = 0; i < RTE_DIM(at); i++)
+		if (at[i] && at[i] < first)
+			first = at[i];
+	if (first == INT64_MAX)
+		kn_tcp_timer_unfile(t);
+	else
+		kn_tcp_timer_file(t, first);
+}
+
+/* Run the TCBs whose wheel entry is due: the cost is theirs alone, however
+ * many connections sit idle or in TIME_WAIT. An entry may be stale (its
+ * timer was disarmed or pushed back): tcb_timers() then fires nothing and
+ * the TCB is filed again at its real deadline. */
 void kn_tcp_timers(struct kn_stack *s)
 {
-	struct kn_tcb *t, *next;
-	for (t = TAILQ_FIRST(&s->all); t; t = next) {
-		next = TAILQ_NEXT(t, all_link);
-		if (t->state == KN_TCP_CLOSED || t->state == KN_TCP_LISTEN)
-			continue;
-		/* A TCB freed here may be @next's neighbour only: @next stays valid
-		 * because freeing touches nothing but @t. */
+	struct kn_twheel *w = &s->tcp_wheel;
+	kn_tw_expire(w, (uint64_t)s->now / KN_TCP_TICK_NS);
+	struct kn_tw_node *n;
+	while ((n = kn_tw_pop(w)) != NULL) {
+		struct kn_tcb *t = container_of(n, struct kn_tcb, tw);
+		t->t_wheel = INT64_MAX;
+		s->st.tcp_timer_visits++;
 		if (tcb_timers(t))
-			note_all(t);
+			tcb_refile(t);
 	}
+	uint64_t next = kn_tw_next(w);
+	if (next != UINT64_MAX)
+		kn_timer_note(s, (int64_t)next * KN_TCP_TICK_NS);
 }
