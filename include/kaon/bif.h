@@ -91,8 +91,10 @@ struct kaon_bif_xdp_stats {
 	uint64_t owned;     /**< kaon's: redirected (or passed if no socket) */
 	uint64_t not_ip4;   /**< ARP, IPv6, ...: kernel */
 	uint64_t bad_hdr;   /**< truncated or malformed: kernel */
-	uint64_t fragment;  /**< IPv4 fragments: kernel */
+	uint64_t fragment;  /**< IPv4 fragments of no datagram of kaon's: kernel */
 	uint64_t other;     /**< other ports, protocols or addresses: kernel */
+	uint64_t owned_frag; /**< of owned: fragments of kaon's datagrams */
+	uint64_t owned_icmp; /**< of owned: ICMP errors quoting kaon's flows */
 };
 
 /**
