@@ -13,9 +13,11 @@
  * - rte_flow mode: kaon_bif_flow_rules() builds the rule list as plain data;
  *   kaon_bif_flow_isolate() and kaon_bif_flow_apply() (DPDK builds only) put
  *   it on a port.
- * - Neighbours: the kernel keeps doing ARP for the shared address; kaon reads
- *   the kernel's neighbour table (kaon_bif_neigh_lookup()) and asks the
- *   kernel to resolve what is missing (kaon_bif_neigh_resolve()).
+ * - Neighbours: the kernel keeps doing ARP for the shared address; kaon
+ *   follows the kernel's neighbour table -- on the data path through a copy
+ *   its notifications keep current (kaon_bif_neigh_cache_*), elsewhere with
+ *   kaon_bif_neigh_lookup() -- and asks the kernel to resolve what is
+ *   missing (kaon_bif_neigh_resolve()).
  * - Ports: kaon_bif_local_ports_claim() keeps the kernel's ephemeral ports
  *   out of kaon's local range; kaon_bif_kernel_conflicts() names kernel
  *   sockets that kaon's ports would starve.

@@ -171,6 +171,63 @@ static void test_cache_resolves(void **state)
 	kaon_bif_neigh_cache_close(c);
 }
 
+/* More notifications than the socket buffer holds between two reads: the
+ * cache notices the loss (ENOBUFS) and reads the whole table again. */
+static void test_cache_overrun_dumps_again(void **state)
+{
+	struct kaon_bif_neigh_cache *c;
+	struct kaon_bif_neigh_stats st;
+	uint8_t mac[6];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(kaon_bif_neigh_cache_open(&c, "bif0"), 0);
+	assert_true(kaon_bif_neigh_cache_poll(c) > 0); /* the initial dump */
+	f = fopen("/tmp/kaon-bif-neigh.batch", "w");
+	assert_non_null(f);
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "neigh replace 10.%d.%d.1 lladdr 02:bb:00:00:%02x:%02x dev bif0 nud permanent\n",
+			i / 256, i % 256, i / 256, i % 256);
+	fclose(f);
+	assert_int_equal(bif_sh("ip -batch /tmp/kaon-bif-neigh.batch"), 0);
+	remove("/tmp/kaon-bif-neigh.batch");
+	assert_int_equal(kaon_bif_neigh_cache_lookup(c, ip("10.0.0.1"), mac), 0);
+	assert_int_equal(mac[5], 0);
+	assert_int_equal(kaon_bif_neigh_cache_lookup(c, ip("10.11.183.1"), mac), 0); /* 2999 */
+	assert_int_equal(mac[4], 11);
+	assert_int_equal(mac[5], 183);
+	st = cache_stats(c);
+	assert_true(st.overruns >= 1);
+	assert_int_equal(st.dumps, 1 + st.overruns);
+	assert_true(st.entries >= 3000);
+	kaon_bif_neigh_cache_close(c);
+	assert_int_equal(bif_sh("ip neigh flush dev bif0 to 10.0.0.0/8 nud permanent"), 0);
+}
+
+/* Lookups for thousands of addresses that get no answer: the table makes
+ * room by dropping unresolved entries, and the resolved ones stay. (Multicast
+ * addresses, which are never asked for: the kernel's ARP table is shared by
+ * every namespace on the machine, and a real flood of requests would fill
+ * it for everyone.) */
+static void test_cache_flood_keeps_resolved(void **state)
+{
+	struct kaon_bif_neigh_cache *c;
+	struct kaon_bif_neigh_stats st;
+	uint8_t mac[6];
+
+	(void)state;
+	assert_int_equal(bif_sh("ip neigh replace 198.18.0.30 lladdr 02:aa:00:00:00:30 dev bif0 nud permanent"), 0);
+	assert_int_equal(kaon_bif_neigh_cache_open(&c, "bif0"), 0);
+	for (uint32_t i = 0; i < 10000; i++)
+		assert_int_equal(kaon_bif_neigh_cache_lookup(c, htonl(0xe8000000u + i), mac), -ENOENT);
+	st = cache_stats(c);
+	assert_int_equal(st.requests, 0);
+	assert_true(st.purges >= 3);
+	assert_int_equal(kaon_bif_neigh_cache_lookup(c, ip("198.18.0.30"), mac), 0);
+	assert_int_equal(mac[5], 0x30);
+	kaon_bif_neigh_cache_close(c);
+}
+
 static void test_resolve_errors(void **state)
 {
 	(void)state;
@@ -188,6 +245,8 @@ int main(void)
 		cmocka_unit_test(test_resolve_errors),
 		cmocka_unit_test(test_cache_follows_events),
 		cmocka_unit_test(test_cache_resolves),
+		cmocka_unit_test(test_cache_overrun_dumps_again),
+		cmocka_unit_test(test_cache_flood_keeps_resolved),
 	};
 	bif_netns(1);
 	/* Both ends live in this one namespace: an ARP request from a local
