@@ -233,6 +233,14 @@ static void user_fini(void *state)
 			(unsigned long long)e->polls, (unsigned long long)e->busy_polls,
 			e->polls ? 100.0 * (double)e->busy_polls / (double)e->polls : 0.0);
 		kaon_dpdk_stats_print(stderr, e->port, "kaon: port ");
+		struct kaon_bif_xdp_stats xs;
+		if (e->bif_xdp && kaon_bif_xdp_stats(e->ifname, &xs) == 0)
+			fprintf(stderr, "kaon: xdp seen %llu, owned %llu (fragments %llu, icmp "
+					"errors %llu), to the kernel: fragments %llu, other %llu\n",
+				(unsigned long long)xs.seen, (unsigned long long)xs.owned,
+				(unsigned long long)xs.owned_frag, (unsigned long long)xs.owned_icmp,
+				(unsigned long long)xs.fragment,
+				(unsigned long long)(xs.other + xs.not_ip4 + xs.bad_hdr));
 		if (e->neigh) {
 			struct kaon_bif_neigh_stats ns;
 			kaon_bif_neigh_cache_stats(e->neigh, &ns);

@@ -115,6 +115,10 @@ wait $KAON 2>/dev/null && ok "kaon exits cleanly" || bad "kaon exit status"
 grep -q "udp: datagrams 2, bytes 3100," "$WORK/kaon.log" &&
 	ok "both UDP datagrams reached kaon, the fragmented one whole" ||
 	bad "kaon's UDP counters: $(grep "udp:" "$WORK/kaon.log")"
+# 2 + 2 x 15 fragments at least (30000 bytes in 1448-byte segments).
+xfrag=$(sed -n 's/^kaon: xdp .*(fragments \([0-9]*\),.*/\1/p' "$WORK/kaon.log")
+[ "${xfrag:-0}" -ge 32 ] && ok "the XDP program sent kaon $xfrag fragments" ||
+	bad "XDP fragments to kaon: $(grep "kaon: xdp" "$WORK/kaon.log")"
 reasm=$(sed -n 's/^kaon: ip_reassembled //p' "$WORK/kaon.log")
 [ "${reasm:-0}" -ge 2 ] && ok "kaon reassembled $reasm datagrams" ||
 	bad "kaon reassembled ${reasm:-no} datagrams"
