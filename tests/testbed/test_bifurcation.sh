@@ -108,17 +108,28 @@ frag tcp 198.18.0.2 80 30000 >"$WORK/t.log" 2>&1 &&
 	bad "fragmented TCP: $(cat "$WORK/t.log")"
 ip netns exec kaon-cli ip route del 198.18.0.2 dev veth-cli
 ip netns exec kaon-cli ip link set veth-cli mtu 1500
+# An ICMP error about kaon's flow: a datagram from a socket closed at once,
+# so kaon's echo finds the port closed and kaon-cli's kernel answers it
+# with port unreachable, quoting kaon's port 7007. Counted below.
+ip netns exec kaon-cli python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b'0123456789', ('198.18.0.2', 7007))
+s.close()"
+sleep 0.3
 
 # Hand-back: after kaon exits, nothing attached and port 80 is the kernel's.
 kill -INT $KAON
 wait $KAON 2>/dev/null && ok "kaon exits cleanly" || bad "kaon exit status"
-grep -q "udp: datagrams 2, bytes 3100," "$WORK/kaon.log" &&
-	ok "both UDP datagrams reached kaon, the fragmented one whole" ||
+grep -q "udp: datagrams 3, bytes 3110," "$WORK/kaon.log" &&
+	ok "every UDP datagram reached kaon, the fragmented one whole" ||
 	bad "kaon's UDP counters: $(grep "udp:" "$WORK/kaon.log")"
 # 2 + 2 x 15 fragments at least (30000 bytes in 1448-byte segments).
 xfrag=$(sed -n 's/^kaon: xdp .*(fragments \([0-9]*\),.*/\1/p' "$WORK/kaon.log")
 [ "${xfrag:-0}" -ge 32 ] && ok "the XDP program sent kaon $xfrag fragments" ||
 	bad "XDP fragments to kaon: $(grep "kaon: xdp" "$WORK/kaon.log")"
+xicmp=$(sed -n 's/^kaon: xdp .*icmp errors \([0-9]*\)).*/\1/p' "$WORK/kaon.log")
+[ "${xicmp:-0}" -ge 1 ] && ok "the XDP program sent kaon $xicmp ICMP errors about its flows" ||
+	bad "XDP ICMP errors to kaon: $(grep "kaon: xdp" "$WORK/kaon.log")"
 reasm=$(sed -n 's/^kaon: ip_reassembled //p' "$WORK/kaon.log")
 [ "${reasm:-0}" -ge 2 ] && ok "kaon reassembled $reasm datagrams" ||
 	bad "kaon reassembled ${reasm:-no} datagrams"
