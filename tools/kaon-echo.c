@@ -3,6 +3,8 @@
  * kaon-echo: a TCP echo server. One handler (echo_conn) serves every stack;
  * --stack only picks the engine the vcpus run. With --vcpus N each vcpu has
  * its own SO_REUSEPORT listener, and the kernel spreads connections.
+ * --udp-port adds a UDP echo on the first vcpu (datagram in, same datagram
+ * back to its sender).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,12 +33,20 @@ struct counters {
 	uint64_t accepted, closed, bytes, resets, conn_errors, accept_errors;
 };
 
+struct udp_counters {
+	uint64_t datagrams, bytes, too_big, errors;
+};
+
 struct server {
 	kaon_sock *ls;
 	kaon_vcpu *v;
 	kaon_addr addr;    /* user stack: the listener is made on the vcpu */
 	int listen_err;
 	struct counters c; /* touched only by the server's vcpu */
+	int udp;           /* first server only: echo UDP on uaddr */
+	kaon_addr uaddr;
+	int udp_err;
+	struct udp_counters u;
 };
 
 struct conn {
@@ -48,7 +58,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " --stack epoll|uring|user --addr A --port P [--config FILE]\n"
-		"                 [--vcpus N] [--cpu LIST]\n"
+		"                 [--vcpus N] [--cpu LIST] [--udp-port U]\n"
 		"Echo every byte back on each TCP connection. Prints 'listening on A:P\n"
 		"(stack S)' when ready; SIGINT/SIGTERM print the counters and exit 0.\n"
 		"  --stack S    engine of the vcpus: epoll (default) or uring (falls back\n"
@@ -60,7 +70,9 @@ static void usage(FILE *f)
 		"  --config F   kaon config file (used by the user-space stack; with the\n"
 		"               kernel stacks it is only checked)\n"
 		"  --vcpus N    serving threads, one listener each (SO_REUSEPORT)\n"
-		"  --cpu LIST   pin vcpu i to the i-th CPU of LIST (e.g. 1 or 0-1)\n");
+		"  --cpu LIST   pin vcpu i to the i-th CPU of LIST (e.g. 1 or 0-1)\n"
+		"  --udp-port U also echo UDP datagrams on port U (first vcpu); one too\n"
+		"               big to go back unfragmented is counted, not echoed\n");
 }
 
 static void count_error(struct server *sv, ssize_t err)
@@ -97,6 +109,73 @@ static void *echo_conn(void *arg)
 	}
 	kaon_close(s);
 	sv->c.closed++;
+	return NULL;
+}
+
+static kaon_sem udp_bound;
+static void *udp_echo(void *arg);
+
+static void *wait_udp_bound(void *arg)
+{
+	(void)arg;
+	kaon_sem_wait(&udp_bound, kaon_deadline_in(10 * 1000000000LL));
+	return NULL;
+}
+
+/* Start the UDP echo on @p sv's vcpu and wait until it is bound.
+ * @return 0 or the exit status (it said why). */
+static int start_udp(struct server *sv)
+{
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "udp-echo";
+	sv->udp_err = -ETIMEDOUT;
+	int r = kaon_go_on(sv->v, NULL, &co, udp_echo, sv);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot start the UDP echo: %s\n", strerror(-r));
+		return 1;
+	}
+	kaon_run(NULL, wait_udp_bound, NULL, NULL); /* this thread is no vcpu */
+	if (sv->udp_err < 0) {
+		char a[KAON_ADDR_STRLEN];
+		fprintf(stderr, PROG ": cannot bind UDP %s: %s\n",
+			kaon_addr_format(&sv->uaddr, a, sizeof(a)), strerror(-sv->udp_err));
+		return 2;
+	}
+	return 0;
+}
+
+/* UDP echo on the server's vcpu until it stops. The user-space stack sends
+ * no fragments, so a datagram larger than the path MTU is only counted. */
+static void *udp_echo(void *arg)
+{
+	struct server *sv = arg;
+	static char buf[65536];
+	kaon_addr from;
+	kaon_sock *s;
+
+	sv->udp_err = kaon_udp_bind(&s, &sv->uaddr, NULL);
+	kaon_sem_post(&udp_bound);
+	if (sv->udp_err < 0)
+		return NULL;
+	for (;;) {
+		ssize_t n = kaon_recvfrom(s, buf, sizeof(buf), &from, KAON_FOREVER);
+		if (n == -ECANCELED)
+			break;
+		if (n < 0) {
+			sv->u.errors++;
+			continue;
+		}
+		sv->u.datagrams++;
+		sv->u.bytes += (uint64_t)n;
+		ssize_t w = kaon_sendto(s, buf, (size_t)n, &from, KAON_FOREVER);
+		if (w == -EMSGSIZE)
+			sv->u.too_big++;
+		else if (w < 0)
+			sv->u.errors++;
+	}
+	kaon_close(s);
 	return NULL;
 }
 
@@ -212,7 +291,7 @@ static int start_user(struct server *sv, kaon_addr *addr, const char *config,
 			kaon_addr_format(addr, a, sizeof(a)), strerror(-sv->listen_err));
 		return 2;
 	}
-	return 0;
+	return sv->udp ? start_udp(sv) : 0;
 }
 #endif
 
@@ -261,14 +340,14 @@ static int start(struct server *sv, int n, kaon_addr *addr, const kaon_engine_op
 			return 1;
 		}
 	}
-	return 0;
+	return sv[0].udp ? start_udp(&sv[0]) : 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL;
 	int host_given = 0;
-	long long port = -1, nvcpus = 1;
+	long long port = -1, nvcpus = 1, udp_port = 0;
 	int cpus[CLI_MAX_CPUS], ncpus = 0;
 	static const struct option longopts[] = {
 		{ "stack", required_argument, NULL, 's' },
@@ -277,6 +356,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "vcpus", required_argument, NULL, 'n' },
 		{ "cpu", required_argument, NULL, 'C' },
+		{ "udp-port", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -292,6 +372,7 @@ int main(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
 		case 'C': ncpus = cli_cpu_list(PROG, optarg, cpus); break;
+		case 'u': udp_port = cli_int(PROG, "--udp-port", optarg, 1, 65535); break;
 		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -330,6 +411,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
+	kaon_sem_init(&udp_bound, 0);
+	if (udp_port) {
+		sv[0].udp = 1;
+		kaon_addr_parse(&sv[0].uaddr, host, (uint16_t)udp_port);
+	}
 	int status;
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user)
@@ -353,6 +439,8 @@ int main(int argc, char **argv)
 	char a[KAON_ADDR_STRLEN];
 	printf("listening on %s (stack %s)\n", kaon_addr_format(&addr, a, sizeof(a)),
 	       user ? "user" : engine->name);
+	if (udp_port)
+		printf("udp echo on %s\n", kaon_addr_format(&sv[0].uaddr, a, sizeof(a)));
 	fflush(stdout);
 
 	int sig;
@@ -374,6 +462,10 @@ int main(int argc, char **argv)
 	       strsignal(sig), (unsigned long long)t.accepted, (unsigned long long)t.bytes,
 	       (unsigned long long)t.resets,
 	       (unsigned long long)t.conn_errors, (unsigned long long)t.accept_errors);
+	if (udp_port)
+		printf("udp: datagrams %llu, bytes %llu, too big to echo %llu, errors %llu\n",
+		       (unsigned long long)sv[0].u.datagrams, (unsigned long long)sv[0].u.bytes,
+		       (unsigned long long)sv[0].u.too_big, (unsigned long long)sv[0].u.errors);
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user)
 		kaon_user_teardown();

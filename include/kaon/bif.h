@@ -13,15 +13,18 @@
  * - rte_flow mode: kaon_bif_flow_rules() builds the rule list as plain data;
  *   kaon_bif_flow_isolate() and kaon_bif_flow_apply() (DPDK builds only) put
  *   it on a port.
- * - Neighbours: the kernel keeps doing ARP for the shared address; kaon reads
- *   the kernel's neighbour table (kaon_bif_neigh_lookup()) and asks the
- *   kernel to resolve what is missing (kaon_bif_neigh_resolve()).
+ * - Neighbours: the kernel keeps doing ARP for the shared address; kaon
+ *   follows the kernel's neighbour table -- on the data path through a copy
+ *   its notifications keep current (kaon_bif_neigh_cache_*), elsewhere with
+ *   kaon_bif_neigh_lookup() -- and asks the kernel to resolve what is
+ *   missing (kaon_bif_neigh_resolve()).
  * - Ports: kaon_bif_local_ports_claim() keeps the kernel's ephemeral ports
  *   out of kaon's local range; kaon_bif_kernel_conflicts() names kernel
  *   sockets that kaon's ports would starve.
  *
  * Every function returns 0 or a count on success and a negative errno on
- * failure; none keeps state between calls.
+ * failure; none keeps state between calls but the neighbour cache
+ * (kaon_bif_neigh_cache_*), which the engine keeps for its data path.
  */
 #ifndef KAON_BIF_H
 #define KAON_BIF_H
@@ -91,8 +94,10 @@ struct kaon_bif_xdp_stats {
 	uint64_t owned;     /**< kaon's: redirected (or passed if no socket) */
 	uint64_t not_ip4;   /**< ARP, IPv6, ...: kernel */
 	uint64_t bad_hdr;   /**< truncated or malformed: kernel */
-	uint64_t fragment;  /**< IPv4 fragments: kernel */
+	uint64_t fragment;  /**< IPv4 fragments of no datagram of kaon's: kernel */
 	uint64_t other;     /**< other ports, protocols or addresses: kernel */
+	uint64_t owned_frag; /**< of owned: fragments of kaon's datagrams */
+	uint64_t owned_icmp; /**< of owned: ICMP errors quoting kaon's flows */
 };
 
 /**
@@ -127,6 +132,60 @@ int kaon_bif_neigh_lookup(const char *ifname, uint32_t ip, uint8_t mac[6]);
  *   0, multicast or broadcast); other negative errno from netlink.
  */
 int kaon_bif_neigh_resolve(const char *ifname, uint32_t ip);
+
+/* ---- neighbour cache for the data path ------------------------------ */
+
+/**
+ * A copy of the kernel's IPv4 neighbour table of one interface, kept current
+ * by the kernel's notifications (RTNLGRP_NEIGH) on a non-blocking netlink
+ * socket after one initial dump: a lookup is a hash lookup plus a recv()
+ * that does not wait. Single-threaded: one owner (the engine's vcpu).
+ */
+struct kaon_bif_neigh_cache;
+
+/** What a neighbour cache did, for tests and diagnostics. */
+struct kaon_bif_neigh_stats {
+	uint64_t dumps;     /**< RTM_GETNEIGH dumps asked (1 + one per overrun) */
+	uint64_t events;    /**< notifications read (not part of a dump) */
+	uint64_t overruns;  /**< socket buffer overflows (ENOBUFS: dumped again) */
+	uint64_t hits, misses;
+	uint64_t requests;  /**< resolutions asked of the kernel (NTF_USE) */
+	uint64_t limited;   /**< resolutions not asked: rate limits */
+	uint64_t purges;    /**< table full: unresolved entries dropped */
+	uint64_t entries;   /**< addresses held now (resolved or not) */
+};
+
+/**
+ * Subscribe to @p ifname's neighbour events and ask for the initial dump
+ * (read by the first poll or lookup).
+ * @return 0 and *out; -ENODEV; -ENOMEM; other negative errno from netlink.
+ */
+int kaon_bif_neigh_cache_open(struct kaon_bif_neigh_cache **out, const char *ifname);
+
+/**
+ * Read every queued dump answer and notification without blocking. Call it
+ * now and then (the engine: about every millisecond) so that the socket
+ * buffer does not overflow between lookups; after an overflow, the table is
+ * dumped again. @return the number of datagrams read.
+ */
+int kaon_bif_neigh_cache_poll(struct kaon_bif_neigh_cache *c);
+
+/**
+ * Look @p ip (network byte order) up, after reading what is queued.
+ * On a miss (no entry, INCOMPLETE, FAILED) ask the kernel to resolve it
+ * (NTF_USE, at most once a second per address and 1000 times a second in
+ * all) without waiting; the answer arrives as a notification. A hit on a
+ * STALE entry asks too, so the kernel re-confirms it.
+ * @return 0 and the address in @p mac; -ENOENT: not (yet) resolved.
+ */
+int kaon_bif_neigh_cache_lookup(struct kaon_bif_neigh_cache *c, uint32_t ip, uint8_t mac[6]);
+
+/** Counters of @p c. */
+void kaon_bif_neigh_cache_stats(const struct kaon_bif_neigh_cache *c,
+				struct kaon_bif_neigh_stats *s);
+
+/** Close the socket and free @p c (NULL is fine). */
+void kaon_bif_neigh_cache_close(struct kaon_bif_neigh_cache *c);
 
 /* ---- local port range ----------------------------------------------- */
 

@@ -46,6 +46,8 @@ int kaon_bif_xdp_stats(const char *ifname, struct kaon_bif_xdp_stats *s)
 		{ KAON_XDP_STAT_SEEN, &s->seen },         { KAON_XDP_STAT_OWNED, &s->owned },
 		{ KAON_XDP_STAT_NOT_IP4, &s->not_ip4 },   { KAON_XDP_STAT_BAD_HDR, &s->bad_hdr },
 		{ KAON_XDP_STAT_FRAGMENT, &s->fragment }, { KAON_XDP_STAT_OTHER, &s->other },
+		{ KAON_XDP_STAT_OWNED_FRAG, &s->owned_frag },
+		{ KAON_XDP_STAT_OWNED_ICMP, &s->owned_icmp },
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && rc == 0; i++)
 		rc = sum(fd, f[i].key, f[i].dst, buf, ncpu);

@@ -17,6 +17,10 @@
 #include "sock/user_impl.h"
 
 #define KERNEL_POLL_US_DEFAULT 20
+/* How often the neighbour cache's notifications are read besides on each
+ * lookup: often enough that a burst of them never fills its socket buffer,
+ * rarely enough that the empty recv() costs nothing measurable. */
+#define NEIGH_POLL_NS 1000000
 #define LINK_WAIT_MS_DEFAULT 3000
 
 struct kaon_user_engine *kaon__user_engine_self(void)
@@ -34,14 +38,14 @@ struct kn_stack *kaon_user_stack(void)
 }
 
 /* Bifurcation: the kernel does ARP on the shared interface and kaon never
- * sees the replies, so next hops come from the kernel's neighbour table. */
+ * sees the replies, so next hops come from the kernel's neighbour table --
+ * from a copy of it the kernel's notifications keep current, so this is a
+ * hash lookup; a miss asks the kernel to resolve (rate-limited) and the
+ * stack asks again later. */
 static int bif_neigh(void *arg, uint32_t ip, uint8_t mac[6])
 {
 	struct kaon_user_engine *e = arg;
-	if (kaon_bif_neigh_lookup(e->ifname, htonl(ip), mac) == 0)
-		return 0;
-	kaon_bif_neigh_resolve(e->ifname, htonl(ip));
-	return -1;
+	return kaon_bif_neigh_cache_lookup(e->neigh, htonl(ip), mac) == 0 ? 0 : -1;
 }
 
 static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
@@ -83,6 +87,7 @@ static void engine_free(struct kaon_user_engine *e)
 		kn_stack_destroy(e->stack);
 	if (e->port)
 		kaon_dpdk_port_close(e->port);
+	kaon_bif_neigh_cache_close(e->neigh);
 	/* Hand the whole interface back to the kernel. */
 	if (e->bif_xdp)
 		kaon_bif_xdp_detach(e->ifname);
@@ -143,6 +148,13 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 			engine_free(e);
 			return rc;
 		}
+		rc = kaon_bif_neigh_cache_open(&e->neigh, e->ifname);
+		if (rc < 0) {
+			fprintf(stderr, "kaon: bifurcation on %s: cannot follow the kernel's "
+					"neighbour table: %s\n", e->ifname, strerror(-rc));
+			engine_free(e);
+			return rc;
+		}
 		sc.neigh_resolve = bif_neigh;
 		sc.neigh_arg = e;
 		/* Follow the kernel's table closely: it may change its mind. */
@@ -183,6 +195,10 @@ static int user_poll(void *state, int64_t now, int64_t deadline)
 			n += rc;
 		e->kernel_next = now + e->kernel_every_ns;
 	}
+	if (e->neigh && now >= e->neigh_next) {
+		kaon_bif_neigh_cache_poll(e->neigh);
+		e->neigh_next = now + NEIGH_POLL_NS;
+	}
 	if (n == 0 && e->idle_sleep_ns && deadline > now) {
 		int64_t d = deadline - now < e->idle_sleep_ns ? deadline - now : e->idle_sleep_ns;
 		struct timespec ts = { 0, (long)d };
@@ -217,6 +233,24 @@ static void user_fini(void *state)
 			(unsigned long long)e->polls, (unsigned long long)e->busy_polls,
 			e->polls ? 100.0 * (double)e->busy_polls / (double)e->polls : 0.0);
 		kaon_dpdk_stats_print(stderr, e->port, "kaon: port ");
+		struct kaon_bif_xdp_stats xs;
+		if (e->bif_xdp && kaon_bif_xdp_stats(e->ifname, &xs) == 0)
+			fprintf(stderr, "kaon: xdp seen %llu, owned %llu (fragments %llu, icmp "
+					"errors %llu), to the kernel: fragments %llu, other %llu\n",
+				(unsigned long long)xs.seen, (unsigned long long)xs.owned,
+				(unsigned long long)xs.owned_frag, (unsigned long long)xs.owned_icmp,
+				(unsigned long long)xs.fragment,
+				(unsigned long long)(xs.other + xs.not_ip4 + xs.bad_hdr));
+		if (e->neigh) {
+			struct kaon_bif_neigh_stats ns;
+			kaon_bif_neigh_cache_stats(e->neigh, &ns);
+			fprintf(stderr, "kaon: neigh dumps %llu, events %llu, overruns %llu, hits %llu, "
+					"misses %llu, requests %llu, limited %llu\n",
+				(unsigned long long)ns.dumps, (unsigned long long)ns.events,
+				(unsigned long long)ns.overruns, (unsigned long long)ns.hits,
+				(unsigned long long)ns.misses, (unsigned long long)ns.requests,
+				(unsigned long long)ns.limited);
+		}
 	}
 	engine_free(e);
 }

@@ -11,6 +11,8 @@
 struct kaon_user_engine {
 	char ifname[32];             /* xdp bifurcation: the shared interface */
 	int bif_xdp;
+	struct kaon_bif_neigh_cache *neigh; /* xdp bifurcation: the kernel's neighbours */
+	int64_t neigh_next;          /* when to read its notifications next */
 	int registered;              /* we gave the vcpu thread a DPDK lcore id */
 	struct kaon_dpdk *port;
 	struct kn_stack *stack;

@@ -119,12 +119,46 @@ static void test_rule_limits(void **state)
 	assert_int_equal(kaon_bif_flow_rules(&c, 0, 0, r, KAON_BIF_FLOW_MAX_RULES), -EINVAL);
 }
 
+/* The rules take exactly the config's local range, the one the stack picks
+ * its ephemeral ports from, for TCP and for UDP: a port is matched by one
+ * TCP rule and one UDP rule when it is in the range (or owned), else none. */
+static void test_rules_cover_local_range(void **state)
+{
+	struct kaon_bif_flow_rule r[KAON_BIF_FLOW_MAX_RULES];
+	const uint16_t ranges[][2] = { { 40000, 59999 }, { 49152, 65535 }, { 1025, 1025 } };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(ranges) / sizeof(ranges[0]); k++) {
+		kaon_config c = conf();
+		int n;
+
+		c.bif.n_tcp_ports = c.bif.n_udp_ports = 0;
+		c.bif.local_port_lo = ranges[k][0];
+		c.bif.local_port_hi = ranges[k][1];
+		n = kaon_bif_flow_rules(&c, 0, 0, r, KAON_BIF_FLOW_MAX_RULES);
+		assert_true(n > 0);
+		for (uint32_t p = 0; p < 65536; p++) {
+			int tcp = 0, udp = 0, in = p >= ranges[k][0] && p <= ranges[k][1];
+
+			for (int i = 0; i < n; i++) {
+				int hit = ((uint16_t)p & r[i].dst_port_mask) == r[i].dst_port;
+
+				tcp += hit && r[i].kind == KAON_BIF_FLOW_TCP;
+				udp += hit && r[i].kind == KAON_BIF_FLOW_UDP;
+			}
+			assert_int_equal(tcp, in);
+			assert_int_equal(udp, in);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_range_masks),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_rule_limits),
+		cmocka_unit_test(test_rules_cover_local_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

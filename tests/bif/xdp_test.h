@@ -41,6 +41,9 @@ struct xt_ip {
 	uint16_t dport;
 	int opt_words;      /* IP options, 4-byte words (0..10) */
 	uint16_t frag_off;  /* host order: flags + offset */
+	uint32_t src;       /* network order; 0: 198.18.0.1 */
+	uint16_t id;        /* host order */
+	uint16_t sport;     /* 0: 40000 */
 };
 
 /* Ethernet + IPv4 (+ options) + TCP (20) or UDP (8) header. @return length. */
@@ -49,13 +52,15 @@ static inline size_t xt_ip4(uint8_t *b, const struct xt_ip *p)
 	size_t ihl = 5 + (size_t)p->opt_words, l4 = p->proto == IPPROTO_UDP ? 8 : 20;
 	uint8_t *ip = b + 14, *th = ip + ihl * 4;
 	uint16_t tot = (uint16_t)(ihl * 4 + l4), v;
-	uint32_t src = htonl(0xc6120001); /* 198.18.0.1 */
+	uint32_t src = p->src ? p->src : htonl(0xc6120001); /* 198.18.0.1 */
 
 	memset(b, 0, 14 + tot);
 	memcpy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
 	ip[0] = (uint8_t)(0x40 | ihl);
 	v = htons(tot);
 	memcpy(ip + 2, &v, 2);
+	v = htons(p->id);
+	memcpy(ip + 4, &v, 2);
 	v = htons(p->frag_off);
 	memcpy(ip + 6, &v, 2);
 	ip[8] = 64;
@@ -63,10 +68,40 @@ static inline size_t xt_ip4(uint8_t *b, const struct xt_ip *p)
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &p->dst, 4);
 	memset(ip + 20, 1, (size_t)p->opt_words * 4); /* NOP options */
-	v = htons(40000);
+	v = htons(p->sport ? p->sport : 40000);
 	memcpy(th, &v, 2);
 	v = htons(p->dport);
 	memcpy(th + 2, &v, 2);
+	return 14 + tot;
+}
+
+/*
+ * An ICMP message of @p type/@p code from 198.18.0.1 to @p to, quoting the
+ * datagram @p q (its IP header and 8 bytes of what follows, as RFC 792
+ * asks); @p quote_l4 cuts the quoted transport bytes shorter. @return length.
+ */
+static inline size_t xt_icmp(uint8_t *b, uint32_t to, uint8_t type, uint8_t code,
+			     const struct xt_ip *q, size_t quote_l4)
+{
+	uint8_t inner[128];
+	size_t qihl = 5 + (size_t)q->opt_words, qlen = qihl * 4 + quote_l4;
+	uint16_t tot = (uint16_t)(20 + 8 + qlen), v;
+	uint32_t src = htonl(0xc6120001);
+	uint8_t *ip = b + 14, *ic = ip + 20;
+
+	(void)xt_ip4(inner, q);
+	memset(b, 0, 14 + tot);
+	memcpy(b, inner, 14);
+	ip[0] = 0x45;
+	v = htons(tot);
+	memcpy(ip + 2, &v, 2);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &to, 4);
+	ic[0] = type;
+	ic[1] = code;
+	memcpy(ic + 8, inner + 14, qlen);
 	return 14 + tot;
 }
 
