@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tcp_harness.h"
-#include "net/wire.h"
+#include "net/net_int.h"
 
 #define PISN 5000u
 #define MTU 1500u
@@ -357,6 +357,72 @@ static void test_ping_small_mtu(void **st)
 	ping(56, 6, 576);
 }
 
+/* kn_ip4_output itself: a UDP datagram above the MTU whose checksum was
+ * left to the device is finished in software and fragmented; TCP above the
+ * MTU (DF, sized by the MSS) is dropped, never sent. */
+static void test_ip4_output_fragments(void **st)
+{
+	(void)st;
+	kn_stack_destroy(S);
+	kt_cap_clear(&cap);
+	kt_cap_init(&cap, KN_DEV_TX_MULTI_SEG | KN_DEV_TX_L4_CKSUM);
+	S = kt_stack(&cap, &conf, now);
+	enum { N = 3000 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(kt_pool), *tail = rte_pktmbuf_alloc(kt_pool);
+	assert_non_null(m);
+	assert_non_null(tail);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 8 + 1500);
+	uint8_t *q = (uint8_t *)rte_pktmbuf_append(tail, N - 1500);
+	assert_int_equal(rte_pktmbuf_chain(m, tail), 0);
+	static uint8_t want[8 + N];
+	for (unsigned i = 0; i < N; i++)
+		want[8 + i] = (uint8_t)(i ^ (i >> 7));
+	struct kn_udp_hdr *uh = (struct kn_udp_hdr *)want;
+	uh->sport = rte_cpu_to_be_16(5000);
+	uh->dport = rte_cpu_to_be_16(6000);
+	uh->len = rte_cpu_to_be_16(8 + N);
+	/* As udp.c does for an offloading device: the pseudo-header sum. */
+	uh->csum = (uint16_t)~kn_cksum_fold(kn_pseudo_sum(rte_cpu_to_be_32(KT_US_IP),
+							   rte_cpu_to_be_32(KT_PEER_IP),
+							   KN_IPPROTO_UDP, 8 + N));
+	memcpy(p, want, 8 + 1500);
+	memcpy(q, want + 8 + 1500, N - 1500);
+	assert_int_equal(kn_ip4_output(S, m, KN_IPPROTO_UDP, KT_US_IP, KT_PEER_IP,
+				       RTE_MBUF_F_TX_UDP_CKSUM), 0);
+	static uint8_t got[8 + N];
+	uint32_t total = 0, frames = 0;
+	struct rte_mbuf *f;
+	while ((f = take_frame(MTU)) != NULL) {
+		static uint8_t b[2048];
+		kt_flatten(f, b, sizeof(b));
+		assert_false(f->ol_flags & RTE_MBUF_F_TX_L4_MASK);
+		rte_pktmbuf_free(f);
+		const struct kn_ip4_hdr *ip = (const struct kn_ip4_hdr *)(b + 14);
+		assert_int_equal(cksum(b + 14, 20), 0);
+		uint32_t off = (rte_be_to_cpu_16(ip->frag) & KN_IP_OFFMASK) * 8u;
+		uint32_t k = rte_be_to_cpu_16(ip->len) - 20u;
+		assert_true(off + k <= sizeof(got));
+		memcpy(got + off, b + 34, k);
+		total += k;
+		frames++;
+	}
+	assert_int_equal(frames, 3);
+	assert_int_equal(total, 8 + N);
+	assert_memory_equal(got + 8, want + 8, N);
+	/* The UDP checksum over pseudo-header and datagram comes out right. */
+	uint32_t sum = kn_pseudo_sum(rte_cpu_to_be_32(KT_US_IP), rte_cpu_to_be_32(KT_PEER_IP),
+				     KN_IPPROTO_UDP, 8 + N);
+	assert_int_equal(kn_cksum_fold(kn_cksum_add(sum, got, 8 + N)), 0);
+	assert_int_equal(kn_stack_stats(S)->ip_frag_tx, 3);
+
+	/* TCP never fragments. */
+	m = rte_pktmbuf_alloc(kt_pool);
+	assert_non_null(rte_pktmbuf_append(m, 1600));
+	assert_int_equal(kn_ip4_output(S, m, KN_IPPROTO_TCP, KT_US_IP, KT_PEER_IP, 0), -EMSGSIZE);
+	assert_null(take_frame(MTU));
+	assert_int_equal(kt_drops(S, KN_DROP_IP_TOO_BIG), 1);
+}
+
 /* ---- ICMP fragmentation needed ---------------------------------------- */
 
 /* "Fragmentation needed" with @mtu, quoting our segment at @seq. */
@@ -447,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping_above_mtu, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_above_mtu, setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_small_mtu, setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_ip4_output_fragments, setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_pmtu_floor_and_expiry, setup_chain, teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
