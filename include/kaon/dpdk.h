@@ -65,7 +65,9 @@ void kaon_dpdk_set_linearize(struct kaon_dpdk *p, int on);
 
 /** Counters kept by kaon's side of the port. */
 struct kaon_dpdk_stats {
-	uint64_t rx, tx, tx_linearized, tx_linearize_fail;
+	uint64_t rx, tx, tx_linearized;
+	uint64_t tx_linearize_fail; /**< no mbuf for the copy: the frame waits */
+	uint64_t tx_too_big;        /**< frame larger than one mbuf: dropped */
 	uint64_t injected_drops;   /**< frames dropped on purpose (KAON_DEV_LOSS) */
 };
 void kaon_dpdk_stats_get(const struct kaon_dpdk *p, struct kaon_dpdk_stats *s);

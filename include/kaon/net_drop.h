@@ -34,6 +34,7 @@
 	X(IP_TTL_ZERO,        "IPv4 TTL is zero") \
 	X(IP_UNKNOWN_PROTO,   "IPv4 protocol not handled") \
 	X(IP_NO_ROUTE,        "no route to destination") \
+	X(IP_TOO_BIG,         "datagram above the MTU that may not be fragmented") \
 	X(FRAG_BAD,           "malformed fragment") \
 	X(FRAG_OVERLAP,       "overlapping fragments") \
 	X(FRAG_NO_MEMORY,     "reassembly memory cap reached") \
@@ -68,7 +69,8 @@
 	X(TCP_RCVBUF_FULL,    "receive buffer full") \
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
 	X(NO_MBUF,            "mbuf pool empty") \
-	X(TX_FULL,            "device took fewer frames than offered")
+	X(TX_FULL,            "device took fewer frames than offered") \
+	X(TX_TOO_BIG,         "frame above the MTU, never sendable")
 
 enum kn_drop_reason {
 #define KN_DROP_ENUM(n, s) KN_DROP_##n,
@@ -80,7 +82,7 @@ enum kn_drop_reason {
 /* Counters in the spirit of `netstat -s`. */
 #define KN_STATS(X) \
 	X(eth_rx) X(eth_tx) X(arp_rx) X(arp_tx) X(arp_requests) X(arp_replies) \
-	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) \
+	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) X(ip_fragmented) X(ip_frag_tx) \
 	X(ip_frag_evictions) X(arp_evictions) X(arp_requests_ratelimited) \
 	X(icmp_rx) X(icmp_tx) X(icmp_echo_replies) X(icmp_unreach_tx) X(icmp_pmtu) \
 	X(udp_rx) X(udp_tx) \
@@ -90,7 +92,8 @@ enum kn_drop_reason {
 	X(tcp_delacks) X(tcp_acks_tx) X(tcp_dupacks) X(tcp_ooo_queued) \
 	X(tcp_persist_probes) X(tcp_keepalive_probes) X(tcp_challenge_acks) \
 	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed) \
-	X(tcp_timer_visits) X(tcp_persist_drops) X(tcp_output_nomem)
+	X(tcp_timer_visits) X(tcp_persist_drops) X(tcp_output_nomem) \
+	X(tcp_pmtu_lowered) X(tcp_pmtu_expired)
 
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;

@@ -133,17 +133,14 @@ static uint16_t rx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 	return got;
 }
 
-/* A direct, single-segment copy of @p m, offload requests kept. */
+/* A direct, single-segment copy of @p m (which fits one mbuf), offload
+ * requests kept. NULL: no mbuf now. */
 static struct rte_mbuf *linearize(struct kaon_dpdk *p, struct rte_mbuf *m)
 {
 	struct rte_mbuf *c = rte_pktmbuf_alloc(p->pool);
 	if (!c)
 		return NULL;
 	uint32_t len = rte_pktmbuf_pkt_len(m);
-	if (len > rte_pktmbuf_tailroom(c)) {
-		rte_pktmbuf_free(c);
-		return NULL;
-	}
 	char *dst = rte_pktmbuf_append(c, (uint16_t)len);
 	const void *src = rte_pktmbuf_read(m, 0, len, dst);
 	if (src != dst)
@@ -157,49 +154,52 @@ static struct rte_mbuf *linearize(struct kaon_dpdk *p, struct rte_mbuf *m)
 static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct kaon_dpdk *p = dev->priv;
-	if (p->linearize) {
-		for (uint16_t i = 0; i < n; i++) {
-			struct rte_mbuf *m = pkts[i];
-			if (m->nb_segs == 1 && RTE_MBUF_DIRECT(m))
+	if (!p->linearize && __builtin_expect(p->tx_loss_ppm == 0, 1)) {
+		uint16_t sent = rte_eth_tx_burst(p->port, 0, pkts, n);
+		p->st.tx += sent;
+		return sent;
+	}
+	/* Frames dropped here count as taken: the ones to send are packed at
+	 * the front (k of them), and what the PMD leaves is moved back to
+	 * just before the first frame not looked at. */
+	uint32_t room = rte_pktmbuf_data_room_size(p->pool) - RTE_PKTMBUF_HEADROOM;
+	uint16_t k = 0, gone = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		if (p->linearize && !(m->nb_segs == 1 && RTE_MBUF_DIRECT(m))) {
+			if (rte_pktmbuf_pkt_len(m) > room) {
+				/* Too big for one mbuf, ever: left in place it would
+				 * block every frame behind it. */
+				rte_pktmbuf_free(m);
+				p->st.tx_too_big++;
+				gone++;
 				continue;
+			}
 			struct rte_mbuf *c = linearize(p, m);
 			if (!c) {
-				/* Out of buffers: send what is ready, keep the rest. */
+				/* Out of buffers now: send what is ready, keep
+				 * this one and the rest for the next burst. */
 				p->st.tx_linearize_fail++;
-				n = i;
 				break;
 			}
-			/* The caller keeps owning pkts[i..]: hand it the copy. */
+			/* The caller keeps owning unsent frames: hand it the copy. */
 			rte_pktmbuf_free(m);
-			pkts[i] = c;
+			m = c;
 			p->st.tx_linearized++;
 		}
-	}
-	if (__builtin_expect(p->tx_loss_ppm != 0, 0)) {
-		/* Lost frames count as sent: the device "took" them. */
-		uint16_t lost = 0;
-		for (uint16_t i = 0; i < n; i++) {
-			if (lose(p, p->tx_loss_ppm)) {
-				rte_pktmbuf_free(pkts[i]);
-				p->st.injected_drops++;
-				lost++;
-			} else if (lost) {
-				pkts[i - lost] = pkts[i];
-			}
+		if (__builtin_expect(p->tx_loss_ppm != 0, 0) && lose(p, p->tx_loss_ppm)) {
+			rte_pktmbuf_free(m);
+			p->st.injected_drops++;
+			gone++;
+			continue;
 		}
-		uint16_t sent = rte_eth_tx_burst(p->port, 0, pkts, (uint16_t)(n - lost));
-		p->st.tx += sent;
-		if (sent < n - lost) {
-			/* Unsent ones must stay at the end of the caller's array,
-			 * after the positions it now believes were taken. */
-			memmove(pkts + sent + lost, pkts + sent,
-				(size_t)(n - lost - sent) * sizeof(*pkts));
-		}
-		return (uint16_t)(sent + lost);
+		pkts[k++] = m;
 	}
-	uint16_t sent = rte_eth_tx_burst(p->port, 0, pkts, n);
+	uint16_t sent = k ? rte_eth_tx_burst(p->port, 0, pkts, k) : 0;
 	p->st.tx += sent;
-	return sent;
+	if (sent < k && gone)
+		memmove(pkts + sent + gone, pkts + sent, (size_t)(k - sent) * sizeof(*pkts));
+	return (uint16_t)(sent + gone);
 }
 
 static const struct kn_dev_ops dpdk_ops = {
@@ -383,10 +383,11 @@ void kaon_dpdk_stats_get(const struct kaon_dpdk *p, struct kaon_dpdk_stats *s)
 
 void kaon_dpdk_stats_print(FILE *f, const struct kaon_dpdk *p, const char *prefix)
 {
-	fprintf(f, "%srx %llu tx %llu tx_linearized %llu tx_linearize_fail %llu injected_drops %llu\n",
+	fprintf(f, "%srx %llu tx %llu tx_linearized %llu tx_linearize_fail %llu tx_too_big %llu injected_drops %llu\n",
 		prefix, (unsigned long long)p->st.rx, (unsigned long long)p->st.tx,
 		(unsigned long long)p->st.tx_linearized,
 		(unsigned long long)p->st.tx_linearize_fail,
+		(unsigned long long)p->st.tx_too_big,
 		(unsigned long long)p->st.injected_drops);
 	struct rte_eth_stats es;
 	if (rte_eth_stats_get(p->port, &es) == 0)

@@ -115,28 +115,15 @@ void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m)
 	}
 }
 
-/* Prepend an IPv4 header to @m (data at the L4 header) and send it.
- * @l4_cksum_flags: RTE_MBUF_F_TX_* to request from the device, 0 if the
- * L4 checksum is already filled in. @return 0 or a negative errno; @m is
- * consumed either way. */
-int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
-		  uint32_t dst, uint64_t l4_cksum_flags)
+/* Fill the fixed IPv4 header; the checksum by the device or here. */
+static inline void ip4_hdr(struct kn_stack *s, struct rte_mbuf *m, struct kn_ip4_hdr *ip, uint16_t id,
+			   uint16_t frag, uint8_t proto, uint32_t src, uint32_t dst)
 {
-	uint32_t nexthop;
-	if (KN_UNLIKELY(kn_ip4_route(s, dst, &nexthop) != 0)) {
-		kn_drop(s, m, KN_DROP_IP_NO_ROUTE);
-		return -ENETUNREACH;
-	}
-	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
-	if (KN_UNLIKELY(!ip)) {
-		kn_drop(s, m, KN_DROP_NO_MBUF);
-		return -ENOMEM;
-	}
 	ip->ver_ihl = 0x45;
 	ip->tos = 0;
 	ip->len = rte_cpu_to_be_16((uint16_t)m->pkt_len);
-	ip->id = rte_cpu_to_be_16(s->ip_id++);
-	ip->frag = rte_cpu_to_be_16(KN_IP_DF);
+	ip->id = rte_cpu_to_be_16(id);
+	ip->frag = rte_cpu_to_be_16(frag);
 	ip->ttl = 64;
 	ip->proto = proto;
 	ip->csum = 0;
@@ -148,6 +135,109 @@ int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 	else
 		ip->csum = kn_cksum_fold(kn_cksum_add(0, ip, sizeof(*ip)));
+}
+
+/* @len bytes of @m from @off, copied into fresh direct mbufs: one, unless
+ * the device chains and the MTU is above what one holds. NULL: no mbufs. */
+static struct rte_mbuf *copy_out(struct kn_stack *s, const struct rte_mbuf *m, uint32_t off,
+				 uint32_t len)
+{
+	struct rte_mbuf *h = NULL, *last = NULL;
+	while (len) {
+		struct rte_mbuf *c = kn_alloc(s);
+		if (!c) {
+			rte_pktmbuf_free(h);
+			return NULL;
+		}
+		uint16_t n = (uint16_t)RTE_MIN(len, (uint32_t)rte_pktmbuf_tailroom(c));
+		uint8_t *d = (uint8_t *)rte_pktmbuf_append(c, n);
+		const void *p = rte_pktmbuf_read(m, off, n, d);
+		if (p != d)
+			memcpy(d, p, n);
+		if (!h) {
+			h = c;
+		} else {
+			last->next = c;
+			h->nb_segs++;
+			h->pkt_len += n;
+		}
+		last = c;
+		off += n;
+		len -= n;
+	}
+	return h;
+}
+
+/* A datagram above the MTU (RFC 791 §2.3, §3.2; RFC 1122 §3.3.3). TCP sets
+ * DF and sizes its segments to the path (RFC 1191): it is dropped. Anything
+ * else is cut into fragments of the largest multiple of 8 that fits, sent
+ * without DF: Linux does the same for ICMP replies (its ICMP socket is
+ * IP_PMTUDISC_DONT) and for UDP above the route MTU. Fragments are copies
+ * in fresh mbufs, so a device that cannot chain gets single buffers. */
+static int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
+			uint32_t dst, uint64_t l4_cksum_flags, uint32_t nexthop)
+{
+	uint32_t len = m->pkt_len;
+	if (proto == KN_IPPROTO_TCP || len > 65535u - sizeof(struct kn_ip4_hdr)) {
+		kn_drop(s, m, KN_DROP_IP_TOO_BIG);
+		return -EMSGSIZE;
+	}
+	if (l4_cksum_flags) {
+		/* No device sums across fragments: finish the UDP checksum here.
+		 * The field holds the pseudo-header sum (DPDK convention), so a
+		 * sum over the whole datagram is the complete one. */
+		if (proto != KN_IPPROTO_UDP || kn_pullup(m, sizeof(struct kn_udp_hdr)) != 0) {
+			kn_drop(s, m, KN_DROP_IP_TOO_BIG);
+			return -EMSGSIZE;
+		}
+		struct kn_udp_hdr *uh = rte_pktmbuf_mtod(m, struct kn_udp_hdr *);
+		uint16_t c = kn_cksum_fold(kn_cksum_mbuf(0, m, 0, len));
+		uh->csum = c ? c : 0xffff;
+	}
+	uint32_t step = (s->mtu - (uint32_t)sizeof(struct kn_ip4_hdr)) & ~7u;
+	uint16_t id = s->ip_id++;
+	s->st.ip_tx++;
+	s->st.ip_fragmented++;
+	for (uint32_t off = 0; off < len; off += step) {
+		uint32_t n = RTE_MIN(step, len - off);
+		struct rte_mbuf *f = copy_out(s, m, off, n);
+		struct kn_ip4_hdr *ip = f ? (struct kn_ip4_hdr *)rte_pktmbuf_prepend(f, sizeof(*ip)) : NULL;
+		if (KN_UNLIKELY(!ip)) {
+			if (f)
+				kn_drop(s, f, KN_DROP_NO_MBUF);
+			rte_pktmbuf_free(m);
+			return -ENOMEM;
+		}
+		uint16_t frag = (uint16_t)(off / 8) | (off + n < len ? KN_IP_MF : 0);
+		ip4_hdr(s, f, ip, id, frag, proto, src, dst);
+		s->st.ip_frag_tx++;
+		kn_arp_resolve_output(s, f, nexthop);
+	}
+	rte_pktmbuf_free(m);
+	return 0;
+}
+
+/* Prepend an IPv4 header to @m (data at the L4 header) and send it,
+ * fragmented if it is above the MTU and not TCP.
+ * @l4_cksum_flags: RTE_MBUF_F_TX_* to request from the device, 0 if the
+ * L4 checksum is already filled in. @return 0 or a negative errno; @m is
+ * consumed either way. */
+int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
+		  uint32_t dst, uint64_t l4_cksum_flags)
+{
+	uint32_t nexthop;
+	if (KN_UNLIKELY(kn_ip4_route(s, dst, &nexthop) != 0)) {
+		kn_drop(s, m, KN_DROP_IP_NO_ROUTE);
+		return -ENETUNREACH;
+	}
+	if (KN_UNLIKELY(m->pkt_len + sizeof(struct kn_ip4_hdr) > s->mtu))
+		return ip4_fragment(s, m, proto, src, dst, l4_cksum_flags, nexthop);
+	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
+	if (KN_UNLIKELY(!ip)) {
+		kn_drop(s, m, KN_DROP_NO_MBUF);
+		return -ENOMEM;
+	}
+	ip4_hdr(s, m, ip, s->ip_id++, KN_IP_DF, proto, src, dst);
 	if (l4_cksum_flags)
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | l4_cksum_flags;
 	s->st.ip_tx++;

@@ -171,6 +171,11 @@ void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m);
 /* Queue a finished frame in the tx batch. */
 static inline void kn_tx_enqueue(struct kn_stack *s, struct rte_mbuf *m)
 {
+	/* The last gate: no frame above the MTU leaves, whoever built it. */
+	if (KN_UNLIKELY(m->pkt_len > (uint32_t)s->mtu + sizeof(struct kn_eth_hdr))) {
+		kn_drop(s, m, KN_DROP_TX_TOO_BIG);
+		return;
+	}
 	if (KN_UNLIKELY(s->ntx == KN_TX_BATCH)) {
 		kn_stack_flush(s);
 		if (s->ntx == KN_TX_BATCH) {

@@ -89,6 +89,14 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 	s->mtu = c->mtu ? c->mtu : dev->mtu;
 	if (s->mtu == 0 || s->mtu > dev->mtu)
 		s->mtu = dev->mtu;
+	if (!(dev->offloads & KN_DEV_TX_MULTI_SEG)) {
+		/* Every frame must be one mbuf: the IP packet, built up from its
+		 * L4 header at the headroom mark, has to fit the tail room. */
+		uint32_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM +
+				sizeof(struct kn_ip4_hdr);
+		if (s->mtu > room)
+			s->mtu = (uint16_t)room;
+	}
 	if (s->mtu < 576)
 		s->mtu = 576;
 	TAILQ_INIT(&s->events);

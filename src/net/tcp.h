@@ -6,6 +6,16 @@
 #include "tcp_seq.h"
 
 #define KN_TCP_MSS_DEFAULT 536        /* RFC 9293 §3.7.1 when no MSS option */
+/* The smallest peer MSS believed: a smaller one is raised to this before
+ * anything is subtracted from it (Linux TCP_MIN_MSS; FreeBSD's floor,
+ * net.inet.tcp.minmss, is 216). */
+#define KN_TCP_MIN_MSS 88
+#define KN_TCPOLEN_TS_SPACE 12        /* NOP, NOP, timestamps: on every segment once agreed */
+/* RFC 1191 PMTU: "fragmentation needed" is believed down to this MTU only
+ * (Linux ip_rt_min_pmtu, 512 + 20 + 20), and forgotten after 10 minutes
+ * (RFC 1191 §6.3; Linux ip_rt_mtu_expires). */
+#define KN_TCP_MIN_PMTU 552
+#define KN_TCP_PMTU_EXPIRE_NS (600 * 1000000000LL)
 #define KN_TCP_MAX_WSCALE 14
 #define KN_TCP_IW_SEGS 10             /* RFC 6928 initial window */
 #define KN_TCP_OPT_MAX 40
@@ -63,7 +73,8 @@ struct kn_tcb {
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
 	uint32_t max_sndwnd;
 	uint16_t mss;                      /* what we put in a segment (payload) */
-	uint16_t peer_mss;
+	uint16_t peer_mss;                 /* the peer's MSS, clamped (0 before its SYN) */
+	int64_t pmtu_expire;               /* when a PMTU-lowered mss goes back up, 0 = not lowered */
 	uint32_t cwnd, ssthresh, recover;
 
 	/* receive sequence space */
@@ -156,6 +167,8 @@ void kn_tcp_drop(struct kn_tcb *t, int err);
 void kn_tcp_closed(struct kn_tcb *t);
 void kn_tcp_set_state(struct kn_tcb *t, uint8_t st);
 void kn_tcp_mss_init(struct kn_tcb *t, const struct kn_tcp_opts *o);
+uint16_t kn_tcp_mss_limit(uint32_t mtu, uint32_t peer_mss, bool ts);
+void kn_tcp_pmtu_expire(struct kn_tcb *t);
 void kn_tcp_rcvq_free(struct kn_tcb *t);
 void kn_tcp_enter_timewait(struct kn_tcb *t);
 int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_opts *o);

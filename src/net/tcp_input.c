@@ -843,13 +843,24 @@ void kn_tcp_ctlinput(struct kn_stack *s, uint8_t type, uint8_t code, uint16_t mt
 	if (!SEQ_IN(seq, t->snd_una, t->snd_max + 1))
 		return; /* not about data in flight: forged or stale */
 	if (code == KN_ICMP_UNREACH_NEEDFRAG) {
-		if (mtu < 68 || mtu >= s->mtu)
+		if (mtu >= s->mtu)
 			return;
-		uint32_t mss = mtu - 40u - ((t->flags & TF_TS) ? 12u : 0u);
-		if (mss < 64)
-			mss = 64;
+		/* Believed down to a floor only: a forged MTU of 68 would leave
+		 * the connection at 16-byte segments. Below it, as Linux
+		 * (__ip_rt_update_pmtu), the floor itself; an MTU of 0 (an
+		 * RFC 792 router) too. */
+		if (mtu < KN_TCP_MIN_PMTU)
+			mtu = KN_TCP_MIN_PMTU;
+		uint16_t mss = kn_tcp_mss_limit(mtu, t->peer_mss, t->flags & TF_TS);
+		if (mss > t->mss)
+			return;
+		/* Per connection, forgotten after a while (RFC 1191 §6.3): each
+		 * report restarts the clock, as Linux's ip_rt_mtu_expires;
+		 * kn_tcp_output raises the mss again once it has run out. */
+		t->pmtu_expire = s->now + KN_TCP_PMTU_EXPIRE_NS;
 		if (mss < t->mss) {
-			t->mss = (uint16_t)mss;
+			s->st.tcp_pmtu_lowered++;
+			t->mss = mss;
 			t->snd_nxt = t->snd_una;
 			t->snd_cur = NULL;
 			kn_tcp_output(t);

@@ -203,6 +203,21 @@ static int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t fl
 	if (KN_UNLIKELY(!h))
 		return -1;
 	bool copy = len && (len < COPY_BELOW || !(s->dev->offloads & KN_DEV_TX_MULTI_SEG));
+	/* The frame fits the MTU and a copied payload fits the header mbuf
+	 * (which also keeps the uint16_t below from wrapping). t->mss is
+	 * derived so that this always holds (kn_tcp_mss_limit, and the stack's
+	 * MTU is capped to one mbuf on devices that cannot chain); should it
+	 * not, nothing is written: the mss is brought down and the caller
+	 * retries as after a failed allocation. */
+	uint32_t room = s->mtu - sizeof(struct kn_ip4_hdr);
+	if (copy)
+		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_tailroom(h));
+	if (KN_UNLIKELY(thlen + len > room)) {
+		if (room > thlen && room - thlen < t->mss)
+			t->mss = (uint16_t)(room - thlen);
+		kn_drop(s, h, KN_DROP_TX_TOO_BIG);
+		return -1;
+	}
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(h, (uint16_t)(thlen + (copy ? len : 0)));
 	if (KN_UNLIKELY(!p)) {
 		rte_pktmbuf_free(h);
@@ -239,6 +254,8 @@ int kn_tcp_output(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	if (KN_UNLIKELY(t->state == KN_TCP_CLOSED || t->state == KN_TCP_LISTEN))
 		return 0;
+	if (KN_UNLIKELY(t->pmtu_expire) && s->now >= t->pmtu_expire)
+		kn_tcp_pmtu_expire(t); /* checked as it sends, as Linux's tcp_current_mss */
 again:;
 	uint32_t off = t->snd_nxt - t->snd_una;
 	uint32_t win = RTE_MIN(t->snd_wnd, t->cwnd);

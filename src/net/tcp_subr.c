@@ -179,20 +179,48 @@ int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_op
 	return 0;
 }
 
-/* Settle the segment size once the peer's SYN options are known. */
+/* Payload per segment for an IP @mtu and a peer MSS, less the options every
+ * segment carries: header + options + payload + IP header never exceed
+ * @mtu. @peer_mss is clamped to [KN_TCP_MIN_MSS, @mtu - 40] before anything
+ * is subtracted, so nothing can underflow; 0 means "not known yet". As Linux
+ * (__tcp_mtu_to_mss then tcp_mtu_to_mss), the floor applies to the MSS and
+ * the options come off after it: at least 88 - 12 = 76 bytes. */
+uint16_t kn_tcp_mss_limit(uint32_t mtu, uint32_t peer_mss, bool ts)
+{
+	uint32_t mss = mtu - sizeof(struct kn_ip4_hdr) - sizeof(struct kn_tcp_hdr);
+	if (peer_mss && peer_mss < mss)
+		mss = peer_mss;
+	if (mss < KN_TCP_MIN_MSS)
+		mss = KN_TCP_MIN_MSS;
+	if (ts)
+		mss -= KN_TCPOLEN_TS_SPACE;
+	return (uint16_t)mss;
+}
+
+/* Settle the segment size once the peer's SYN options are known. An MSS
+ * option of 0 counts as absent (Linux tcp_parse_options: 536); 1..87 are
+ * raised to 88 (Linux TCP_MIN_MSS). */
 void kn_tcp_mss_init(struct kn_tcb *t, const struct kn_tcp_opts *o)
 {
-	uint32_t ours = t->s->mtu - 40u;
-	uint32_t peer = o->has_mss ? o->mss : KN_TCP_MSS_DEFAULT;
-	uint32_t mss = RTE_MIN(ours, peer);
-	if (t->flags & TF_TS)
-		mss -= 12;
-	if (mss < 64)
-		mss = 64;    /* a peer advertising less gets 64: never a zero loop */
+	uint32_t peer = o->has_mss && o->mss ? o->mss : KN_TCP_MSS_DEFAULT;
+	if (peer < KN_TCP_MIN_MSS)
+		peer = KN_TCP_MIN_MSS;
+	uint16_t mss = kn_tcp_mss_limit(t->s->mtu, peer, t->flags & TF_TS);
 	t->peer_mss = (uint16_t)peer;
-	t->mss = (uint16_t)mss;
-	t->cwnd = KN_TCP_IW_SEGS * mss;
+	t->mss = mss;
+	t->pmtu_expire = 0;
+	t->cwnd = KN_TCP_IW_SEGS * (uint32_t)mss;
 	t->ssthresh = UINT32_MAX / 2;
+}
+
+/* A PMTU learnt from "fragmentation needed" has aged out (RFC 1191 §6.3):
+ * back to the first hop's MTU; a router on a smaller path will say so
+ * again. */
+void kn_tcp_pmtu_expire(struct kn_tcb *t)
+{
+	t->pmtu_expire = 0;
+	t->mss = kn_tcp_mss_limit(t->s->mtu, t->peer_mss, t->flags & TF_TS);
+	t->s->st.tcp_pmtu_expired++;
 }
 
 void kn_tcp_rcvq_free(struct kn_tcb *t)

@@ -87,7 +87,9 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port, ui
 	t->flags |= TF_APP;
 	t->iss = kn_tcp_isn(s, t->lip, t->lport, t->rip, t->rport);
 	t->snd_una = t->snd_nxt = t->snd_max = t->recover = t->iss;
-	t->mss = (uint16_t)(s->mtu - 40);
+	/* Until the SYN-ACK tells the peer's MSS: what our MTU allows with the
+	 * options we offer (kn_tcp_mss_init settles it). */
+	t->mss = kn_tcp_mss_limit(s->mtu, 0, s->conf.tcp.timestamps);
 	t->cwnd = t->mss;
 	t->ssthresh = UINT32_MAX / 2;
 	t->state = KN_TCP_SYN_SENT;
