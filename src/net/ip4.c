@@ -91,6 +91,31 @@ void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m)
 	}
 }
 
+/* The IPv4 ID (RFC 6864). Everything kaon sends has DF set and is never
+ * fragmented, so every datagram is atomic and its ID means nothing to the
+ * receiver (§4.1). TCP, the hot path, sends 0, as Linux does for DF
+ * datagrams without a connected socket (receivers' GRO takes a fixed ID
+ * with DF since Linux 4.7). The rest (ICMP, UDP) take a counter per hashed
+ * (src, dst, proto), keyed, as Linux __ip_select_ident: unique per triple
+ * should fragments ever exist, and telling nothing about other flows (no
+ * idle scan, no counting another host's packets). A bucket idle for a while
+ * jumps by a random amount below the idle time in ms, as Linux
+ * ip_idents_reserve, so a host sharing a bucket cannot count either. */
+static inline uint16_t ip_id_next(struct kn_stack *s, uint32_t src, uint32_t dst, uint8_t proto)
+{
+	uint64_t m[2] = {(uint64_t)src << 32 | dst, proto};
+	uint64_t h = kn_siphash(s->sec.key[KN_KEY_IPID], m, 2);
+	struct kn_ipid_bucket *b = &s->ipid[h % KN_IPID_BUCKETS];
+	uint32_t now_ms = (uint32_t)(s->now / 1000000);
+	uint32_t idle = now_ms - b->last_ms;
+	if (idle && b->last_ms) {
+		uint32_t r = (uint32_t)(h >> 32) ^ (uint32_t)kn_rand(s);
+		b->id = (uint16_t)(b->id + r % (idle < 65536 ? idle : 65536));
+	}
+	b->last_ms = now_ms;
+	return b->id++;
+}
+
 /* Prepend an IPv4 header to @m (data at the L4 header) and send it.
  * @l4_cksum_flags: RTE_MBUF_F_TX_* to request from the device, 0 if the
  * L4 checksum is already filled in. @return 0 or a negative errno; @m is
@@ -111,7 +136,7 @@ int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_
 	ip->ver_ihl = 0x45;
 	ip->tos = 0;
 	ip->len = rte_cpu_to_be_16((uint16_t)m->pkt_len);
-	ip->id = rte_cpu_to_be_16(s->ip_id++);
+	ip->id = proto == KN_IPPROTO_TCP ? 0 : rte_cpu_to_be_16(ip_id_next(s, src, dst, proto));
 	ip->frag = rte_cpu_to_be_16(KN_IP_DF);
 	ip->ttl = 64;
 	ip->proto = proto;
