@@ -125,7 +125,8 @@ void kn_stack_conf_default(struct kn_stack_conf *c);
 
 /**
  * Create a stack on @dev, allocating frames from @pool.
- * @return the stack, or NULL with *err = -ENOMEM / -EINVAL.
+ * @return the stack, or NULL with *err = -ENOMEM / -EINVAL, or -EAGAIN
+ *   when getrandom(2) cannot supply the secrets.
  */
 struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
 				 struct rte_mempool *pool, int64_t now, int *err);

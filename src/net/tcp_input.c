@@ -289,7 +289,10 @@ static bool cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg
 	t->rip = sg->src;
 	t->rport = sg->sport;
 	t->irs = sg->seq - 1;
-	t->rcv_nxt = t->rcv_adv = sg->seq;
+	t->rcv_nxt = sg->seq;
+	/* The window the SYN-ACK offered (never scaled in a SYN): data may
+	 * already be on its way, even in this very segment. */
+	t->rcv_adv = t->rcv_nxt + RTE_MIN(kn_tcp_rcv_space(t), 65535u);
 	t->iss = sg->ack - 1;
 	t->snd_una = t->snd_nxt = t->snd_max = t->recover = sg->ack;
 	struct kn_seg syn = *sg;

@@ -234,9 +234,11 @@ static void test_bad_cookie_refused(void **st)
 	assert_null(kn_tcp_accept(l, &cev));
 	assert_int_equal(stats()->tcp_syncookies_failed, 5);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_SYNCOOKIE_BAD), 5);
-	/* The real one still works. */
-	send_tcp(KT_PEER_IP, 30001, KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, ts, 12, NULL, 0);
-	assert_non_null(kn_tcp_accept(l, &cev));
+	/* The real one still works, and the data it carries is taken. */
+	send_tcp(KT_PEER_IP, 30001, KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, ts, 12, "hi", 2);
+	struct kn_tcb *c = kn_tcp_accept(l, &cev);
+	assert_non_null(c);
+	assert_int_equal(kn_tcp_readable(c), 2);
 	kn_tcp_close(l);
 	kn_stack_flush(S);
 	kt_cap_clear(&cap);
