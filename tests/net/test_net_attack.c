@@ -613,6 +613,43 @@ static void test_icmp_ratelimit_per_destination(void **st)
 	kt_cap_clear(&cap);
 }
 
+/* A SYN-RECEIVED entry whose SYN-ACK could not be built (no mbufs) still
+ * has its retransmission timer: it sends the SYN-ACK later, and times out
+ * in the end rather than holding its SYN-queue slot for ever. */
+static void test_syn_received_timer_without_mbufs(void **st)
+{
+	(void)st;
+	int err;
+	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 8, &lev, &err);
+	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
+			   .seq = PISN, .flags = KN_TH_SYN, .win = 65535};
+	struct rte_mbuf *syn = kt_tcp_frame(&t);
+	rte_mbuf_refcnt_update(syn, 1);   /* its free must not refill the pool */
+	enum { MAX = 8192 };
+	static struct rte_mbuf *hoard[MAX];
+	unsigned n = 0;
+	while (n < MAX && (hoard[n] = rte_pktmbuf_alloc(kt_pool)) != NULL)
+		n++;
+	kn_stack_input(S, syn, now);
+	kn_stack_flush(S);
+	assert_int_equal(cap.n, 0);
+	assert_int_equal(kn_stack_tcb_count(S), 2);
+	for (unsigned i = 0; i < n; i++)
+		rte_pktmbuf_free(hoard[i]);
+	rte_pktmbuf_free(syn);
+	tick(2 * KT_SEC);
+	struct kt_seg sa;
+	assert_true(take_to(PPORT, &sa));
+	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
+	for (int i = 0; i < 30; i++) {
+		tick(10 * KT_SEC);
+		kt_cap_clear(&cap);
+	}
+	assert_int_equal(kn_stack_tcb_count(S), 1);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
 int main(void)
 {
 	int rc = kt_eal_init("net-attack", 8192);
@@ -630,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_paws_poisoning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ip_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_ratelimit_per_destination, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_received_timer_without_mbufs, setup, teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();
