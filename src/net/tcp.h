@@ -166,11 +166,14 @@ void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, u
 void kn_tcp_send_ack(struct kn_tcb *t);
 void kn_tcp_send_challenge_ack(struct kn_tcb *t);
 void kn_tcp_send_rst(struct kn_tcb *t);
+void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
 void kn_tcp_send_synack(struct kn_tcb *t);
 bool kn_tcp_oow_ratelimited(struct kn_tcb *t, const struct kn_seg *sg);
 void kn_tcp_send_oow_ack(struct kn_tcb *t, const struct kn_seg *sg);
 
-/* tcp_syncookie.c */
+/* tcp_syncookie.c; a cookie is good for two 64 s periods */
+#define KN_SYNCOOKIE_PERIOD_NS (64 * 1000000000LL)
+#define KN_SYNCOOKIE_LIFE_NS (2 * KN_SYNCOOKIE_PERIOD_NS)
 void kn_syncookie_send(struct kn_stack *s, struct kn_tcb *l, const struct kn_seg *sg);
 /* @return true if the ACK carries a valid cookie; @o then holds the SYN's
  * options as the cookie kept them (and the ACK's timestamps). */
@@ -179,9 +182,8 @@ bool kn_syncookie_check(struct kn_stack *s, const struct kn_seg *sg, struct kn_t
  * lately (Linux tcp_synq_no_recent_overflow). */
 static inline bool kn_syncookie_recent(const struct kn_stack *s, const struct kn_tcb *l)
 {
-	return l->cookie_sent && s->now - l->cookie_sent < 2 * 64 * 1000000000LL;
+	return l->cookie_sent && s->now - l->cookie_sent < KN_SYNCOOKIE_LIFE_NS;
 }
-void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
 
 /* tcp_timer.c */
 static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t delta)

@@ -265,24 +265,25 @@ static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg
 		kn_tcp_timer_rexmt_arm(t);
 }
 
-/* An ACK to a listener, without a TCB: the third segment of a handshake
- * whose SYN-ACK was a SYN cookie. A valid cookie makes the connection,
- * straight to ESTABLISHED and the accept queue. @return false if it is not
- * one (the caller answers as LISTEN does). */
-static bool cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg,
+/* An ACK to a listener that sent SYN cookies lately, without a TCB: the
+ * third segment of a handshake whose SYN-ACK was a cookie, or a forgery. A
+ * valid cookie makes the connection, straight to ESTABLISHED and the accept
+ * queue; anything else gets the RST LISTEN would give it (Linux
+ * cookie_v4_check, FreeBSD syncookie_lookup). */
+static void cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg,
 			     struct rte_mbuf *m)
 {
 	struct kn_tcp_opts o;
 	if (!kn_syncookie_check(s, sg, &o)) {
 		kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
 		kn_drop(s, m, KN_DROP_TCP_SYNCOOKIE_BAD);
-		return true;
+		return;
 	}
 	struct kn_tcb *t = l->acceptq_n < l->backlog ? kn_tcb_alloc(s) : NULL;
 	if (!t) {
 		/* The peer will retransmit (or send data) and try again. */
 		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
-		return true;
+		return;
 	}
 	t->lip = sg->dst;
 	t->lport = sg->dport;
@@ -315,7 +316,6 @@ static bool cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg
 		sync_input(s, t, sg, m);      /* data or FIN with the ACK */
 	else
 		rte_pktmbuf_free(m);
-	return true;
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -909,9 +909,9 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 	}
 	struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
 	if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&
-	    s->conf.tcp.syncookies && kn_syncookie_recent(s, l) && cookie_ack_input(s, l, &sg, m))
-		return;
-	if (l)
+	    kn_syncookie_recent(s, l))
+		cookie_ack_input(s, l, &sg, m);
+	else if (l)
 		listen_input(s, l, &sg, m);
 	else
 		closed_input(s, &sg, m);

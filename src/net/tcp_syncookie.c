@@ -18,7 +18,6 @@
  * it. Our TSval needs nothing: its offset is a function of the 4-tuple. */
 #include "tcp.h"
 
-#define COOKIE_PERIOD_NS (64 * 1000000000LL)
 #define COOKIE_NO_WS 15
 
 /* What peers advertise most (Linux msstab, with a floor at our minimum and
@@ -38,7 +37,7 @@ static uint32_t cookie_mac(struct kn_stack *s, const struct kn_seg *sg, uint32_t
 
 static uint64_t cookie_count(const struct kn_stack *s)
 {
-	return (uint64_t)(s->now / COOKIE_PERIOD_NS);
+	return (uint64_t)(s->now / KN_SYNCOOKIE_PERIOD_NS);
 }
 
 void kn_syncookie_send(struct kn_stack *s, struct kn_tcb *l, const struct kn_seg *sg)
