@@ -184,8 +184,6 @@ static void apply_syn_options(struct kn_tcb *t, const struct kn_seg *sg)
 	kn_tcp_mss_init(t, &sg->opt);
 }
 
-static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m);
-
 /* RFC 9293 §3.10.7.2: LISTEN. */
 static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg, struct rte_mbuf *m)
 {
@@ -269,21 +267,23 @@ static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg
  * third segment of a handshake whose SYN-ACK was a cookie, or a forgery. A
  * valid cookie makes the connection, straight to ESTABLISHED and the accept
  * queue; anything else gets the RST LISTEN would give it (Linux
- * cookie_v4_check, FreeBSD syncookie_lookup). */
-static void cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg,
+ * cookie_v4_check, FreeBSD syncookie_lookup). @return the new connection
+ * if the segment carries data or FIN for it to take (the caller passes it
+ * on), else NULL (@m consumed). */
+static struct kn_tcb *cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg,
 			     struct rte_mbuf *m)
 {
 	struct kn_tcp_opts o;
 	if (!kn_syncookie_check(s, sg, &o)) {
 		kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
 		kn_drop(s, m, KN_DROP_TCP_SYNCOOKIE_BAD);
-		return;
+		return NULL;
 	}
 	struct kn_tcb *t = l->acceptq_n < l->backlog ? kn_tcb_alloc(s) : NULL;
 	if (!t) {
 		/* The peer will retransmit (or send data) and try again. */
 		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
-		return;
+		return NULL;
 	}
 	t->lip = sg->dst;
 	t->lport = sg->dport;
@@ -313,9 +313,9 @@ static void cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg
 	s->st.tcp_passive_opens++;
 	kn_ev_raise(s, &l->ev, KN_EV_ACCEPT);
 	if (sg->len || (sg->flags & KN_TH_FIN))
-		sync_input(s, t, sg, m);      /* data or FIN with the ACK */
-	else
-		rte_pktmbuf_free(m);
+		return t;                     /* data or FIN with the ACK */
+	rte_pktmbuf_free(m);
+	return NULL;
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -900,21 +900,23 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 	rte_pktmbuf_adj(m, (uint16_t)(hl + off));
 
 	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
-	if (KN_LIKELY(t != NULL)) {
-		if (t->state == KN_TCP_SYN_SENT)
-			synsent_input(s, t, &sg, m);
+	if (KN_UNLIKELY(t == NULL)) {
+		struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
+		if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&
+		    kn_syncookie_recent(s, l))
+			t = cookie_ack_input(s, l, &sg, m);
+		else if (l)
+			listen_input(s, l, &sg, m);
 		else
-			sync_input(s, t, &sg, m);
-		return;
+			closed_input(s, &sg, m);
+		if (!t)
+			return;
 	}
-	struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
-	if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&
-	    kn_syncookie_recent(s, l))
-		cookie_ack_input(s, l, &sg, m);
-	else if (l)
-		listen_input(s, l, &sg, m);
+	/* One call site each: both are inlined here, the per-segment path. */
+	if (t->state == KN_TCP_SYN_SENT)
+		synsent_input(s, t, &sg, m);
 	else
-		closed_input(s, &sg, m);
+		sync_input(s, t, &sg, m);
 }
 
 /* ICMP errors about one of our segments (RFC 5927 checks, RFC 1191 PMTU). */

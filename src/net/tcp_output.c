@@ -164,8 +164,9 @@ static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uin
 	kn_ip4_output(s, h, KN_IPPROTO_TCP, lip, rip, cflags);
 }
 
-/* Build and send one segment of @t. @return 0 or -1 without mbufs. */
-static int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
+/* Build and send one segment of @t. @return 0 or -1 without mbufs.
+ * Inlined into kn_tcp_output, the per-segment path, whatever else calls it. */
+static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
 {
 	struct kn_stack *s = t->s;
 	uint8_t opt[KN_TCP_OPT_MAX];
