@@ -64,6 +64,8 @@ typedef struct kaon_config {
 		unsigned keepalive_s;              /**< 0: off (default) */
 		unsigned max_sockets;              /**< default 65536 */
 		int nodelay;                       /**< Nagle off (1, default) or on */
+		unsigned syn_backlog;              /**< half-open per listener before
+						    *   SYN cookies, default 1024 */
 	} tcp;
 
 	struct {

@@ -54,7 +54,7 @@ enum kn_tcp_state {
 struct kn_tcp_conf {
 	uint32_t sndbuf;          /**< send buffer, bytes */
 	uint32_t rcvbuf;          /**< receive buffer, bytes */
-	uint32_t syn_backlog;     /**< SYN queue bound per listener */
+	uint32_t syn_backlog;     /**< SYN queue bound per listener (half-open) */
 	uint32_t max_tcbs;        /**< connections per stack */
 	uint32_t ooo_max;         /**< out-of-order queue bound, segments */
 	int64_t delack_ns;        /**< delayed ACK timeout, 0 = ACK every segment */
@@ -70,7 +70,13 @@ struct kn_tcp_conf {
 	bool nagle;               /**< default off */
 	bool timestamps;          /**< RFC 7323 timestamps + PAWS */
 	bool wscale;              /**< RFC 7323 window scaling */
-	uint32_t challenge_ack_limit; /**< RFC 5961 challenge ACKs per second */
+	uint32_t challenge_ack_limit; /**< RFC 5961 challenge ACKs per second, the
+				   *   whole stack (randomized: limit/2 + [0, limit)) */
+	/** Per connection, at most one ACK per this interval in answer to
+	 * out-of-window segments without data, PAWS failures and challenges
+	 * (Linux tcp_invalid_ratelimit; 0 = no limit) */
+	int64_t invalid_ratelimit_ns;
+	bool syncookies;          /**< RFC 4987 SYN cookies when the SYN queue is full */
 };
 
 struct kn_static_arp {
@@ -107,7 +113,9 @@ struct kn_stack_conf {
 	/** Ephemeral ports for outgoing TCP and UDP (inclusive, host order);
 	 * flow bifurcation steers exactly this range to kaon. */
 	uint16_t eph_port_lo, eph_port_hi;
-	uint64_t isn_secret[2];   /**< RFC 6528 key; zeros = random */
+	/** RFC 6528 key, and the one every other secret is derived from;
+	 * zeros (the default) = every secret from getrandom(2) */
+	uint64_t isn_secret[2];
 	kn_event_fn event;        /**< socket events; NULL = none */
 	/** Reassembly contexts one source address may hold (0 = no bound);
 	 * a source at its share evicts its own oldest datagram. */
@@ -123,7 +131,8 @@ void kn_stack_conf_default(struct kn_stack_conf *c);
 
 /**
  * Create a stack on @dev, allocating frames from @pool.
- * @return the stack, or NULL with *err = -ENOMEM / -EINVAL.
+ * @return the stack, or NULL with *err = -ENOMEM / -EINVAL, or -EAGAIN
+ *   when getrandom(2) cannot supply the secrets.
  */
 struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
 				 struct rte_mempool *pool, int64_t now, int *err);

@@ -68,6 +68,7 @@
 	X(TCP_OOO_FULL,       "out-of-order queue full") \
 	X(TCP_RCVBUF_FULL,    "receive buffer full") \
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
+	X(TCP_SYNCOOKIE_BAD,  "ACK to a listener with a bad or expired SYN cookie") \
 	X(NO_MBUF,            "mbuf pool empty") \
 	X(TX_FULL,            "device took fewer frames than offered") \
 	X(TX_TOO_BIG,         "frame above the MTU, never sendable")
@@ -93,7 +94,9 @@ enum kn_drop_reason {
 	X(tcp_persist_probes) X(tcp_keepalive_probes) X(tcp_challenge_acks) \
 	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed) \
 	X(tcp_timer_visits) X(tcp_persist_drops) X(tcp_output_nomem) \
-	X(tcp_pmtu_lowered) X(tcp_pmtu_expired)
+	X(tcp_pmtu_lowered) X(tcp_pmtu_expired) \
+	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
+	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped)
 
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;

@@ -49,6 +49,7 @@ void kaon_config_defaults(kaon_config *c)
 	c->tcp.rto_max_ms = 60000;
 	c->tcp.max_sockets = 65536;
 	c->tcp.nodelay = 1;
+	c->tcp.syn_backlog = 1024;
 	c->bif.local_port_lo = 40000;
 	c->bif.local_port_hi = 59999;
 }
@@ -121,6 +122,7 @@ static const struct key keys[] = {
 	{ "tcp", "keepalive", K_UINT, 0, F(tcp.keepalive_s), 0, 86400, 0 },
 	{ "tcp", "max_sockets", K_UINT, 0, F(tcp.max_sockets), 1, 1u << 22, 0 },
 	{ "tcp", "nodelay", K_BOOL, 0, F(tcp.nodelay), 0, 1, 0 },
+	{ "tcp", "syn_backlog", K_UINT, 0, F(tcp.syn_backlog), 1, 1u << 20, 0 },
 	{ "bifurcation", "mode", K_BIFMODE, 0, F(bif.mode), 0, 0, 0 },
 	{ "bifurcation", "tcp_ports", K_PORTS, 0, F(bif.tcp_ports), 0, 0, F(bif.n_tcp_ports) },
 	{ "bifurcation", "udp_ports", K_PORTS, 0, F(bif.udp_ports), 0, 0, F(bif.n_udp_ports) },

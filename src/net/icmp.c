@@ -4,7 +4,15 @@
 
 #include "net_int.h"
 
-#define ICMP_ERR_PER_SEC 100
+/* Error rate limits, as Linux: per destination one per second with a burst
+ * of 6 (icmp_ratelimit = 1000 ms, XRLIM_BURST_FACTOR), and for the whole
+ * stack 1000 per second with a burst of 50 (icmp_msgs_per_sec/burst). One
+ * budget for everyone let one prober spend it all, and let anyone count
+ * the errors sent to others. */
+#define ICMP_DST_INTERVAL_NS 1000000000LL
+#define ICMP_DST_BURST 6
+#define ICMP_ALL_INTERVAL_NS 1000000LL
+#define ICMP_ALL_BURST 50
 #define ICMP_QUOTE_MAX 64   /* bytes of the offending datagram past its header */
 
 void kn_icmp_input(struct kn_stack *s, struct rte_mbuf *m)
@@ -84,6 +92,38 @@ void kn_icmp_input(struct kn_stack *s, struct rte_mbuf *m)
 	kn_drop(s, m, KN_DROP_ICMP_UNHANDLED);
 }
 
+/* Token bucket with its credit in ns: one token per @interval, at most
+ * @burst. @return true if a token was taken. */
+static bool bucket_take(int64_t *last, int64_t *credit, int64_t now, int64_t interval,
+			unsigned burst)
+{
+	int64_t max = interval * burst;
+	*credit += now - *last;
+	if (*credit > max || *credit < 0)
+		*credit = max;
+	*last = now;
+	if (*credit < interval)
+		return false;
+	*credit -= interval;
+	return true;
+}
+
+static bool icmp_err_allowed(struct kn_stack *s, uint32_t dst)
+{
+	uint64_t m = dst;
+	uint64_t h = kn_siphash(s->sec.key[KN_KEY_ICMP], &m, 1);
+	struct kn_icmp_bucket *b = &s->icmp_rl[h % KN_ICMP_BUCKETS];
+	if (b->last == 0)
+		b->last = s->now - ICMP_DST_INTERVAL_NS * ICMP_DST_BURST;
+	if (s->icmp_last == 0)
+		s->icmp_last = s->now - ICMP_ALL_INTERVAL_NS * ICMP_ALL_BURST;
+	/* The destination's first: a flood to one host leaves the global
+	 * budget to the others. */
+	return bucket_take(&b->last, &b->credit, s->now, ICMP_DST_INTERVAL_NS, ICMP_DST_BURST) &&
+	       bucket_take(&s->icmp_last, &s->icmp_credit, s->now, ICMP_ALL_INTERVAL_NS,
+			   ICMP_ALL_BURST);
+}
+
 /* Destination unreachable for @orig (data at its IP header, not consumed). */
 void kn_icmp_send_unreach(struct kn_stack *s, struct rte_mbuf *orig, uint8_t code)
 {
@@ -91,11 +131,7 @@ void kn_icmp_send_unreach(struct kn_stack *s, struct rte_mbuf *orig, uint8_t cod
 
 	if (ip->dst != rte_cpu_to_be_32(s->conf.ip) || (ip->frag & rte_cpu_to_be_16(KN_IP_OFFMASK)))
 		return; /* never for broadcasts or non-first fragments */
-	if (s->now - s->icmp_window >= 1000000000LL) {
-		s->icmp_window = s->now;
-		s->icmp_count = 0;
-	}
-	if (++s->icmp_count > ICMP_ERR_PER_SEC) {
+	if (!icmp_err_allowed(s, rte_be_to_cpu_32(ip->src))) {
 		s->st.drops[KN_DROP_ICMP_RATELIMIT]++;
 		return;
 	}

@@ -115,6 +115,31 @@ void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m)
 	}
 }
 
+/* The IPv4 ID (RFC 6864). TCP sets DF and is never fragmented, so its
+ * datagrams are atomic and their ID means nothing to the receiver (§4.1):
+ * TCP, the hot path, sends 0, as Linux does for DF
+ * datagrams without a connected socket (receivers' GRO takes a fixed ID
+ * with DF since Linux 4.7). The rest (ICMP, UDP) take a counter per hashed
+ * (src, dst, proto), keyed, as Linux __ip_select_ident: unique per triple
+ * for the datagrams that are fragmented (ip4_fragment), and telling nothing about other flows (no
+ * idle scan, no counting another host's packets). A bucket idle for a while
+ * jumps by a random amount below the idle time in ms, as Linux
+ * ip_idents_reserve, so a host sharing a bucket cannot count either. */
+static inline uint16_t ip_id_next(struct kn_stack *s, uint32_t src, uint32_t dst, uint8_t proto)
+{
+	uint64_t m[2] = {(uint64_t)src << 32 | dst, proto};
+	uint64_t h = kn_siphash(s->sec.key[KN_KEY_IPID], m, 2);
+	struct kn_ipid_bucket *b = &s->ipid[h % KN_IPID_BUCKETS];
+	uint32_t now_ms = (uint32_t)(s->now / 1000000);
+	uint32_t idle = now_ms - b->last_ms;
+	if (idle && b->last_ms) {
+		uint32_t r = (uint32_t)(h >> 32) ^ (uint32_t)kn_rand(s);
+		b->id = (uint16_t)(b->id + r % (idle < 65536 ? idle : 65536));
+	}
+	b->last_ms = now_ms;
+	return b->id++;
+}
+
 /* Fill the fixed IPv4 header; the checksum by the device or here. */
 static inline void ip4_hdr(struct kn_stack *s, struct rte_mbuf *m, struct kn_ip4_hdr *ip, uint16_t id,
 			   uint16_t frag, uint8_t proto, uint32_t src, uint32_t dst)
@@ -195,7 +220,7 @@ static int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, u
 		uh->csum = c ? c : 0xffff;
 	}
 	uint32_t step = (s->mtu - (uint32_t)sizeof(struct kn_ip4_hdr)) & ~7u;
-	uint16_t id = s->ip_id++;
+	uint16_t id = ip_id_next(s, src, dst, proto);
 	s->st.ip_tx++;
 	s->st.ip_fragmented++;
 	for (uint32_t off = 0; off < len; off += step) {
@@ -237,7 +262,8 @@ int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_
 		kn_drop(s, m, KN_DROP_NO_MBUF);
 		return -ENOMEM;
 	}
-	ip4_hdr(s, m, ip, s->ip_id++, KN_IP_DF, proto, src, dst);
+	ip4_hdr(s, m, ip, proto == KN_IPPROTO_TCP ? 0 : ip_id_next(s, src, dst, proto), KN_IP_DF,
+		proto, src, dst);
 	if (l4_cksum_flags)
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | l4_cksum_flags;
 	s->st.ip_tx++;

@@ -341,7 +341,7 @@ int kn_frag_init(struct kn_stack *s)
 	t->mask = nb - 1;
 	/* Not a secret of any weight: collisions only lengthen a bucket walk
 	 * that the table size bounds anyway. */
-	t->seed = (uint32_t)(s->isn_key[0] >> 17) ^ (uint32_t)s->isn_key[1] ^ 0x9e3779b9u;
+	t->seed = (uint32_t)kn_rand(s);
 	t->per_src = s->conf.frag_max_per_src;
 	if (t->per_src == 0 || t->per_src > n)
 		t->per_src = n;

@@ -13,8 +13,12 @@
 #include <kaon/net.h>
 #include "timer_wheel.h"
 #include "wire.h"
+#include "secret.h"
 
 #define KN_TX_BATCH 32
+#define KN_EPH_TABLE 256      /* RFC 6056 algorithm 4: TABLE_LENGTH */
+#define KN_IPID_BUCKETS 2048  /* IPv4 ID counters, keyed by destination */
+#define KN_ICMP_BUCKETS 64    /* ICMP error rate limit, by destination */
 #define KN_RX_BURST 32
 /* Headroom a frame needs below its TCP header: Ethernet + IPv4. */
 #define KN_L2L3_LEN (sizeof(struct kn_eth_hdr) + sizeof(struct kn_ip4_hdr))
@@ -58,7 +62,6 @@ struct kn_stack {
 	struct rte_mempool *pool;
 	int64_t now;
 	uint16_t mtu;
-	uint16_t ip_id;
 	uint8_t mac[6];
 	struct kn_stats st;
 
@@ -83,20 +86,28 @@ struct kn_stack {
 	struct kn_tcb_list listeners;
 	struct kn_tcb_tailq all;       /* every TCB, for teardown */
 	unsigned ntcb;
-	uint16_t next_ephemeral;
 	int64_t timer_next;            /* earliest deadline known to be armed */
 	struct kn_twheel tcp_wheel;    /* TCBs with a timer armed (tcp_timer.c) */
-	uint64_t isn_key[2];
-	int64_t challenge_window;      /* RFC 5961 rate limit, per second */
-	uint32_t challenge_count;
+	int64_t challenge_window;      /* RFC 5961 global budget, per second */
+	uint32_t challenge_left;       /* ... randomized each second */
 
-	/* ICMP error rate limit */
-	int64_t icmp_window;
-	uint32_t icmp_count;
+	/* Secrets and what is chosen with them (secret.c) */
+	struct kn_secrets sec;
+	uint32_t eph_perturb[KN_EPH_TABLE];   /* RFC 6056 algorithm 4 table */
+	struct kn_ipid_bucket {
+		uint16_t id;
+		uint32_t last_ms;
+	} ipid[KN_IPID_BUCKETS];
+
+	/* ICMP error rate limit: token buckets (credit in ns), one global and
+	 * one per hashed destination */
+	int64_t icmp_last, icmp_credit;
+	struct kn_icmp_bucket {
+		int64_t last, credit;
+	} icmp_rl[KN_ICMP_BUCKETS];
 
 	/* UDP */
 	struct kn_udp_list udps;
-	uint16_t udp_next_ephemeral;
 
 	/* events */
 	struct kn_evlist events;

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_random.h>
-
 #include "tcp.h"
 
 static const char *const drop_names[] = {
@@ -48,7 +46,8 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	struct kn_tcp_conf *t = &c->tcp;
 	t->sndbuf = 256 * 1024;
 	t->rcvbuf = 256 * 1024;
-	t->syn_backlog = 128;
+	t->syn_backlog = 1024;
+	t->syncookies = true;
 	t->max_tcbs = 4096;
 	t->ooo_max = 64;
 	t->delack_ns = 40 * 1000000LL;
@@ -65,6 +64,7 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	t->timestamps = true;
 	t->wscale = true;
 	t->challenge_ack_limit = 1000;
+	t->invalid_ratelimit_ns = 500 * 1000000LL;
 }
 
 struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
@@ -101,14 +101,19 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 		s->mtu = 576;
 	TAILQ_INIT(&s->events);
 	LIST_INIT(&s->udps);
-	s->isn_key[0] = c->isn_secret[0];
-	s->isn_key[1] = c->isn_secret[1];
-	if (!s->isn_key[0] && !s->isn_key[1]) {
-		s->isn_key[0] = rte_rand();
-		s->isn_key[1] = rte_rand();
+	/* Every secret from getrandom(2) (or derived from isn_secret, for
+	 * tests); nothing that leaves the stack is a plain function of
+	 * another: ports, IP IDs and TSvals each have their own key. */
+	if (kn_secrets_init(&s->sec, c->isn_secret) != 0) {
+		free(s);
+		*err = -EAGAIN;
+		return NULL;
 	}
-	s->next_ephemeral = (uint16_t)(s->isn_key[0] >> 48);
-	s->ip_id = (uint16_t)s->isn_key[1];
+	for (unsigned i = 0; i < KN_IPID_BUCKETS; i++)
+		s->ipid[i].id = (uint16_t)kn_rand(s);
+	for (unsigned i = 0; i < KN_EPH_TABLE; i++)
+		s->eph_perturb[i] = (uint32_t)kn_rand(s);
+	s->challenge_window = now - 1000000000LL;
 	if (kn_arp_init(s) != 0 || kn_frag_init(s) != 0 || kn_tcp_init(s) != 0) {
 		kn_stack_destroy(s);
 		*err = -ENOMEM;

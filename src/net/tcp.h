@@ -84,7 +84,11 @@ struct kn_tcb {
 	/* timestamps (RFC 7323) */
 	uint32_t ts_recent;
 	int64_t ts_recent_age;
-	uint32_t ts_offset;
+	uint32_t ts_offset;                /* TSval = clock + this (secret.c key) */
+
+	/* ACKs to invalid segments and challenges: last sent (Linux
+	 * tcp_oow_rate_limited, per connection) */
+	int64_t last_oow_ack;
 
 	/* RTT (RFC 6298) */
 	int64_t srtt, rttvar, rto;
@@ -122,6 +126,7 @@ struct kn_tcb {
 	struct kn_tw_node tw;              /* on the wheel at or before the earliest */
 	int64_t persist_since;             /* first probe of this zero window */
 	int64_t probe_sent;                /* last zero-window probe */
+	int64_t cookie_sent;               /* last SYN cookie sent, 0 = never */
 };
 
 /* Parsed options of one segment. */
@@ -163,6 +168,8 @@ struct kn_tcb *kn_tcb_lookup(struct kn_stack *s, uint32_t lip, uint16_t lport, u
 			     uint16_t rport);
 struct kn_tcb *kn_tcb_listener(struct kn_stack *s, uint16_t port);
 uint32_t kn_tcp_isn(struct kn_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+uint32_t kn_tcp_ts_offset(struct kn_stack *s, uint32_t lip, uint16_t lport, uint32_t rip,
+			  uint16_t rport);
 void kn_tcp_drop(struct kn_tcb *t, int err);
 void kn_tcp_closed(struct kn_tcb *t);
 void kn_tcp_set_state(struct kn_tcb *t, uint8_t st);
@@ -181,6 +188,23 @@ void kn_tcp_send_ack(struct kn_tcb *t);
 void kn_tcp_send_challenge_ack(struct kn_tcb *t);
 void kn_tcp_send_rst(struct kn_tcb *t);
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
+void kn_tcp_send_synack(struct kn_tcb *t);
+bool kn_tcp_oow_ratelimited(struct kn_tcb *t, const struct kn_seg *sg);
+void kn_tcp_send_oow_ack(struct kn_tcb *t, const struct kn_seg *sg);
+
+/* tcp_syncookie.c; a cookie is good for two 64 s periods */
+#define KN_SYNCOOKIE_PERIOD_NS (64 * 1000000000LL)
+#define KN_SYNCOOKIE_LIFE_NS (2 * KN_SYNCOOKIE_PERIOD_NS)
+void kn_syncookie_send(struct kn_stack *s, struct kn_tcb *l, const struct kn_seg *sg);
+/* @return true if the ACK carries a valid cookie; @o then holds the SYN's
+ * options as the cookie kept them (and the ACK's timestamps). */
+bool kn_syncookie_check(struct kn_stack *s, const struct kn_seg *sg, struct kn_tcp_opts *o);
+/* Whether ACKs without a TCB are worth a cookie check: one was sent
+ * lately (Linux tcp_synq_no_recent_overflow). */
+static inline bool kn_syncookie_recent(const struct kn_stack *s, const struct kn_tcb *l)
+{
+	return l->cookie_sent && s->now - l->cookie_sent < KN_SYNCOOKIE_LIFE_NS;
+}
 
 /* tcp_timer.c */
 #define KN_TCP_TICK_NS 1000000LL /* timer granularity: 1 ms */

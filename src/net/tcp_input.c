@@ -203,14 +203,33 @@ static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg
 		kn_drop(s, m, KN_DROP_TCP_BAD_FLAGS);
 		return;
 	}
-	if (l->synq_n >= s->conf.tcp.syn_backlog || l->acceptq_n >= l->backlog) {
+	if (l->acceptq_n >= l->backlog) {
+		/* The application is not keeping up: as Linux, no new SYNs. */
 		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
 		return;
 	}
-	struct kn_tcb *t = kn_tcb_alloc(s);
+	/* A full SYN queue (or no TCB to spare): a SYN cookie, which costs
+	 * nothing to keep (RFC 4987 §3.6); without cookies, the oldest
+	 * half-open connection makes room (RFC 4987 §3.4, random drop's
+	 * deterministic cousin, as FreeBSD's syncache). */
+	bool full = l->synq_n >= s->conf.tcp.syn_backlog;
+	struct kn_tcb *t = full ? NULL : kn_tcb_alloc(s);
 	if (!t) {
-		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
-		return;
+		if (s->conf.tcp.syncookies) {
+			kn_syncookie_send(s, l, sg);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		struct kn_tcb *old = TAILQ_FIRST(&l->synq);
+		if (old) {
+			s->st.tcp_synq_evicted++;
+			kn_tcp_closed(old);
+			t = kn_tcb_alloc(s);
+		}
+		if (!t) {
+			kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
+			return;
+		}
 	}
 	t->lip = sg->dst;
 	t->lport = sg->dport;
@@ -237,6 +256,66 @@ static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg
 	/* Data on a SYN is not queued: the peer sends it again. */
 	rte_pktmbuf_free(m);
 	kn_tcp_output(t);
+	/* Even if the SYN-ACK could not be built (no mbuf), the entry must
+	 * time out: a half-open entry without a timer would hold its slot
+	 * in the SYN queue for ever. */
+	if (!t->t_rexmt)
+		kn_tcp_timer_rexmt_arm(t);
+}
+
+/* An ACK to a listener that sent SYN cookies lately, without a TCB: the
+ * third segment of a handshake whose SYN-ACK was a cookie, or a forgery. A
+ * valid cookie makes the connection, straight to ESTABLISHED and the accept
+ * queue; anything else gets the RST LISTEN would give it (Linux
+ * cookie_v4_check, FreeBSD syncookie_lookup). @return the new connection
+ * if the segment carries data or FIN for it to take (the caller passes it
+ * on), else NULL (@m consumed). */
+static struct kn_tcb *cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg,
+			     struct rte_mbuf *m)
+{
+	struct kn_tcp_opts o;
+	if (!kn_syncookie_check(s, sg, &o)) {
+		kn_tcp_respond(s, sg, sg->ack, 0, KN_TH_RST);
+		kn_drop(s, m, KN_DROP_TCP_SYNCOOKIE_BAD);
+		return NULL;
+	}
+	struct kn_tcb *t = l->acceptq_n < l->backlog ? kn_tcb_alloc(s) : NULL;
+	if (!t) {
+		/* The peer will retransmit (or send data) and try again. */
+		kn_drop(s, m, KN_DROP_TCP_LISTEN_OVERFLOW);
+		return NULL;
+	}
+	t->lip = sg->dst;
+	t->lport = sg->dport;
+	t->rip = sg->src;
+	t->rport = sg->sport;
+	t->irs = sg->seq - 1;
+	t->rcv_nxt = sg->seq;
+	/* The window the SYN-ACK offered (never scaled in a SYN): data may
+	 * already be on its way, even in this very segment. */
+	t->rcv_adv = t->rcv_nxt + RTE_MIN(kn_tcp_rcv_space(t), 65535u);
+	t->iss = sg->ack - 1;
+	t->snd_una = t->snd_nxt = t->snd_max = t->recover = sg->ack;
+	struct kn_seg syn = *sg;
+	syn.opt = o;
+	apply_syn_options(t, &syn);
+	t->snd_wnd = sg->wnd << t->snd_wscale;
+	t->max_sndwnd = t->snd_wnd;
+	t->snd_wl1 = sg->seq;
+	t->snd_wl2 = sg->ack;
+	t->last_rx = s->now;
+	kn_tcp_set_state(t, KN_TCP_ESTABLISHED);
+	kn_tcb_hash(s, t);
+	t->listener = l;
+	t->flags |= TF_ACCEPTQ;
+	TAILQ_INSERT_TAIL(&l->acceptq, t, q_link);
+	l->acceptq_n++;
+	s->st.tcp_passive_opens++;
+	kn_ev_raise(s, &l->ev, KN_EV_ACCEPT);
+	if (sg->len || (sg->flags & KN_TH_FIN))
+		return t;                     /* data or FIN with the ACK */
+	rte_pktmbuf_free(m);
+	return NULL;
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -446,6 +525,9 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	if (t->flags & TF_TS) {
 		if (!sg->opt.has_ts || TSTMP_LT(sg->opt.tsval, t->ts_recent))
 			return false;
+		/* RFC 7323 §4.3: safe here, the segment is acceptable (at
+		 * RCV.NXT, which our last ACK did not pass) and so is its ACK
+		 * (within SND.UNA..SND.MAX, the ACK bit set). */
 		t->ts_recent = sg->opt.tsval;
 		t->ts_recent_age = s->now;
 	}
@@ -486,7 +568,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	/* RFC 7323 §5.3: PAWS, before the sequence check. */
 	if ((t->flags & TF_TS) && sg->opt.has_ts && !(fl & KN_TH_RST) &&
 	    TSTMP_LT(sg->opt.tsval, t->ts_recent) && s->now - t->ts_recent_age < KN_TCP_PAWS_IDLE_NS) {
-		kn_tcp_send_ack(t);
+		kn_tcp_send_oow_ack(t, sg);
 		kn_drop(s, m, KN_DROP_TCP_PAWS);
 		return;
 	}
@@ -506,7 +588,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		if (!(fl & KN_TH_RST)) {
 			if (t->state == KN_TCP_TIME_WAIT && (fl & KN_TH_FIN))
 				kn_tcp_timer_set(t, &t->t_2msl, s->conf.tcp.time_wait_ns);
-			kn_tcp_send_ack(t);
+			kn_tcp_send_oow_ack(t, sg);
 		}
 		kn_drop(s, m, (fl & KN_TH_RST) ? KN_DROP_TCP_RST_INVALID : KN_DROP_TCP_OUT_OF_WINDOW);
 		return;
@@ -539,12 +621,6 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 			kn_mbuf_trim_to(m, keep);
 		sg->len = keep;
 		fl &= (uint8_t)~KN_TH_FIN;
-	}
-	if (sg->opt.has_ts && (t->flags & TF_TS) && SEQ_LEQ(sg->seq, t->rcv_adv) &&
-	    SEQ_LEQ(sg->seq, t->rcv_nxt) && TSTMP_GEQ(sg->opt.tsval, t->ts_recent)) {
-		/* RFC 7323 §4.3: remember the timestamp to echo. */
-		t->ts_recent = sg->opt.tsval;
-		t->ts_recent_age = s->now;
 	}
 
 	/* Second: check the RST (RFC 5961 §3.2). */
@@ -631,7 +707,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	bool finacked = false;
 	if (SEQ_GT(sg->ack, t->snd_max)) {
 		/* RFC 9293: ACK for something not yet sent. */
-		kn_tcp_send_ack(t);
+		kn_tcp_send_oow_ack(t, sg);
 		kn_drop(s, m, KN_DROP_TCP_ACK_FUTURE);
 		return;
 	}
@@ -641,6 +717,17 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		kn_tcp_send_challenge_ack(t);
 		kn_drop(s, m, KN_DROP_TCP_OLD_ACK);
 		return;
+	}
+	/* RFC 7323 §4.3, as Linux tcp_replace_ts_recent from tcp_ack: only
+	 * now, with the segment in the window and its ACK found acceptable,
+	 * may its TSval become the one to echo. Earlier, one blind segment
+	 * (no ACK, or an ACK nowhere near) with a TSval from the future would
+	 * make PAWS drop everything the real peer sends. */
+	if (sg->opt.has_ts && (t->flags & TF_TS) && SEQ_LEQ(sg->seq, t->rcv_nxt) &&
+	    (TSTMP_GEQ(sg->opt.tsval, t->ts_recent) ||
+	     s->now - t->ts_recent_age >= KN_TCP_PAWS_IDLE_NS)) {
+		t->ts_recent = sg->opt.tsval;
+		t->ts_recent_age = s->now;
 	}
 	uint32_t nwnd = sg->wnd << t->snd_wscale;
 	if (SEQ_LEQ(sg->ack, t->snd_una)) {
@@ -813,18 +900,23 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 	rte_pktmbuf_adj(m, (uint16_t)(hl + off));
 
 	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
-	if (KN_LIKELY(t != NULL)) {
-		if (t->state == KN_TCP_SYN_SENT)
-			synsent_input(s, t, &sg, m);
+	if (KN_UNLIKELY(t == NULL)) {
+		struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
+		if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&
+		    kn_syncookie_recent(s, l))
+			t = cookie_ack_input(s, l, &sg, m);
+		else if (l)
+			listen_input(s, l, &sg, m);
 		else
-			sync_input(s, t, &sg, m);
-		return;
+			closed_input(s, &sg, m);
+		if (!t)
+			return;
 	}
-	struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
-	if (l)
-		listen_input(s, l, &sg, m);
+	/* One call site each: both are inlined here, the per-segment path. */
+	if (t->state == KN_TCP_SYN_SENT)
+		synsent_input(s, t, &sg, m);
 	else
-		closed_input(s, &sg, m);
+		sync_input(s, t, &sg, m);
 }
 
 /* ICMP errors about one of our segments (RFC 5927 checks, RFC 1191 PMTU). */

@@ -164,8 +164,9 @@ static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uin
 	kn_ip4_output(s, h, KN_IPPROTO_TCP, lip, rip, cflags);
 }
 
-/* Build and send one segment of @t. @return 0 or -1 without mbufs. */
-static int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
+/* Build and send one segment of @t. @return 0 or -1 without mbufs.
+ * Inlined into kn_tcp_output, the per-segment path, whatever else calls it. */
+static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
 {
 	struct kn_stack *s = t->s;
 	uint8_t opt[KN_TCP_OPT_MAX];
@@ -367,16 +368,55 @@ void kn_tcp_send_ack(struct kn_tcb *t)
 	kn_tcp_output(t);
 }
 
-/* RFC 5961 §7: challenge ACKs, rate-limited per stack. */
+/* Whether an ACK in answer to @sg (NULL: a challenge) must be held back:
+ * one per connection per invalid_ratelimit_ns (Linux tcp_oow_rate_limited,
+ * tcp_invalid_ratelimit = 500 ms). Data segments without SYN always get
+ * their ACK, as in Linux: a peer retransmitting data we already have must
+ * learn where we are, and two stacks do not loop on those. */
+bool kn_tcp_oow_ratelimited(struct kn_tcb *t, const struct kn_seg *sg)
+{
+	struct kn_stack *s = t->s;
+	int64_t lim = s->conf.tcp.invalid_ratelimit_ns;
+	if (sg && sg->len && !(sg->flags & KN_TH_SYN))
+		return false;
+	if (lim && t->last_oow_ack && s->now - t->last_oow_ack < lim)
+		return true;
+	t->last_oow_ack = s->now;
+	return false;
+}
+
+/* An ACK in answer to an unacceptable segment (RFC 9293 §3.10.7.4, PAWS). */
+void kn_tcp_send_oow_ack(struct kn_tcb *t, const struct kn_seg *sg)
+{
+	if (kn_tcp_oow_ratelimited(t, sg)) {
+		t->s->st.tcp_oow_acks_skipped++;
+		return;
+	}
+	kn_tcp_send_ack(t);
+}
+
+/* RFC 5961 §7: challenge ACKs, as Linux tcp_send_challenge_ack since the
+ * CVE-2016-5696 fix: first the per-connection limit, so that a flood on one
+ * connection cannot spend another's; then a stack-wide budget per second,
+ * drawn at random (limit/2 + [0, limit)) so that its use cannot be counted
+ * from outside. */
 void kn_tcp_send_challenge_ack(struct kn_tcb *t)
 {
 	struct kn_stack *s = t->s;
+	uint32_t limit = s->conf.tcp.challenge_ack_limit;
+	if (kn_tcp_oow_ratelimited(t, NULL)) {
+		s->st.tcp_challenge_acks_skipped++;
+		return;
+	}
 	if (s->now - s->challenge_window >= 1000000000LL) {
 		s->challenge_window = s->now;
-		s->challenge_count = 0;
+		s->challenge_left = limit ? limit / 2 + (uint32_t)(kn_rand(s) % limit) : 0;
 	}
-	if (++s->challenge_count > s->conf.tcp.challenge_ack_limit)
+	if (s->challenge_left == 0) {
+		s->st.tcp_challenge_acks_skipped++;
 		return;
+	}
+	s->challenge_left--;
 	s->st.tcp_challenge_acks++;
 	kn_tcp_send_ack(t);
 }
@@ -419,4 +459,11 @@ void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, u
 	if (flags & KN_TH_RST)
 		s->st.tcp_resets_tx++;
 	tcp_finish(s, h, sg->dst, sg->src, sizeof(*th));
+}
+
+/* The SYN-ACK of @t, which may be a TCB on the caller's stack (a SYN
+ * cookie's): no state changes, no timers. */
+void kn_tcp_send_synack(struct kn_tcb *t)
+{
+	send_segment(t, t->iss, 0, KN_TH_SYN | KN_TH_ACK, adv_window(t));
 }

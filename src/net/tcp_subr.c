@@ -61,8 +61,12 @@ struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 	return t;
 }
 
+/* The connection has its 4-tuple: hash it, and give it its timestamp
+ * offset (every passive and active open comes through here before its
+ * first segment). */
 void kn_tcb_hash(struct kn_stack *s, struct kn_tcb *t)
 {
+	t->ts_offset = kn_tcp_ts_offset(s, t->lip, t->lport, t->rip, t->rport);
 	struct kn_tcb_list *b = &s->tcb_hash[tuple_hash(t->rip, t->rport, t->lport) & s->tcb_hash_mask];
 	LIST_INSERT_HEAD(b, t, hash_link);
 	t->flags |= TF_HASHED;
@@ -88,41 +92,23 @@ struct kn_tcb *kn_tcb_listener(struct kn_stack *s, uint16_t port)
 	return NULL;
 }
 
-/* SipHash-2-4 (Aumasson & Bernstein), enough of it for one 16-byte message. */
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                               \
-	do {                                                                   \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);      \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                         \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                         \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);      \
-	} while (0)
-
-static uint64_t siphash16(const uint64_t k[2], uint64_t m0, uint64_t m1)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
-	uint64_t b = (uint64_t)16 << 56;
-	uint64_t m[3] = {m0, m1, b};
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
 uint32_t kn_tcp_isn(struct kn_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
 {
-	uint64_t f = siphash16(s->isn_key, (uint64_t)lip << 32 | rip, (uint64_t)lport << 16 | rport);
+	uint64_t m[2] = {(uint64_t)lip << 32 | rip, (uint64_t)lport << 16 | rport};
+	uint64_t f = kn_siphash(s->sec.key[KN_KEY_ISN], m, 2);
 	return (uint32_t)f + (uint32_t)(s->now / 4000);
+}
+
+/* TSval = clock + a keyed hash of the 4-tuple (Linux tcp_ts_off, per
+ * connection as in Linux 4.10): the TSval of one connection says nothing
+ * about our clock or another connection's; a function of the tuple, so a
+ * SYN cookie's connection gets the offset its SYN-ACK showed. */
+uint32_t kn_tcp_ts_offset(struct kn_stack *s, uint32_t lip, uint16_t lport, uint32_t rip,
+			  uint16_t rport)
+{
+	uint64_t m[2] = {(uint64_t)lip << 32 | rip, (uint64_t)lport << 16 | rport};
+	return (uint32_t)kn_siphash(s->sec.key[KN_KEY_TS], m, 2);
 }
 
 void kn_tcp_set_state(struct kn_tcb *t, uint8_t st)

@@ -62,11 +62,8 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port, ui
 		return NULL;
 	}
 	if (lport == 0) {
-		for (unsigned i = 0; i < 16384 && !lport; i++) {
-			uint16_t p = (uint16_t)(49152 + (s->next_ephemeral++ % 16384));
-			if (!port_in_use(s, p, ip, port))
-				lport = p;
-		}
+		/* RFC 6056 algorithm 4, keyed: not guessable off-path. */
+		lport = kn_eph_port(s, ip, port, port_in_use);
 	} else if (kn_tcb_lookup(s, s->conf.ip, lport, ip, port)) {
 		lport = 0;
 	}

@@ -72,14 +72,18 @@ void kn_udp_input(struct kn_stack *s, struct rte_mbuf *m)
 	kn_ev_raise(s, &u->ev, KN_EV_READABLE);
 }
 
+static bool udp_port_busy(struct kn_stack *s, uint16_t port, uint32_t rip, uint16_t rport)
+{
+	(void)rip;
+	(void)rport;
+	return udp_lookup(s, port) != NULL;
+}
+
 struct kn_udp *kn_udp_bind(struct kn_stack *s, uint16_t port, void *user, int *err)
 {
 	if (port == 0) {
-		for (unsigned i = 0; i < 16384 && !port; i++) {
-			uint16_t p = (uint16_t)(49152 + (s->udp_next_ephemeral++ % 16384));
-			if (!udp_lookup(s, p))
-				port = p;
-		}
+		/* Random in the configured range (RFC 6056; no destination yet). */
+		port = kn_eph_port(s, 0, 0, udp_port_busy);
 		if (!port) {
 			*err = -EADDRINUSE;
 			return NULL;

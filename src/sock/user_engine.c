@@ -73,6 +73,7 @@ static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
 	/* Room to reorder a receive window's worth of full segments. */
 	sc->tcp.ooo_max = c->tcp.rcvbuf / 1024 > 64 ? c->tcp.rcvbuf / 1024 : 64;
 	sc->tcp.nagle = !c->tcp.nodelay;
+	sc->tcp.syn_backlog = c->tcp.syn_backlog;
 	if (c->tcp.keepalive_s)
 		sc->tcp.keepidle_ns = (int64_t)c->tcp.keepalive_s * 1000000000;
 }

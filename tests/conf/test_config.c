@@ -55,6 +55,7 @@ static void t_full(void **s)
 			   "rcvbuf = 131072 ; inline comment\n"
 			   "delayed_ack = 0\n"
 			   "time_wait = 100\n"
+			   "syn_backlog = 4096\n"
 			   "nodelay = off\n"
 			   "[bifurcation]\n"
 			   "mode = xdp\n"
@@ -71,6 +72,7 @@ static void t_full(void **s)
 	assert_int_equal(c.tcp.rcvbuf, 131072);
 	assert_int_equal(c.tcp.sndbuf, 256 * 1024); /* default kept */
 	assert_int_equal(c.tcp.nodelay, 0);
+	assert_int_equal(c.tcp.syn_backlog, 4096);
 	assert_int_equal(c.bif.mode, KAON_BIF_XDP);
 	assert_int_equal(c.bif.n_tcp_ports, 5);
 	assert_int_equal(c.bif.tcp_ports[4], 9002);
