@@ -103,7 +103,6 @@ for pmd in af_xdp af_packet; do
 	if start_server "$WORK/$pmd.conf" KAON_DEV_LOSS=10000,10000,3; then
 		bench --conns 4 --size 262144 --mode pingpong --duration 3 &&
 			ok "$pmd: 1% loss, content intact" || bad "$pmd: loss: $(tail -3 "$WORK/bench.log")"
-		grep -q "tcp_rexmt\|tcp_fast_rexmt" "$WORK/server.log" || true
 		stop_server INT
 		grep -Eq "tcp_(fast_)?rexmt [1-9]" "$WORK/server.log" && ok "$pmd: retransmitted" ||
 			bad "$pmd: no retransmission counted"
