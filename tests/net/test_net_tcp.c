@@ -334,6 +334,32 @@ static void test_data_retransmit_karn(void **st)
 	kn_stack_flush(S);
 }
 
+/* With timestamps the handshake's ACK echoes the SYN,ACK's TSval: an RTT
+ * sample (0 here), as without timestamps the timed SYN,ACK gives one, and as
+ * Linux takes it (tcp_synack_rtt_meas). The first data segment's RTO is then
+ * the minimum, not the initial 1 s.
+ * FAILS today (stack bug): tcp_output.c ~318 times segments only without
+ * TF_TS, and the handshake paths (tcp_input.c ~282 SYN-SENT, ~614
+ * SYN-RECEIVED) sample only rttstart, never the echoed TSecr. */
+static void test_handshake_rtt_sample_with_timestamps(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	assert_int_equal(kn_tcp_send(c, "abcdef", 6), 6);
+	struct kt_seg d = take();
+	assert_true(d.has_ts);
+	tick(conf.tcp.rto_min_ns - 1);
+	expect_nothing();
+	tick(1);
+	struct kt_seg r = take();
+	assert_int_equal(r.seq, iss + 1);
+	assert_int_equal(r.len, 6);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
 static void test_fast_retransmit_newreno(void **st)
 {
 	(void)st;
@@ -649,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rst_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_retransmit_timing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_retransmit_karn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_rtt_sample_with_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_close_time_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_passive_close, setup, teardown),
