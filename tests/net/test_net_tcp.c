@@ -649,9 +649,6 @@ static void test_listen_queues_bounded(void **st)
 static void test_timestamps_paws(void **st)
 {
 	(void)st;
-	conf.tcp.timestamps = true;
-	kn_stack_destroy(S);
-	S = kt_stack(&cap, &conf, now);
 	int err;
 	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	uint8_t o[20];
