@@ -1,7 +1,7 @@
 #!/bin/sh
 # kaon's user-space stack on the veth testbed, driven by the real Linux TCP
 # stack from the other namespace: content-checked echo (64 B to 16 MiB),
-# 1000 connections, ping, retransmission under injected loss on af_xdp and
+# 1000 connections, ping (also 1473 and 2100 bytes), retransmission under injected loss on af_xdp and
 # af_packet, SIGTERM under load and SIGKILL followed by a clean restart, and
 # a bad config refused with the interface untouched.
 #
@@ -97,6 +97,14 @@ for pmd in af_xdp af_packet; do
 		bad "$pmd: ping"
 	ip netns exec kaon-cli ip neigh show 198.18.0.2 | grep -q lladdr && ok "$pmd: ARP resolved" ||
 		bad "$pmd: ARP"
+	# Echo requests past the MTU (the kernel fragments them): the reply
+	# must come back within the MTU, and kaon must keep sending after.
+	for size in 1473 2100; do
+		ip netns exec kaon-cli ping -c 2 -W 2 -s $size 198.18.0.2 >/dev/null &&
+			ok "$pmd: ping -s $size" || bad "$pmd: ping -s $size"
+	done
+	bench --conns 1 --size 64 --mode pingpong --duration 1 && ok "$pmd: still serving after big pings" ||
+		bad "$pmd: after big pings: $(tail -3 "$WORK/bench.log")"
 	stop_server INT && ok "$pmd: clean exit on SIGINT" || bad "$pmd: exit status on SIGINT"
 
 	# Loss both ways (1%): retransmission on a real PMD, content checked.
