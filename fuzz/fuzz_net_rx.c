@@ -44,6 +44,7 @@ static struct rte_mempool *pool;
 struct conv {
 	bool open;              /* the handshake was played */
 	bool active;            /* the stack connected */
+	bool raw_before;        /* raw frames came before the handshake */
 	struct kn_tcb *t;       /* the application's handle, NULL once released */
 	uint16_t lport, pport;  /* the stack's port, the peer's */
 	bool have_iss;
@@ -68,7 +69,8 @@ static struct {
 	struct kn_dev dev;
 	uint16_t mtu;
 	int64_t now;
-	bool raw_seen;          /* a raw frame may have changed any connection */
+	bool raw_seen;          /* a raw frame may have changed any connection: the
+				 * peer's view of script connections is off */
 	struct conv c[FZ_CONNS];
 	struct kn_tcb *l, *a;
 	struct kn_udp *u;
@@ -169,7 +171,10 @@ static void observe_tcp(const uint8_t *th, uint32_t l4len)
 	}
 	if (!c->have_iss || (flags & 0x04))
 		return;
-	if (len) {
+	/* A raw frame before the handshake may have opened this connection
+	 * itself, one since may have moved its window: then the peer's view
+	 * does not hold (the frame-level checks still do). */
+	if (len && !c->raw_before) {
 		CHECK(len <= (c->peer_mss > FZ_MSS_FLOOR ? c->peer_mss : FZ_MSS_FLOOR),
 		      "TCP payload larger than the peer's MSS");
 		if (c->edge_valid && !F.raw_seen)
@@ -408,6 +413,7 @@ static void op_open(struct conv *c, unsigned idx, const uint8_t *a)
 	uint16_t win = be16(a + 4);
 	c->open = true;
 	c->active = fl & FZ_O_ACTIVE;
+	c->raw_before = F.raw_seen;
 	c->peer_mss = (fl & FZ_O_MSS) ? mss : 536;
 	c->peer_ws_sent = fl & FZ_O_WS;
 	c->peer_ws = ws > 14 ? 14 : ws;
