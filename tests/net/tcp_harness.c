@@ -57,7 +57,8 @@ static uint8_t peer_opts(uint8_t flags, const uint8_t *opt, uint8_t optlen, uint
 		has_ts |= opt[i] == 8;
 		i = (uint8_t)(i + opt[i + 1]);
 	}
-	memcpy(out, opt, optlen);
+	if (optlen)
+		memcpy(out, opt, optlen);
 	if (!th_peer_ts || has_ts || optlen + 12 > 40)
 		return optlen;
 	/* The peer's clock ticks in milliseconds; it echoes what it last saw. */
