@@ -50,6 +50,7 @@ struct conv {
 	bool have_iss;
 	uint32_t iss;           /* the stack's */
 	uint32_t stack_max;     /* highest sequence (+ SYN/FIN) the stack sent */
+	uint32_t stack_ack;     /* the last ACK it sent: its RCV.NXT */
 	uint32_t peer_iss, peer_nxt;
 	uint16_t peer_mss;      /* what the stack may send per segment */
 	bool ts;                /* both sides sent the timestamp option */
@@ -196,6 +197,8 @@ static void observe_tcp(const uint8_t *th, uint32_t l4len)
 	uint32_t end = seq + len + ((flags & 0x01) ? 1 : 0);
 	if ((int32_t)(end - c->stack_max) > 0)
 		c->stack_max = end;
+	if (flags & 0x10)
+		c->stack_ack = be32(th + 8);
 }
 
 static void check_frame(struct rte_mbuf *m)
@@ -597,6 +600,52 @@ static void op_close(struct conv *c, uint8_t how)
 	}
 }
 
+/* No stall: a connection that holds data the application wrote, facing a
+ * peer that acknowledges everything at once with an open window, sends new
+ * data every round (every round ends at the stack's next timer, so RTO and
+ * persist backoffs are no excuse). Issue 9 saw connections that acknowledged
+ * but never sent again. Only for connections the application still holds,
+ * without an error, untouched by raw frames. */
+static void check_progress(struct conv *c)
+{
+	if (!c->t || !c->have_iss || F.raw_seen || kn_tcp_error(c->t) != 0)
+		return;
+	switch (kn_tcp_get_state(c->t)) {
+	case KN_TCP_ESTABLISHED:
+	case KN_TCP_CLOSE_WAIT:
+	case KN_TCP_FIN_WAIT_1:
+	case KN_TCP_CLOSING:
+	case KN_TCP_LAST_ACK:
+		break;
+	default:
+		return;
+	}
+	unsigned idle = 0;
+	for (unsigned r = 0; r < 256; r++) {
+		if (seq_leq(c->iss + 1 + c->written, c->stack_max) || kn_tcp_error(c->t) != 0)
+			return; /* all sent, or reset */
+		uint32_t before = c->stack_max;
+		uint8_t to[12];
+		c->ts_val++;
+		uint32_t tl = ts_opt(c, to, false);
+		peer_seg(c, 0x10, c->stack_ack, c->stack_max, 65535, to, tl, 0, false);
+		int64_t next = kn_stack_next_timer(F.s);
+		int64_t step = next > F.now ? next - F.now : 0;
+		if (step < 1000000)
+			step = 1000000;
+		if (step > 70LL * 1000000000)
+			step = 70LL * 1000000000;
+		F.now += step;
+		kn_stack_timers(F.s, F.now);
+		kn_stack_flush(F.s);
+		idle = c->stack_max == before ? idle + 1 : 0;
+		if (trace)
+			fprintf(stderr, "final: conn %u round %u sent up to +%u of %u written\n",
+				(unsigned)(c - F.c), r, c->stack_max - c->iss - 1, c->written);
+		CHECK(idle < 4, "TCP connection stalled: written data never sent to an open window");
+	}
+}
+
 static void op_ping(uint16_t size)
 {
 	static uint8_t dgram[65536];
@@ -765,6 +814,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)kn_udp_recvfrom(F.u, rbuf, 512, NULL, NULL);
 		kn_stack_flush(F.s);
 	}
+	for (unsigned i = 0; i < FZ_CONNS; i++)
+		check_progress(&F.c[i]);
 	/* Release the handles, let every timer run out, then tear down. */
 	for (unsigned i = 0; i < FZ_CONNS; i++)
 		if (F.c[i].t)
