@@ -381,6 +381,16 @@ int main(int argc, char **argv)
 	c_clock(100);
 	save(dir, "conv_two");
 
+	/* Left with data in flight behind a zero window: the end-of-input
+	 * progress check takes over. */
+	hdr_mtu = 2;
+	c_open(3, linux_syn, 1240, 9, 65535);
+	c_write(3, 400000);
+	c_pump(3, 300, 3);
+	c_seg(3, 0x10, 0, 0, 0, 0, 0);
+	c_clock(230);
+	save(dir, "conv_left_open");
+
 	/* Big datagrams out, big pings in (fragmented to the MTU). */
 	c_u16(FZ_OP_UDP, 1472);
 	c_u16(FZ_OP_UDP, 3000);
