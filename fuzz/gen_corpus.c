@@ -1,7 +1,7 @@
-/* Writes the seed corpus for fuzz_net_rx: valid frames in the fuzz input
- * format (see fuzz_common.h). TCP seeds follow a real handshake with a stack
- * set up exactly as the fuzz target sets up its own, so their sequence
- * numbers are right. Usage: gen_corpus DIR */
+/* Writes the seed corpus for fuzz_net_rx in its input format (see
+ * fuzz_common.h): raw frames (TCP ones follow a real handshake with a stack
+ * set up as the fuzz target sets up its own, so their sequence numbers are
+ * right) and conversation scripts. Usage: gen_corpus DIR */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,9 +42,33 @@ static const struct kn_dev_ops ops = {.rx_burst = dev_rx, .tx_burst = dev_tx};
 /* ---- records ---- */
 static uint8_t rec[65536];
 static size_t reclen;
+/* The header of the next input: device and stack flags, MTU choice. */
+static uint8_t hdr_flags, hdr_mtu;
 
+static void begin(void)
+{
+	if (reclen)
+		return;
+	rec[0] = hdr_flags;
+	rec[1] = hdr_mtu;
+	rec[2] = rec[3] = 0;
+	reclen = FZ_HDR;
+}
+
+/* One operation and its argument bytes. */
+static void op(uint8_t code, const uint8_t *args, uint32_t n)
+{
+	begin();
+	rec[reclen++] = code;
+	memcpy(rec + reclen, args, n);
+	reclen += n;
+}
+
+/* A raw frame. */
 static void add(const uint8_t *f, uint32_t len, uint8_t ctl)
 {
+	begin();
+	rec[reclen++] = FZ_OP_RAW;
 	rec[reclen++] = (uint8_t)len;
 	rec[reclen++] = (uint8_t)(len >> 8);
 	rec[reclen++] = ctl;
@@ -63,6 +87,58 @@ static void save(const char *dir, const char *name)
 	}
 	fclose(f);
 	reclen = 0;
+	hdr_flags = hdr_mtu = 0;
+}
+
+/* ---- conversation operations ---- */
+static void c_open(uint8_t conn, uint8_t fl, uint16_t mss, uint8_t ws, uint16_t win)
+{
+	uint8_t a[7] = {conn, fl, (uint8_t)(mss >> 8), (uint8_t)mss, ws, (uint8_t)(win >> 8), (uint8_t)win};
+	op(FZ_OP_OPEN, a, sizeof(a));
+}
+
+static void c_seg(uint8_t conn, uint8_t flags, int16_t dseq, int16_t dack, uint16_t win,
+		  uint16_t len, uint8_t sf)
+{
+	uint8_t a[11] = {conn, flags, (uint8_t)((uint16_t)dseq >> 8), (uint8_t)dseq,
+			 (uint8_t)((uint16_t)dack >> 8), (uint8_t)dack, (uint8_t)(win >> 8), (uint8_t)win,
+			 (uint8_t)(len >> 8), (uint8_t)len, sf};
+	op(FZ_OP_SEG, a, sizeof(a));
+}
+
+static void c_pump(uint8_t conn, uint16_t win, uint8_t rounds)
+{
+	uint8_t a[4] = {conn, (uint8_t)(win >> 8), (uint8_t)win, rounds};
+	op(FZ_OP_PUMP, a, sizeof(a));
+}
+
+static void c_write(uint8_t conn, uint32_t len)
+{
+	uint8_t a[4] = {conn, (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+	op(FZ_OP_WRITE, a, sizeof(a));
+}
+
+static void c_read(uint8_t conn, uint16_t len)
+{
+	uint8_t a[3] = {conn, (uint8_t)(len >> 8), (uint8_t)len};
+	op(FZ_OP_READ, a, sizeof(a));
+}
+
+static void c_close(uint8_t conn, uint8_t how)
+{
+	uint8_t a[2] = {conn, how};
+	op(FZ_OP_CLOSE, a, sizeof(a));
+}
+
+static void c_clock(uint8_t n)
+{
+	op(FZ_OP_CLOCK, &n, 1);
+}
+
+static void c_u16(uint8_t code, uint16_t v)
+{
+	uint8_t a[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	op(code, a, sizeof(a));
 }
 
 /* ---- frames ---- */
@@ -256,6 +332,70 @@ int main(int argc, char **argv)
 	add(f, tcp(f, 1, 80, 1, 0, 0x02, badopt, sizeof(badopt), "", 0), 0);
 	add(f, tcp(f, 1, 80, 1, 0, 0x02, synopt, sizeof(synopt), "", 0), 0xa0);
 	save(dir, "tcp_misc");
+
+	/* Conversations. A passive open with Linux's SYN options, a large
+	 * write acknowledged as it goes, data both ways, an orderly close. */
+	const uint8_t linux_syn = FZ_O_MSS | FZ_O_WS | FZ_O_TS | FZ_O_SACKOK;
+	c_open(0, linux_syn, 1460, 7, 64240);
+	c_write(0, 300000);
+	c_pump(0, 2000, 40);
+	c_seg(0, 0x18, 0, 0, 2000, 1000, 0);
+	c_read(0, 4096);
+	c_seg(0, 0x18, 0, 0, 2000, 1448, 0);
+	c_read(0x80, 0);
+	c_close(0, 0);
+	c_pump(0, 2000, 40);
+	c_seg(0, 0x11, 0, 0, 2000, 0, 0);
+	c_clock(250);
+	save(dir, "conv_passive");
+
+	/* Active open, 536-byte MSS without timestamps, a zero window that
+	 * opens after persist probes, a shutdown. */
+	hdr_flags = 0;
+	hdr_mtu = 1;
+	c_open(1, FZ_O_ACTIVE | FZ_O_MSS | FZ_O_WS, 536, 2, 8192);
+	c_write(1, 100000);
+	c_pump(1, 0, 2);
+	c_clock(205);
+	c_clock(210);
+	c_pump(1, 4096, 30);
+	c_close(1, 1);
+	c_pump(1, 4096, 30);
+	save(dir, "conv_active_zero_window");
+
+	/* Two connections: a small MSS with timestamps, out-of-order data and
+	 * an old timestamp (PAWS) on the other; a multi-segment device. */
+	hdr_flags = FZ_H_MULTISEG;
+	c_open(0, FZ_O_MSS | FZ_O_TS, 100, 0, 65535);
+	c_open(2, linux_syn | FZ_O_ACTIVE, 1460, 7, 65535);
+	c_write(0, 20000);
+	c_write(2, 150000);
+	c_pump(0, 65535, 10);
+	c_seg(2, 0x10, 1000, 0, 65535, 500, 0);
+	c_seg(2, 0x10, 0, 0, 65535, 1000, FZ_S_OLD_TS);
+	c_seg(2, 0x10, 0, 0, 65535, 1000, 0);
+	c_read(2, 8000);
+	c_pump(2, 65535, 20);
+	c_close(0, 2);
+	c_close(2, 0);
+	c_clock(100);
+	save(dir, "conv_two");
+
+	/* Left with data in flight behind a zero window: the end-of-input
+	 * progress check takes over. */
+	hdr_mtu = 2;
+	c_open(3, linux_syn, 1240, 9, 65535);
+	c_write(3, 400000);
+	c_pump(3, 300, 3);
+	c_seg(3, 0x10, 0, 0, 0, 0, 0);
+	c_clock(230);
+	save(dir, "conv_left_open");
+
+	/* Big datagrams out, big pings in (fragmented to the MTU). */
+	c_u16(FZ_OP_UDP, 1472);
+	c_u16(FZ_OP_UDP, 3000);
+	c_u16(FZ_OP_PING, 1000);
+	save(dir, "udp_ping");
 
 	rte_mempool_free(pool);
 	rte_eal_cleanup();

@@ -2,11 +2,15 @@
 
 #include <string.h>
 
+#include "net/wire.h"
+
 struct kt_cap cap;
 struct kn_stack *S;
 struct kn_stack_conf conf;
 int64_t now;
 struct kt_ev lev, cev;
+bool th_peer_ts;
+uint32_t th_ts_recent;
 
 void th_setup(void (*tweak)(struct kn_stack_conf *))
 {
@@ -15,7 +19,8 @@ void th_setup(void (*tweak)(struct kn_stack_conf *))
 	memset(&cev, 0, sizeof(cev));
 	kt_cap_init(&cap, KN_DEV_TX_MULTI_SEG);
 	kt_conf(&conf, KT_US_IP);
-	conf.tcp.timestamps = false; /* most tests read plain headers */
+	th_peer_ts = true;
+	th_ts_recent = 0;
 	if (tweak)
 		tweak(&conf);
 	S = kt_stack(&cap, &conf, now);
@@ -37,11 +42,47 @@ void tick(int64_t dt)
 	kn_stack_flush(S);
 }
 
+/* The peer's options: @opt, plus a timestamp option (RFC 7323 §3.2) when
+ * the peer uses them and @opt has none. @return the length. */
+static uint8_t peer_opts(uint8_t flags, const uint8_t *opt, uint8_t optlen, uint8_t out[40])
+{
+	bool has_ts = false;
+	for (uint8_t i = 0; i < optlen;) {
+		if (opt[i] == 0)
+			break;
+		if (opt[i] == 1 || i + 1 >= optlen || opt[i + 1] < 2) {
+			i++;
+			continue;
+		}
+		has_ts |= opt[i] == 8;
+		i = (uint8_t)(i + opt[i + 1]);
+	}
+	if (optlen)
+		memcpy(out, opt, optlen);
+	if (!th_peer_ts || has_ts || optlen + 12 > 40)
+		return optlen;
+	/* The peer's clock ticks in milliseconds; it echoes what it last saw. */
+	uint32_t val = (uint32_t)(now / KT_MS) + 7;
+	uint32_t ecr = (flags & KN_TH_ACK) ? th_ts_recent : 0;
+	uint8_t *o = out + optlen;
+	o[0] = o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	for (int i = 0; i < 4; i++) {
+		o[4 + i] = (uint8_t)(val >> (24 - 8 * i));
+		o[8 + i] = (uint8_t)(ecr >> (24 - 8 * i));
+	}
+	return (uint8_t)(optlen + 12);
+}
+
 void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const void *data,
 	       uint32_t len)
 {
+	uint8_t o[40];
+	uint8_t ol = peer_opts(flags, NULL, 0, o);
 	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
-			   .seq = seq, .ack = ack, .flags = flags, .win = win, .data = data, .len = len};
+			   .seq = seq, .ack = ack, .flags = flags, .win = win, .data = data, .len = len,
+			   .opt = o, .optlen = ol};
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	kn_stack_flush(S);
 }
@@ -49,8 +90,10 @@ void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const vo
 void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
 		    const uint8_t *opt, uint8_t optlen)
 {
+	uint8_t o[40];
+	uint8_t ol = peer_opts(flags, opt, optlen, o);
 	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = LPORT,
-			   .seq = seq, .ack = ack, .flags = flags, .win = win, .opt = opt, .optlen = optlen};
+			   .seq = seq, .ack = ack, .flags = flags, .win = win, .opt = o, .optlen = ol};
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	kn_stack_flush(S);
 }
@@ -63,5 +106,7 @@ bool take_seg(struct kt_seg *s)
 		return false;
 	assert_true(kt_parse_tcp(m, s));
 	assert_true(s->csum_ok);
+	if (s->has_ts)
+		th_ts_recent = s->tsval;
 	return true;
 }

@@ -16,15 +16,22 @@ extern struct kn_stack *S;
 extern struct kn_stack_conf conf;
 extern int64_t now;
 extern struct kt_ev lev, cev;      /* listener and connection events */
+/* The peer adds a timestamp option to every segment it sends (unless the
+ * options given already hold one), as Linux does; th_setup turns it on.
+ * th_ts_recent: the last TSval the stack sent (take_seg records it). */
+extern bool th_peer_ts;
+extern uint32_t th_ts_recent;
 
-/* A fresh stack at now = 1000 s, timestamps off; @tweak (may be NULL)
+/* A fresh stack at now = 1000 s with the default conf (timestamps on, as
+ * Linux peers use them); @tweak (may be NULL)
  * adjusts the conf before the stack is made. */
 void th_setup(void (*tweak)(struct kn_stack_conf *));
 /* Destroy it and check that every mbuf went back to the pool. */
 int th_teardown(void **st);
 /* Advance the clock, run timers, flush. */
 void tick(int64_t dt);
-/* The peer sends a segment (with TCP options, for the second). */
+/* The peer sends a segment (with TCP options, for the second), with a
+ * timestamp option when th_peer_ts. */
 void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const void *data,
 	       uint32_t len);
 void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,

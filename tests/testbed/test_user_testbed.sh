@@ -115,7 +115,7 @@ for pmd in af_xdp af_packet; do
 		# PACKET_FANOUT_FLAG_DEFRAG), then cuts the 2,142-byte frame to
 		# its 2 KB ring slot: kaon gets a truncated datagram and must
 		# only drop it (checked by the pings that follow).
-		big_ping 2100 5a3c; echo "ok   $pmd: ping -s 2100 (not deliverable through af_packet)"
+		big_ping 2100 5a3c; echo "note $pmd: ping -s 2100 is not deliverable through af_packet"
 	else
 		big_ping 2100 5a3c && ok "$pmd: ping -s 2100 answered intact" ||
 			bad "$pmd: ping -s 2100: $(tail -3 "$WORK/ping.log")"
@@ -134,7 +134,6 @@ for pmd in af_xdp af_packet; do
 	if start_server "$WORK/$pmd.conf" KAON_DEV_LOSS=10000,10000,3; then
 		bench --conns 4 --size 262144 --mode pingpong --duration 3 &&
 			ok "$pmd: 1% loss, content intact" || bad "$pmd: loss: $(tail -3 "$WORK/bench.log")"
-		grep -q "tcp_rexmt\|tcp_fast_rexmt" "$WORK/server.log" || true
 		stop_server INT
 		grep -Eq "tcp_(fast_)?rexmt [1-9]" "$WORK/server.log" && ok "$pmd: retransmitted" ||
 			bad "$pmd: no retransmission counted"
