@@ -318,6 +318,24 @@ static struct kn_tcb *cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, str
 	return NULL;
 }
 
+/* An RTT sample from an ACK that acknowledges new data (or our SYN): the
+ * echoed timestamp (RFC 7323 §4.1), else the timed segment (Karn). The
+ * handshake counts too, as in Linux (tcp_synack_rtt_meas): without it the
+ * first RTO stays at rto_init. */
+static void rtt_sample(struct kn_tcb *t, const struct kn_seg *sg)
+{
+	struct kn_stack *s = t->s;
+	if ((t->flags & TF_TS) && sg->opt.has_ts && sg->opt.tsecr) {
+		uint32_t d = kn_tcp_ts_now(s) + t->ts_offset - sg->opt.tsecr;
+		if (d < 0x7fffffff)
+			kn_tcp_rtt_update(t, (int64_t)d * (1000000000LL / KN_TCP_TS_HZ));
+		t->rttstart = 0;
+	} else if (t->rttstart && SEQ_GT(sg->ack, t->rtseq)) {
+		kn_tcp_rtt_update(t, s->now - t->rttstart);
+		t->rttstart = 0;
+	}
+}
+
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
 static void synsent_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m)
 {
@@ -358,10 +376,7 @@ static void synsent_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *s
 	rte_pktmbuf_free(m); /* data on a SYN is not queued */
 	if (ack) {
 		t->snd_una = sg->ack;
-		if (t->rttstart) {
-			kn_tcp_rtt_update(t, s->now - t->rttstart);
-			t->rttstart = 0;
-		}
+		rtt_sample(t, sg);
 		t->t_rexmt = 0;
 		t->rxtshift = 0;
 		kn_tcp_set_state(t, KN_TCP_ESTABLISHED);
@@ -419,15 +434,7 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 	struct kn_stack *s = t->s;
 	uint32_t acked = sg->ack - t->snd_una;
 
-	/* RTT sample: the echoed timestamp, or the timed segment (Karn). */
-	if ((t->flags & TF_TS) && sg->opt.has_ts && sg->opt.tsecr) {
-		uint32_t d = kn_tcp_ts_now(s) + t->ts_offset - sg->opt.tsecr;
-		if (d < 0x7fffffff)
-			kn_tcp_rtt_update(t, (int64_t)d * (1000000000LL / KN_TCP_TS_HZ));
-	} else if (t->rttstart && SEQ_GT(sg->ack, t->rtseq)) {
-		kn_tcp_rtt_update(t, s->now - t->rttstart);
-		t->rttstart = 0;
-	}
+	rtt_sample(t, sg);
 
 	if (t->flags & TF_INRECOVERY) {
 		if (SEQ_GEQ(sg->ack, t->recover)) {
@@ -573,6 +580,18 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		return;
 	}
 
+	/* Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN-ACK
+	 * repeats the SYN we already took, one before RCV.NXT, and acknowledges
+	 * ours. A Linux peer is ESTABLISHED by then and sends nothing more:
+	 * take it as the ACK that completes the handshake, as Linux does. */
+	if (KN_UNLIKELY(t->state == KN_TCP_SYN_RECEIVED) && !t->listener &&
+	    (fl & (KN_TH_SYN | KN_TH_ACK | KN_TH_RST | KN_TH_FIN)) == (KN_TH_SYN | KN_TH_ACK) &&
+	    sg->seq == t->irs && sg->len == 0 && SEQ_GT(sg->ack, t->snd_una) &&
+	    SEQ_LEQ(sg->ack, t->snd_max)) {
+		fl &= (uint8_t)~KN_TH_SYN;
+		sg->seq++;
+	}
+
 	/* First: check the sequence number. */
 	uint32_t wnd = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	uint32_t seglen = sg->len + !!(fl & KN_TH_SYN) + !!(fl & KN_TH_FIN);
@@ -687,10 +706,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		t->max_sndwnd = RTE_MAX(t->max_sndwnd, t->snd_wnd);
 		t->snd_wl1 = sg->seq;
 		t->snd_wl2 = sg->ack;
-		if (t->rttstart) {
-			kn_tcp_rtt_update(t, s->now - t->rttstart);
-			t->rttstart = 0;
-		}
+		rtt_sample(t, sg);
 		if (t->flags & TF_KEEPALIVE)
 			kn_tcp_timer_set(t, &t->t_keep, s->conf.tcp.keepidle_ns);
 		if (l) {
