@@ -58,6 +58,8 @@
 	X(TCP_OOO_FULL,       "out-of-order queue full") \
 	X(TCP_RCVBUF_FULL,    "receive buffer full") \
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
+	X(TCP_RCV_NO_MEMORY,  "receive memory budget spent: in-window data dropped unacknowledged") \
+	X(UDP_NO_MEMORY,      "receive memory budget spent: datagram dropped") \
 	X(NO_MBUF,            "mbuf pool empty") \
 	X(TX_FULL,            "device took fewer frames than offered")
 
@@ -68,7 +70,9 @@ enum kn_drop_reason {
 	KN_DROP_MAX
 };
 
-/* Counters in the spirit of `netstat -s`. */
+/* Counters in the spirit of `netstat -s`. The mem_* entries are gauges of
+ * the buffer budget, in mbufs: the limits, what queues hold now, and the
+ * most they ever held (see kn_stack_conf.rcv_mem_mbufs). */
 #define KN_STATS(X) \
 	X(eth_rx) X(eth_tx) X(arp_rx) X(arp_tx) X(arp_requests) X(arp_replies) \
 	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) \
@@ -79,7 +83,10 @@ enum kn_drop_reason {
 	X(tcp_rexmt) X(tcp_rexmt_timeouts) X(tcp_fast_rexmt) X(tcp_recoveries) \
 	X(tcp_delacks) X(tcp_acks_tx) X(tcp_dupacks) X(tcp_ooo_queued) \
 	X(tcp_persist_probes) X(tcp_keepalive_probes) X(tcp_challenge_acks) \
-	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed)
+	X(tcp_bytes_tx) X(tcp_bytes_rx) X(tcp_timewait_closed) \
+	X(tcp_rcv_collapsed) X(tcp_ooo_collapsed) X(tcp_ooo_pruned) X(tcp_snd_mem_waits) \
+	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
+	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;

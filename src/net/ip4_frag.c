@@ -23,6 +23,7 @@ struct kn_frag {
 	uint32_t total;     /* payload length, known once the last piece came */
 	uint32_t have;      /* payload bytes held */
 	uint32_t mem;       /* buffer bytes held */
+	uint32_t nmb;       /* mbufs held, charged to receive memory */
 	int64_t expire;
 	struct kn_frag_piece p[FRAG_MAX_PIECES];
 };
@@ -44,6 +45,7 @@ static void frag_free(struct kn_stack *s, struct kn_frag *f, enum kn_drop_reason
 			kn_drop(s, f->p[i].m, r);
 	}
 	s->frag_bytes -= f->mem;
+	kn_mem_rcv_release(s, f->nmb);
 	s->nfrags--;
 	memset(f, 0, sizeof(*f));
 }
@@ -85,6 +87,7 @@ static struct rte_mbuf *frag_assemble(struct kn_stack *s, struct kn_frag *f)
 			f->npieces = 0;
 			kn_drop(s, head, KN_DROP_FRAG_TOO_BIG);
 			s->frag_bytes -= f->mem;
+			kn_mem_rcv_release(s, f->nmb);
 			s->nfrags--;
 			memset(f, 0, sizeof(*f));
 			return NULL;
@@ -97,6 +100,7 @@ static struct rte_mbuf *frag_assemble(struct kn_stack *s, struct kn_frag *f)
 	ip->csum = kn_cksum_fold(kn_cksum_add(0, ip, head->l3_len));
 	f->npieces = 0;
 	s->frag_bytes -= f->mem;
+	kn_mem_rcv_release(s, f->nmb);
 	s->nfrags--;
 	memset(f, 0, sizeof(*f));
 	/* Upper layers want their header in the first segment. */
@@ -131,7 +135,8 @@ struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m)
 		return NULL;
 	}
 	uint32_t mem = mbuf_mem(m);
-	if (s->frag_bytes + mem > s->conf.frag_max_bytes) {
+	uint32_t nmb = kn_mbuf_nsegs(m);
+	if (s->frag_bytes + mem > s->conf.frag_max_bytes || !kn_mem_rcv_room(s, nmb, false)) {
 		kn_drop(s, m, KN_DROP_FRAG_NO_MEMORY);
 		if (f->npieces == 0)
 			frag_free(s, f, KN_DROP_NONE);
@@ -163,6 +168,8 @@ struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m)
 	f->have += len;
 	f->mem += mem;
 	s->frag_bytes += mem;
+	f->nmb += nmb;
+	kn_mem_rcv_charge(s, nmb);
 	if (!more) {
 		f->have_last = true;
 		f->total = off + len;

@@ -90,11 +90,14 @@ struct kn_tcb {
 	struct rte_mbuf *snd_cur;          /* cursor: segment holding snd_cur_seq */
 	struct rte_mbuf *snd_spare;        /* an acked, unshared buffer kept for reuse */
 	uint32_t snd_cur_seq;
+	uint32_t snd_nmb;                  /* send memory charged: sndq + snd_spare mbufs */
 
 	/* receive queue: a chain of payload segments, in order */
 	struct rte_mbuf *rcvq, *rcvq_tail;
 	uint32_t rcvq_bytes;
 	uint32_t rcvq_mem;                 /* buffer bytes held, for the bound */
+	uint32_t rcvq_nmb;                 /* receive memory charged: rcvq mbufs */
+	uint32_t ooo_nmb;                  /* receive memory charged: ooo mbufs */
 
 	/* out-of-order queue, sorted, bounded */
 	struct kn_ooo_seg *ooo;
