@@ -140,6 +140,20 @@ static inline uint32_t kn_tcp_rcv_space(const struct kn_tcb *t)
 	return used >= buf ? 0 : buf - used;
 }
 
+/* The window the receive side can stand behind: the socket's free space,
+ * capped by a fair share of the stack's free receive memory (an mbuf
+ * counted as one MSS), never below one MSS so that every connection can
+ * make progress: the budget's first defence, before any drop. */
+static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
+{
+	const struct kn_stack *s = t->s;
+	uint32_t win = kn_tcp_rcv_space(t);
+	uint64_t share = (uint64_t)kn_mem_rcv_free(s) * t->mss / (s->ntcb ? s->ntcb : 1u);
+	if (share < t->mss)
+		share = t->mss;
+	return win > share ? (uint32_t)share : win;
+}
+
 /* tcp_subr.c */
 struct kn_tcb *kn_tcb_alloc(struct kn_stack *s);
 void kn_tcb_hash(struct kn_stack *s, struct kn_tcb *t);

@@ -41,13 +41,7 @@ static inline void put32(uint8_t *p, uint32_t v)
  * §3.8.6.2.2), and never shrinking the right edge already advertised. */
 static uint32_t adv_window(struct kn_tcb *t)
 {
-	struct kn_stack *s = t->s;
-	uint32_t win = kn_tcp_rcv_space(t);
-	uint64_t share = (uint64_t)kn_mem_rcv_free(s) * t->mss / (s->ntcb ? s->ntcb : 1u);
-	if (share < t->mss)
-		share = t->mss;
-	if (win > share)
-		win = (uint32_t)share;
+	uint32_t win = kn_tcp_rcv_window(t);
 	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
 		win = 0;
 	if (SEQ_GT(t->rcv_adv, t->rcv_nxt) && win < t->rcv_adv - t->rcv_nxt)

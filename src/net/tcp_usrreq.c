@@ -182,8 +182,16 @@ static void after_read(struct kn_tcb *t)
 	 * peer knows is under 8 segments: check that first, it is cheap. */
 	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	if (cur < 8u * t->mss && t->state >= KN_TCP_ESTABLISHED && t->state != KN_TCP_TIME_WAIT &&
-	    !(t->flags & TF_RCVD_FIN))
+	    !(t->flags & TF_RCVD_FIN)) {
+		/* A peer that sees less than a segment of window waits on its
+		 * persist timer, backing off to minutes: under memory pressure
+		 * the window may only reopen by one segment, below the usual
+		 * update threshold, so say so at once (RFC 9293 §3.8.6.2.2:
+		 * an update once the window grows by min(RCV.BUFF / 2, MSS)). */
+		if (cur < t->mss && kn_tcp_rcv_window(t) >= cur + t->mss)
+			t->flags |= TF_ACKNOW;
 		kn_tcp_output(t);
+	}
 }
 
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
