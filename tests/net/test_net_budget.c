@@ -397,6 +397,42 @@ static void test_window_shrinks_with_pressure(void **st)
 	th_teardown(NULL);
 }
 
+static void small_rcvbuf(struct kn_stack_conf *c)
+{
+	c->tcp.delack_ns = 0;
+	c->tcp.rcvbuf = 16384;
+}
+
+/* A peer facing a closed window learns as soon as one segment fits again,
+ * not only after two (it would sit on its persist timer, backing off). */
+static void test_window_reopens_by_one_segment(void **st)
+{
+	(void)st;
+	th_setup(small_rcvbuf);
+	establish();
+	static uint8_t seg[1460];
+	uint32_t seq = ISS_PEER + 1;
+	struct kt_seg g;
+	uint16_t win = 1;
+	for (int i = 0; i < 40 && win; i++) {
+		peer_send(KN_TH_ACK, seq, our_iss + 1, 65535, seg, sizeof(seg));
+		seq += sizeof(seg);
+		while (take_seg(&g))
+			win = g.win;
+	}
+	assert_int_equal(win, 0);
+	size_t queued = kn_tcp_readable(T);
+	static uint8_t out[2000];
+	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), sizeof(out));
+	kn_stack_flush(S);
+	assert_true(take_seg(&g));
+	assert_true(g.win >= 1460);
+	assert_int_equal(g.ack, ISS_PEER + 1 + (uint32_t)queued);
+	kn_tcp_abort(T);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
 static void small_snd_budget(struct kn_stack_conf *c)
 {
 	c->tcp.delack_ns = 0;
@@ -525,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_over_budget_dropped_then_accepted),
 		cmocka_unit_test(test_window_shrinks_with_pressure),
+		cmocka_unit_test(test_window_reopens_by_one_segment),
 		cmocka_unit_test(test_sender_waits_for_memory),
 		cmocka_unit_test(test_udp_copied_and_bounded),
 		cmocka_unit_test(test_pool_too_small),
