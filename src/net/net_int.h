@@ -99,7 +99,7 @@ struct kn_stack {
 	struct kn_evlist events;
 
 	/* The buffer budget, in mbufs; the gauges live in st.mem_*. */
-	uint32_t rcv_soft;             /* receive: past this only empty sockets queue */
+	uint32_t rcv_soft;             /* receive: windows are computed against this */
 	uint32_t snd_lowat;            /* wake memory waiters at or below this */
 	struct kn_evlist mem_waiters;  /* sockets waiting for send memory */
 };
@@ -159,14 +159,16 @@ static inline void kn_mem_rcv_release(struct kn_stack *s, uint32_t n)
 	s->st.mem_rcv_used -= n;
 }
 
-/* May @n more receive mbufs be queued? Past the soft limit only a socket
- * whose queues are empty (@empty) gets one, up to the hard limit: as
- * Linux's sk_forced_mem_schedule() for an empty receive queue, a reader
- * can always make progress, whoever hogs the rest. */
-static inline bool kn_mem_rcv_room(const struct kn_stack *s, uint32_t n, bool empty)
+/* May @n more receive mbufs be queued? Windows are computed against the
+ * soft limit (7/8 of the budget); what was already promised in a window
+ * may use the rest (@promised), so that the one-segment floor every
+ * connection keeps, and windows advertised before memory ran short, rarely
+ * turn into drops and retransmission timeouts. Queues without a window
+ * (UDP, reassembly, ARP) stop at the soft limit. */
+static inline bool kn_mem_rcv_room(const struct kn_stack *s, uint32_t n, bool promised)
 {
 	uint64_t want = s->st.mem_rcv_used + n;
-	return want <= s->rcv_soft || (empty && want <= s->st.mem_rcv_limit);
+	return want <= (promised ? s->st.mem_rcv_limit : s->rcv_soft);
 }
 
 /* Free receive memory under the soft limit, in mbufs. */

@@ -86,10 +86,10 @@ static void ooo_remove(struct kn_tcb *t, unsigned i)
 	t->ooo_n--;
 }
 
-/* May the payload @m at @seq be queued? Over the receive budget, an
- * in-order segment first takes the memory of the out-of-order queue, from
- * its far end (Linux's tcp_prune_ofo_queue): we never SACKed it, and the
- * hole must be filled before any of it can be read anyway. */
+/* May the payload @m at @seq (in the window) be queued? Over the receive
+ * budget, an in-order segment first takes the memory of the out-of-order
+ * queue, from its far end (Linux's tcp_prune_ofo_queue): we never SACKed
+ * it, and the hole must be filled before any of it can be read anyway. */
 static bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
 {
 	struct kn_stack *s = t->s;
@@ -97,15 +97,15 @@ static bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
 	if (inorder && collapse_target(t, m))
 		return true;
 	uint32_t n = kn_mbuf_nsegs(m);
-	if (kn_mem_rcv_room(s, n, inorder && t->rcvq_nmb == 0 && t->ooo_nmb == 0))
+	if (kn_mem_rcv_room(s, n, true))
 		return true;
 	if (!inorder)
 		return false;
-	while (t->ooo_n && !kn_mem_rcv_room(s, n, t->rcvq_nmb == 0 && t->ooo_nmb == 0)) {
+	while (t->ooo_n && !kn_mem_rcv_room(s, n, true)) {
 		ooo_remove(t, t->ooo_n - 1u);
 		s->st.tcp_ooo_pruned++;
 	}
-	return kn_mem_rcv_room(s, n, t->rcvq_nmb == 0 && t->ooo_nmb == 0);
+	return kn_mem_rcv_room(s, n, true);
 }
 
 /* Cut @n bytes from the front of a payload chain. */

@@ -86,7 +86,7 @@ void kn_udp_input(struct kn_stack *s, struct rte_mbuf *m)
 		return;
 	}
 	uint32_t nsegs = kn_mbuf_nsegs(m);
-	if (!kn_mem_rcv_room(s, nsegs, u->n == 0)) {
+	if (!kn_mem_rcv_room(s, nsegs, false)) {
 		kn_drop(s, m, KN_DROP_UDP_NO_MEMORY);
 		return;
 	}
