@@ -204,6 +204,9 @@ static void test_echo_small_pool(void **st)
 		kn_tcp_abort(ss[i].t);
 	}
 	kn_tcp_close(l);
+	/* Every charge was released with its buffer. */
+	assert_int_equal(sa->mem_rcv_used + sa->mem_snd_used, 0);
+	assert_int_equal(sb->mem_rcv_used + sb->mem_snd_used, 0);
 	kn_stack_destroy(a);
 	kn_stack_destroy(b);
 	kn_loop_destroy(link);
