@@ -63,6 +63,7 @@ typedef struct kaon_config {
 		unsigned rto_min_ms, rto_max_ms;   /**< default 200, 60000 */
 		unsigned keepalive_s;              /**< 0: off (default) */
 		unsigned max_sockets;              /**< default 65536 */
+		unsigned rcv_mem, snd_mem;         /**< stack-wide buffer budget, mbufs; 0 (default): from nb_mbufs */
 		int nodelay;                       /**< Nagle off (1, default) or on */
 		unsigned syn_backlog;              /**< half-open per listener before
 						    *   SYN cookies, default 1024 */

@@ -56,6 +56,15 @@ struct rte_mempool *kaon_dpdk_pool(struct kaon_dpdk *p);
 /** Non-zero if the link is up now. */
 int kaon_dpdk_link_up(struct kaon_dpdk *p);
 
+/** mbufs of the port's pool out of the stack's reach (kn_stack_conf.mem_reserve). */
+struct kaon_dpdk_reserve {
+	unsigned pool;    /**< the pool's size */
+	unsigned rx;      /**< held by the receive side (RX or fill ring), measured at start */
+	unsigned tx;      /**< the transmit side at most (TX and completion rings) */
+	unsigned cache;   /**< stranded in per-lcore mempool caches at most */
+};
+void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r);
+
 /**
  * Force (on != 0) or stop forcing single-segment direct frames, whatever the
  * port advertises: for PMDs that claim multi-segment support and get it

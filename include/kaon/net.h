@@ -110,6 +110,23 @@ struct kn_stack_conf {
 	uint32_t frag_max_datagrams;
 	int64_t frag_timeout_ns;
 	uint32_t udp_rcvq;        /**< datagrams queued per UDP socket */
+	uint32_t udp_rcvbuf;      /**< buffer bytes (whole mbufs) queued per UDP socket */
+	/**
+	 * The buffer budget, in mbufs (segments, not bytes), so that queues can
+	 * never take the buffers the device needs to receive: the ACK that frees
+	 * memory must always get in. Receive memory covers TCP receive and
+	 * out-of-order queues, reassembly, UDP receive queues and packets
+	 * waiting on ARP; it is freed by the application reading. Send memory
+	 * covers TCP send buffers; it is freed by the peer's ACKs. Two limits,
+	 * so neither side can wait on the other. 0 = derive both from the
+	 * pool: (pool size - mem_reserve - what the stack itself keeps in
+	 * flight) / 2 each.
+	 */
+	uint32_t rcv_mem_mbufs, snd_mem_mbufs;
+	/** mbufs of the pool the device may hold or strand out of the stack's
+	 * reach (RX/fill ring, TX and completion rings, per-lcore caches);
+	 * 0 = a quarter of the pool. Used only to derive the limits above. */
+	uint32_t mem_reserve;
 	/** Ephemeral ports for outgoing TCP and UDP (inclusive, host order);
 	 * flow bifurcation steers exactly this range to kaon. */
 	uint16_t eph_port_lo, eph_port_hi;
@@ -129,10 +146,23 @@ struct kn_stack_conf {
 /** Fill @c with the defaults. */
 void kn_stack_conf_default(struct kn_stack_conf *c);
 
+/** Smallest budget per side (mbufs) kn_stack_create() accepts. */
+#define KN_MEM_MIN_MBUFS 64
+
+/**
+ * The buffer budget @c gives on a pool of @pool_size mbufs (see
+ * kn_stack_conf.rcv_mem_mbufs): *rcv and *snd get the limits, *need the
+ * smallest pool that holds the reserve plus KN_MEM_MIN_MBUFS per side.
+ * @return 0, or -ENOSPC when @pool_size is below *need.
+ */
+int kn_stack_mem_budget(const struct kn_stack_conf *c, uint32_t pool_size, uint32_t *rcv,
+			uint32_t *snd, uint32_t *need);
+
 /**
  * Create a stack on @dev, allocating frames from @pool.
- * @return the stack, or NULL with *err = -ENOMEM / -EINVAL, or -EAGAIN
- *   when getrandom(2) cannot supply the secrets.
+ * @return the stack, or NULL with *err = -ENOMEM / -EINVAL, -EAGAIN
+ *   when getrandom(2) cannot supply the secrets, or -ENOSPC when the pool
+ *   cannot hold the budget (kn_stack_mem_budget()).
  */
 struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
 				 struct rte_mempool *pool, int64_t now, int *err);
@@ -197,9 +227,12 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port,
 			      uint16_t lport, void *user, int *err);
 /**
  * Copy up to @len bytes into the send buffer and send what may be sent.
- * @return bytes taken (> 0), -EAGAIN when the buffer is full, -ENOTCONN
- *   before the handshake, -EPIPE after shutdown, the connection error
- *   (-ECONNRESET, -ETIMEDOUT, ...) once it failed, -ENOMEM without mbufs.
+ * @return bytes taken (> 0), -EAGAIN when the socket's buffer is full or
+ *   the stack's send memory is spent (either way KN_EV_WRITABLE follows
+ *   when there is room again: the socket waits on the stack's memory wait
+ *   list in the second case), -ENOTCONN before the handshake, -EPIPE
+ *   after shutdown, the connection error (-ECONNRESET, -ETIMEDOUT, ...)
+ *   once it failed. Never -ENOMEM for lack of mbufs.
  */
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len);
 /**
@@ -210,6 +243,8 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len);
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len);
 /**
  * Take the next received segment payload without a copy (zero-copy read).
+ * The mbuf leaves the stack's receive budget: hold it briefly, the pool
+ * is shared with the device.
  * @return an mbuf chain holding only payload (caller frees), or NULL with
  *   *err = 0 at EOF, -EAGAIN, or the connection error.
  */
@@ -253,8 +288,9 @@ struct kn_udp *kn_udp_bind(struct kn_stack *s, uint16_t port, void *user, int *e
 ssize_t kn_udp_sendto(struct kn_udp *u, const void *buf, size_t len,
 		      uint32_t ip, uint16_t port);
 /**
- * Receive one datagram (truncated to @len).
- * @return its full length, or -EAGAIN.
+ * Receive one datagram; what does not fit in @len is discarded, as
+ * recvfrom(2) does without MSG_TRUNC.
+ * @return the bytes copied to @buf (at most @len), or -EAGAIN.
  */
 ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len,
 			uint32_t *ip, uint16_t *port);

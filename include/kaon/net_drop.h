@@ -69,6 +69,8 @@
 	X(TCP_RCVBUF_FULL,    "receive buffer full") \
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
 	X(TCP_SYNCOOKIE_BAD,  "ACK to a listener with a bad or expired SYN cookie") \
+	X(TCP_RCV_NO_MEMORY,  "receive memory budget spent: in-window data dropped unacknowledged") \
+	X(UDP_NO_MEMORY,      "receive memory budget spent: datagram dropped") \
 	X(NO_MBUF,            "mbuf pool empty") \
 	X(TX_FULL,            "device took fewer frames than offered") \
 	X(TX_TOO_BIG,         "frame above the MTU, never sendable")
@@ -80,7 +82,9 @@ enum kn_drop_reason {
 	KN_DROP_MAX
 };
 
-/* Counters in the spirit of `netstat -s`. */
+/* Counters in the spirit of `netstat -s`. The mem_* entries are gauges of
+ * the buffer budget, in mbufs: the limits, what queues hold now, and the
+ * most they ever held (see kn_stack_conf.rcv_mem_mbufs). */
 #define KN_STATS(X) \
 	X(eth_rx) X(eth_tx) X(arp_rx) X(arp_tx) X(arp_requests) X(arp_replies) \
 	X(ip_rx) X(ip_tx) X(ip_frag_rx) X(ip_reassembled) X(ip_fragmented) X(ip_frag_tx) \
@@ -96,7 +100,10 @@ enum kn_drop_reason {
 	X(tcp_timer_visits) X(tcp_persist_drops) X(tcp_output_nomem) \
 	X(tcp_pmtu_lowered) X(tcp_pmtu_expired) \
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
-	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped)
+	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped) \
+	X(tcp_rcv_collapsed) X(tcp_ooo_collapsed) X(tcp_ooo_pruned) X(tcp_snd_mem_waits) \
+	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
+	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;

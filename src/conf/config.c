@@ -123,6 +123,8 @@ static const struct key keys[] = {
 	{ "tcp", "max_sockets", K_UINT, 0, F(tcp.max_sockets), 1, 1u << 22, 0 },
 	{ "tcp", "nodelay", K_BOOL, 0, F(tcp.nodelay), 0, 1, 0 },
 	{ "tcp", "syn_backlog", K_UINT, 0, F(tcp.syn_backlog), 1, 1u << 20, 0 },
+	{ "tcp", "rcv_mem", K_UINT, 0, F(tcp.rcv_mem), 0, 1u << 24, 0 },
+	{ "tcp", "snd_mem", K_UINT, 0, F(tcp.snd_mem), 0, 1u << 24, 0 },
 	{ "bifurcation", "mode", K_BIFMODE, 0, F(bif.mode), 0, 0, 0 },
 	{ "bifurcation", "tcp_ports", K_PORTS, 0, F(bif.tcp_ports), 0, 0, F(bif.n_tcp_ports) },
 	{ "bifurcation", "udp_ports", K_PORTS, 0, F(bif.udp_ports), 0, 0, F(bif.n_udp_ports) },

@@ -27,6 +27,8 @@ struct kaon_dpdk {
 	struct rte_mempool *pool;
 	int linearize;               /* the port takes only direct, single-segment mbufs */
 	uint32_t rx_loss_ppm, tx_loss_ppm; /* KAON_DEV_LOSS, for tests */
+	unsigned rx_held;            /* mbufs the receive side took at start */
+	unsigned tx_held;            /* mbufs the transmit side may hold at most */
 	uint64_t rng;
 	struct kaon_dpdk_stats st;
 };
@@ -311,6 +313,20 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		say(err, errlen, "rte_eth_dev_start(port %u): %s", port_id, rte_strerror(-rc));
 		goto fail;
 	}
+	/* What the receive side keeps, measured rather than guessed: a NIC
+	 * fills its RX ring, DPDK 22.11's af_xdp its fill ring (2048 buffers,
+	 * whatever rx_desc says), af_packet nothing (it copies). */
+	p->rx_held = rte_mempool_in_use_count(p->pool);
+	/* What the transmit side may keep until frames complete: the TX ring,
+	 * one descriptor per segment (af_xdp: its xsk TX ring, sized from
+	 * nb_rx_desc, then its completion ring, drained at every tx burst);
+	 * af_packet copies and frees at once. */
+	if (!strcmp(info.driver_name, "net_af_packet"))
+		p->tx_held = 0;
+	else if (!strcmp(info.driver_name, "net_af_xdp"))
+		p->tx_held = RTE_MAX(nrx, ntx);
+	else
+		p->tx_held = ntx;
 #ifdef KAON_HAVE_BIF
 	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
 		struct kaon_bif_flow_rule rules[KAON_BIF_FLOW_MAX_RULES];
@@ -369,6 +385,19 @@ int kaon_dpdk_link_up(struct kaon_dpdk *p)
 	if (rte_eth_link_get_nowait(p->port, &link) < 0)
 		return 0;
 	return link.link_status == RTE_ETH_LINK_UP;
+}
+
+void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r)
+{
+	r->pool = p->pool->size;
+	r->rx = p->rx_held;
+	r->tx = p->tx_held;
+	/* A per-lcore cache holds up to 1.5 x its size before it flushes, and
+	 * what sits in one is out of reach of the others; even the owner's
+	 * own cache can strand a bulk allocation that the ring alone cannot
+	 * serve. Two lcores touch a port's pool: the one that set the port up
+	 * (the PMD filled its rings from there) and the engine's. */
+	r->cache = p->pool->cache_size * 3u / 2u * 2u;
 }
 
 void kaon_dpdk_set_linearize(struct kaon_dpdk *p, int on)

@@ -32,8 +32,18 @@ int kn_arp_init(struct kn_stack *s)
 	return 0;
 }
 
+/* Packets leave the queue: release their receive memory charge. */
+static void queue_release(struct kn_stack *s, struct kn_arp_entry *e)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < e->nq; i++)
+		n += kn_mbuf_nsegs(e->q[i]);
+	kn_mem_rcv_release(s, n);
+}
+
 static void entry_flush_queue(struct kn_stack *s, struct kn_arp_entry *e, enum kn_drop_reason r)
 {
+	queue_release(s, e);
 	for (unsigned i = 0; i < e->nq; i++)
 		kn_drop(s, e->q[i], r);
 	e->nq = 0;
@@ -194,6 +204,7 @@ static void entry_resolved(struct kn_stack *s, struct kn_arp_entry *e, const uin
 		e->state = KN_ARP_RESOLVED;
 		e->expire = s->now + s->conf.arp_timeout_ns;
 	}
+	queue_release(s, e);
 	for (unsigned i = 0; i < e->nq; i++)
 		kn_eth_output(s, e->q[i], e->mac, KN_ETHERTYPE_IP4);
 	e->nq = 0;
@@ -280,10 +291,14 @@ void kn_arp_resolve_slow(struct kn_stack *s, struct rte_mbuf *m, uint32_t nextho
 			send_request(s, nexthop);
 		}
 	}
-	if (e->nq >= s->conf.arp_queue) {
+	/* Waiting packets are charged to receive memory: the reply that
+	 * frees them comes in like any frame. */
+	uint32_t nsegs = kn_mbuf_nsegs(m);
+	if (e->nq >= s->conf.arp_queue || !kn_mem_rcv_room(s, nsegs, false)) {
 		kn_drop(s, m, KN_DROP_ARP_QUEUE_FULL);
 		return;
 	}
+	kn_mem_rcv_charge(s, nsegs);
 	e->q[e->nq++] = m;
 }
 

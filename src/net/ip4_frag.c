@@ -42,6 +42,7 @@ struct kn_frag {
 	uint32_t total;     /* payload length, known once the last piece came */
 	uint32_t have;      /* payload bytes held */
 	uint32_t mem;       /* buffer bytes held */
+	uint32_t nmb;       /* mbufs held, charged to receive memory */
 	int64_t expire;
 	struct kn_frag_piece p[FRAG_MAX_PIECES];
 };
@@ -69,16 +70,20 @@ static uint32_t mbuf_mem(const struct rte_mbuf *m)
 
 /* The one place reassembly memory is charged and released (a stack-wide
  * buffer budget hooks here). */
-static void frag_charge(struct kn_stack *s, struct kn_frag *f, uint32_t mem)
+static void frag_charge(struct kn_stack *s, struct kn_frag *f, uint32_t mem, uint32_t nmb)
 {
 	f->mem += mem;
 	s->frag_bytes += mem;
+	f->nmb += nmb;
+	kn_mem_rcv_charge(s, nmb);
 }
 
 static void frag_uncharge(struct kn_stack *s, struct kn_frag *f)
 {
 	s->frag_bytes -= f->mem;
 	f->mem = 0;
+	kn_mem_rcv_release(s, f->nmb);
+	f->nmb = 0;
 }
 
 static inline uint32_t src_bucket(const struct kn_frag_table *t, rte_be32_t src)
@@ -251,7 +256,8 @@ struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m)
 	if (!f)
 		f = frag_create(s, ip, nsrc, oldest_src);
 	uint32_t mem = mbuf_mem(m);
-	if (!frag_make_room(s, f, mem)) {
+	uint32_t nmb = kn_mbuf_nsegs(m);
+	if (!kn_mem_rcv_room(s, nmb, false) || !frag_make_room(s, f, mem)) {
 		kn_drop(s, m, KN_DROP_FRAG_NO_MEMORY);
 		if (f->npieces == 0)
 			frag_free(s, f, KN_DROP_NONE);
@@ -286,7 +292,7 @@ struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m)
 	f->p[i] = (struct kn_frag_piece){.off = (uint16_t)off, .len = (uint16_t)len, .m = m};
 	f->npieces++;
 	f->have += len;
-	frag_charge(s, f, mem);
+	frag_charge(s, f, mem, nmb);
 	if (!more) {
 		f->have_last = true;
 		f->total = off + len;

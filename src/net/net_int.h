@@ -32,9 +32,11 @@ struct kn_udp;
 /* Per-socket event state, embedded in TCBs and UDP sockets. */
 struct kn_evsrc {
 	TAILQ_ENTRY(kn_evsrc) link;
+	TAILQ_ENTRY(kn_evsrc) mem_link; /* on the stack's send-memory wait list */
 	void *user;
 	unsigned pending;  /* KN_EV_* waiting to be delivered */
 	int err;           /* error delivered with KN_EV_CLOSED */
+	bool mem_wait;     /* on mem_link: KN_EV_WRITABLE when send memory frees */
 };
 TAILQ_HEAD(kn_evlist, kn_evsrc);
 
@@ -111,6 +113,11 @@ struct kn_stack {
 
 	/* events */
 	struct kn_evlist events;
+
+	/* The buffer budget, in mbufs; the gauges live in st.mem_*. */
+	uint32_t rcv_soft;             /* receive: windows are computed against this */
+	uint32_t snd_lowat;            /* wake memory waiters at or below this */
+	struct kn_evlist mem_waiters;  /* sockets waiting for send memory */
 };
 
 static inline void kn_drop(struct kn_stack *s, struct rte_mbuf *m, enum kn_drop_reason r)
@@ -131,6 +138,97 @@ static inline void kn_ev_cancel(struct kn_stack *s, struct kn_evsrc *e)
 	if (e->pending)
 		TAILQ_REMOVE(&s->events, e, link);
 	e->pending = 0;
+	if (e->mem_wait) {
+		TAILQ_REMOVE(&s->mem_waiters, e, mem_link);
+		e->mem_wait = false;
+	}
+}
+
+/*
+ * The buffer budget (see kn_stack_conf.rcv_mem_mbufs). Every mbuf a queue
+ * keeps is charged when it enters the queue and released when it leaves,
+ * counted in segments: a 1-byte segment pins a whole buffer.
+ *
+ * Why: on DPDK 22.11's af_xdp PMD the fill ring is refilled from the same
+ * pool, and only from the receive path: af_xdp_rx_zc() first allocates as
+ * many mbufs as there are frames waiting in the RX ring
+ * (rte_pktmbuf_alloc_bulk, all or nothing) and, when that fails, puts the
+ * frames back and returns 0. Nothing else ever refills the fill ring. So
+ * once queues hold all but a burst's worth of the pool, no frame is handed
+ * up again: not the ACKs that would free send buffers, not the window
+ * updates; the kernel drops the rest (imissed), the application waits on
+ * sockets that never change, and nothing is ever freed: a stall for good.
+ * The limits keep the queues out of the reserve the device, its rings and
+ * the pool's per-lcore caches need, so that state cannot be reached.
+ */
+void kn_mem_wake(struct kn_stack *s);
+
+static inline void kn_mem_rcv_charge(struct kn_stack *s, uint32_t n)
+{
+	s->st.mem_rcv_used += n;
+	if (s->st.mem_rcv_used > s->st.mem_rcv_hiwat)
+		s->st.mem_rcv_hiwat = s->st.mem_rcv_used;
+}
+
+static inline void kn_mem_rcv_release(struct kn_stack *s, uint32_t n)
+{
+	s->st.mem_rcv_used -= n;
+}
+
+/* May @n more receive mbufs be queued? Windows are computed against the
+ * soft limit (7/8 of the budget); what was already promised in a window
+ * may use the rest (@promised), so that the one-segment floor every
+ * connection keeps, and windows advertised before memory ran short, rarely
+ * turn into drops and retransmission timeouts. Queues without a window
+ * (UDP, reassembly, ARP) stop at the soft limit. */
+static inline bool kn_mem_rcv_room(const struct kn_stack *s, uint32_t n, bool promised)
+{
+	uint64_t want = s->st.mem_rcv_used + n;
+	return want <= (promised ? s->st.mem_rcv_limit : s->rcv_soft);
+}
+
+/* Free receive memory under the soft limit, in mbufs. */
+static inline uint32_t kn_mem_rcv_free(const struct kn_stack *s)
+{
+	return s->st.mem_rcv_used < s->rcv_soft ? (uint32_t)(s->rcv_soft - s->st.mem_rcv_used) : 0;
+}
+
+static inline bool kn_mem_snd_room(const struct kn_stack *s, uint32_t n)
+{
+	return s->st.mem_snd_used + n <= s->st.mem_snd_limit;
+}
+
+static inline void kn_mem_snd_charge(struct kn_stack *s, uint32_t n)
+{
+	s->st.mem_snd_used += n;
+	if (s->st.mem_snd_used > s->st.mem_snd_hiwat)
+		s->st.mem_snd_hiwat = s->st.mem_snd_used;
+}
+
+static inline void kn_mem_snd_release(struct kn_stack *s, uint32_t n)
+{
+	s->st.mem_snd_used -= n;
+	if (KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters)) && s->st.mem_snd_used <= s->snd_lowat)
+		kn_mem_wake(s);
+}
+
+/* Put @e on the send-memory wait list: KN_EV_WRITABLE when memory frees. */
+static inline void kn_mem_wait(struct kn_stack *s, struct kn_evsrc *e)
+{
+	if (!e->mem_wait) {
+		e->mem_wait = true;
+		TAILQ_INSERT_TAIL(&s->mem_waiters, e, mem_link);
+		s->st.tcp_snd_mem_waits++;
+	}
+}
+
+/* Number of segments in a chain. */
+static inline uint32_t kn_mbuf_nsegs(const struct rte_mbuf *m)
+{
+	uint32_t n = 0;
+	for (; m; m = m->next)
+		n++;
+	return n;
 }
 
 static inline void kn_timer_note(struct kn_stack *s, int64_t deadline)

@@ -39,6 +39,7 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	c->frag_max_datagrams = 256;
 	c->frag_timeout_ns = 30 * 1000000000LL;
 	c->udp_rcvq = 256;
+	c->udp_rcvbuf = 256 * 1024;
 	c->eph_port_lo = 49152;   /* RFC 6335 §6 dynamic ports */
 	c->eph_port_hi = 65535;
 	c->frag_max_per_src = 16;
@@ -67,6 +68,47 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	t->invalid_ratelimit_ns = 500 * 1000000LL;
 }
 
+/* What the stack itself may hold outside the queues at any moment: the tx
+ * batch (a header and up to two clones per frame), one rx burst being
+ * processed, and slack for ARP, ICMP and RSTs built on the way. */
+#define KN_STACK_OWN_MBUFS (3u * KN_TX_BATCH + KN_RX_BURST + 32u)
+
+int kn_stack_mem_budget(const struct kn_stack_conf *c, uint32_t pool_size, uint32_t *rcv,
+			uint32_t *snd, uint32_t *need)
+{
+	uint32_t reserve = (c->mem_reserve ? c->mem_reserve : pool_size / 4) + KN_STACK_OWN_MBUFS;
+	uint32_t avail = pool_size > reserve ? pool_size - reserve : 0;
+	uint32_t r = c->rcv_mem_mbufs, w = c->snd_mem_mbufs;
+	/* Half each by default: receive memory is freed by the application
+	 * reading, send memory by the peer's ACKs, and neither side's progress
+	 * depends on the other's memory, so any split is free of deadlock; an
+	 * echo or a proxy moves as many bytes in as out, hence half. */
+	if (!r && !w)
+		r = w = avail / 2;
+	else if (!r)
+		r = avail > w ? avail - w : 0;
+	else if (!w)
+		w = avail > r ? avail - r : 0;
+	*rcv = r;
+	*snd = w;
+	*need = reserve + RTE_MAX(r, (uint32_t)KN_MEM_MIN_MBUFS) + RTE_MAX(w, (uint32_t)KN_MEM_MIN_MBUFS);
+	if (c->rcv_mem_mbufs == 0 && c->snd_mem_mbufs == 0)
+		*need = reserve + 2u * KN_MEM_MIN_MBUFS;
+	return pool_size >= *need && r >= KN_MEM_MIN_MBUFS && w >= KN_MEM_MIN_MBUFS ? 0 : -ENOSPC;
+}
+
+/* Send memory fell to the low-water mark: every socket that waited for it
+ * may try again (those that lose the race wait again). */
+void kn_mem_wake(struct kn_stack *s)
+{
+	struct kn_evsrc *e;
+	while ((e = TAILQ_FIRST(&s->mem_waiters)) != NULL) {
+		TAILQ_REMOVE(&s->mem_waiters, e, mem_link);
+		e->mem_wait = false;
+		kn_ev_raise(s, e, KN_EV_WRITABLE);
+	}
+}
+
 struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *dev,
 				 struct rte_mempool *pool, int64_t now, int *err)
 {
@@ -75,12 +117,22 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 		*err = -EINVAL;
 		return NULL;
 	}
+	uint32_t rcv_mem, snd_mem, need;
+	if (kn_stack_mem_budget(c, pool->size, &rcv_mem, &snd_mem, &need) != 0) {
+		*err = -ENOSPC;
+		return NULL;
+	}
 	struct kn_stack *s = calloc(1, sizeof(*s));
 	if (!s) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	s->conf = *c;
+	s->st.mem_rcv_limit = rcv_mem;
+	s->st.mem_snd_limit = snd_mem;
+	s->rcv_soft = rcv_mem - rcv_mem / 8;
+	s->snd_lowat = snd_mem - RTE_MAX(snd_mem / 4, 1u);
+	TAILQ_INIT(&s->mem_waiters);
 	s->dev = dev;
 	s->pool = pool;
 	s->now = now;
@@ -195,6 +247,10 @@ int kn_stack_poll(struct kn_stack *s, int64_t now)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		kn_eth_input(s, pkts[i]);
 	}
+	/* Waiters whose allocation failed below the limit (the pool, not the
+	 * budget, ran dry) are woken here, as no release may come. */
+	if (KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters)) && s->st.mem_snd_used <= s->snd_lowat)
+		kn_mem_wake(s);
 	kn_stack_timers(s, now);
 	kn_stack_flush(s);
 	return n;

@@ -108,11 +108,14 @@ struct kn_tcb {
 	struct rte_mbuf *snd_cur;          /* cursor: segment holding snd_cur_seq */
 	struct rte_mbuf *snd_spare;        /* an acked, unshared buffer kept for reuse */
 	uint32_t snd_cur_seq;
+	uint32_t snd_nmb;                  /* send memory charged: sndq + snd_spare mbufs */
 
 	/* receive queue: a chain of payload segments, in order */
 	struct rte_mbuf *rcvq, *rcvq_tail;
 	uint32_t rcvq_bytes;
 	uint32_t rcvq_mem;                 /* buffer bytes held, for the bound */
+	uint32_t rcvq_nmb;                 /* receive memory charged: rcvq mbufs */
+	uint32_t ooo_nmb;                  /* receive memory charged: ooo mbufs */
 
 	/* out-of-order queue, sorted, bounded */
 	struct kn_ooo_seg *ooo;
@@ -159,6 +162,20 @@ static inline uint32_t kn_tcp_rcv_space(const struct kn_tcb *t)
 	uint32_t buf = t->s->conf.tcp.rcvbuf;
 	uint32_t used = RTE_MAX(t->rcvq_bytes, t->rcvq_mem / 4);
 	return used >= buf ? 0 : buf - used;
+}
+
+/* The window the receive side can stand behind: the socket's free space,
+ * capped by a fair share of the stack's free receive memory (an mbuf
+ * counted as one MSS), never below one MSS so that every connection can
+ * make progress: the budget's first defence, before any drop. */
+static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
+{
+	const struct kn_stack *s = t->s;
+	uint32_t win = kn_tcp_rcv_space(t);
+	uint64_t share = (uint64_t)kn_mem_rcv_free(s) * t->mss / (s->ntcb ? s->ntcb : 1u);
+	if (share < t->mss)
+		share = t->mss;
+	return win > share ? (uint32_t)share : win;
 }
 
 /* tcp_subr.c */

@@ -7,8 +7,49 @@
 
 #include "tcp.h"
 
+/* The receive queue's tail, if @len more bytes may be copied into it:
+ * direct, unshared, with the room. The payload must be small for its
+ * buffer (a quarter), or receive memory short: full segments stay
+ * zero-copy. */
+static struct rte_mbuf *collapse_target(const struct kn_tcb *t, const struct rte_mbuf *m)
+{
+	struct rte_mbuf *tail = t->rcvq_tail;
+	uint32_t len = m->pkt_len;
+	if (!tail || len == 0 || len > rte_pktmbuf_tailroom(tail) || !RTE_MBUF_DIRECT(tail) ||
+	    rte_mbuf_refcnt_read(tail) != 1)
+		return NULL;
+	if (len * 4 > m->buf_len && kn_mem_rcv_room(t->s, 1, false))
+		return NULL;
+	return tail;
+}
+
+/* Copy @len bytes of chain @m to @dst. */
+static void chain_copy(uint8_t *dst, const struct rte_mbuf *m)
+{
+	for (; m; m = m->next) {
+		memcpy(dst, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
+		dst += m->data_len;
+	}
+}
+
+/* Append in-order payload to the receive queue. A small payload is copied
+ * into the tail's free room and its buffer freed (Linux's
+ * tcp_try_coalesce): 4,000 one-byte segments then take 2 buffers, not
+ * 4,000. Otherwise every segment is kept as it came, and charged. */
 static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 {
+	struct kn_stack *s = t->s;
+	struct rte_mbuf *tail = m ? collapse_target(t, m) : NULL;
+	if (tail) {
+		uint32_t len = m->pkt_len;
+		chain_copy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), m);
+		tail->data_len = (uint16_t)(tail->data_len + len);
+		tail->pkt_len = tail->data_len;
+		t->rcvq_bytes += len;
+		s->st.tcp_rcv_collapsed++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	while (m) {
 		struct rte_mbuf *next = m->next;
 		m->next = NULL;
@@ -19,6 +60,8 @@ static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 			m->pkt_len = m->data_len;
 			t->rcvq_bytes += m->data_len;
 			t->rcvq_mem += m->buf_len;
+			t->rcvq_nmb++;
+			kn_mem_rcv_charge(s, 1);
 			if (t->rcvq_tail)
 				t->rcvq_tail->next = m;
 			else
@@ -27,6 +70,42 @@ static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 		}
 		m = next;
 	}
+}
+
+/* Remove out-of-order entry @i, freeing its data. */
+static void ooo_remove(struct kn_tcb *t, unsigned i)
+{
+	struct rte_mbuf *m = t->ooo[i].m;
+	if (m) {
+		uint32_t n = kn_mbuf_nsegs(m);
+		t->ooo_nmb -= n;
+		kn_mem_rcv_release(t->s, n);
+		rte_pktmbuf_free(m);
+	}
+	memmove(&t->ooo[i], &t->ooo[i + 1], (t->ooo_n - i - 1) * sizeof(t->ooo[0]));
+	t->ooo_n--;
+}
+
+/* May the payload @m at @seq (in the window) be queued? Over the receive
+ * budget, an in-order segment first takes the memory of the out-of-order
+ * queue, from its far end (Linux's tcp_prune_ofo_queue): we never SACKed
+ * it, and the hole must be filled before any of it can be read anyway. */
+static bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
+{
+	struct kn_stack *s = t->s;
+	bool inorder = seq == t->rcv_nxt;
+	if (inorder && collapse_target(t, m))
+		return true;
+	uint32_t n = kn_mbuf_nsegs(m);
+	if (kn_mem_rcv_room(s, n, true))
+		return true;
+	if (!inorder)
+		return false;
+	while (t->ooo_n && !kn_mem_rcv_room(s, n, true)) {
+		ooo_remove(t, t->ooo_n - 1u);
+		s->st.tcp_ooo_pruned++;
+	}
+	return kn_mem_rcv_room(s, n, true);
 }
 
 /* Cut @n bytes from the front of a payload chain. */
@@ -95,10 +174,7 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 		if (t->ooo[i].fin && t->ooo[i].seq + t->ooo[i].len != seq + len)
 			break;
 		fin = fin || t->ooo[i].fin;
-		if (t->ooo[i].m)
-			rte_pktmbuf_free(t->ooo[i].m);
-		memmove(&t->ooo[i], &t->ooo[i + 1], (t->ooo_n - i - 1) * sizeof(t->ooo[0]));
-		t->ooo_n--;
+		ooo_remove(t, i);
 	}
 	if (i < t->ooo_n && SEQ_GT(seq + len, t->ooo[i].seq)) {
 		uint32_t keep = t->ooo[i].seq - seq;
@@ -111,6 +187,25 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 		len = keep;
 		fin = false;
 	}
+	/* Right after the previous entry: copy a small payload into its last
+	 * buffer, as rcvq_append() does. */
+	if (i > 0 && m && len && !t->ooo[i - 1].fin && t->ooo[i - 1].m &&
+	    t->ooo[i - 1].seq + t->ooo[i - 1].len == seq) {
+		struct kn_ooo_seg *p = &t->ooo[i - 1];
+		struct rte_mbuf *last = rte_pktmbuf_lastseg(p->m);
+		if (len <= rte_pktmbuf_tailroom(last) && RTE_MBUF_DIRECT(last) &&
+		    rte_mbuf_refcnt_read(last) == 1 &&
+		    (len * 4 <= m->buf_len || !kn_mem_rcv_room(s, 1, false))) {
+			chain_copy(rte_pktmbuf_mtod_offset(last, uint8_t *, last->data_len), m);
+			last->data_len = (uint16_t)(last->data_len + len);
+			p->m->pkt_len += len;
+			p->len += len;
+			p->fin = fin;
+			s->st.tcp_ooo_collapsed++;
+			rte_pktmbuf_free(m);
+			return true;
+		}
+	}
 	if (t->ooo_n >= max) {
 		if (m)
 			kn_drop(s, m, KN_DROP_TCP_OOO_FULL);
@@ -121,6 +216,11 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 	memmove(&t->ooo[i + 1], &t->ooo[i], (t->ooo_n - i) * sizeof(t->ooo[0]));
 	t->ooo[i] = (struct kn_ooo_seg){.seq = seq, .len = len, .fin = fin, .m = m};
 	t->ooo_n++;
+	if (m) {
+		uint32_t n = kn_mbuf_nsegs(m);
+		t->ooo_nmb += n;
+		kn_mem_rcv_charge(s, n);
+	}
 	s->st.tcp_ooo_queued++;
 	return true;
 }
@@ -134,6 +234,13 @@ static bool ooo_drain(struct kn_tcb *t)
 		struct kn_ooo_seg e = t->ooo[0];
 		memmove(&t->ooo[0], &t->ooo[1], (t->ooo_n - 1) * sizeof(t->ooo[0]));
 		t->ooo_n--;
+		if (e.m) {
+			/* Out of the ooo queue's charge; rcvq_append() charges
+			 * what it keeps. */
+			uint32_t n = kn_mbuf_nsegs(e.m);
+			t->ooo_nmb -= n;
+			kn_mem_rcv_release(t->s, n);
+		}
 		uint32_t end = e.seq + e.len;
 		if (SEQ_LT(t->rcv_nxt, end)) {
 			uint32_t cut = t->rcv_nxt - e.seq;
@@ -527,7 +634,8 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	    (sg->wnd << t->snd_wscale) != t->snd_wnd ||
 	    SEQ_LT(sg->ack, t->snd_una) || SEQ_GT(sg->ack, t->snd_max) ||
 	    (sg->ack == t->snd_una && sg->len == 0) ||
-	    SEQ_GT(sg->seq + sg->len, t->rcv_adv))
+	    SEQ_GT(sg->seq + sg->len, t->rcv_adv) ||
+	    (sg->len && !rcv_mem_ok(t, sg->seq, m)))
 		return false;
 	if (t->flags & TF_TS) {
 		if (!sg->opt.has_ts || TSTMP_LT(sg->opt.tsval, t->ts_recent))
@@ -810,7 +918,15 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 			kn_tcp_drop(t, 0);
 			return;
 		}
-		if (sg->seq == t->rcv_nxt && t->ooo_n == 0) {
+		if (!rcv_mem_ok(t, sg->seq, m)) {
+			/* Over the receive budget: the text is dropped without
+			 * an ACK (Linux: tcp_data_queue, TCPRcvQDrop) and comes
+			 * again; the ACK and window it carried were taken above,
+			 * so send memory keeps being freed. A FIN on it waits
+			 * with it. */
+			kn_drop(s, m, KN_DROP_TCP_RCV_NO_MEMORY);
+			m = NULL;
+		} else if (sg->seq == t->rcv_nxt && t->ooo_n == 0) {
 			t->rcv_nxt += sg->len;
 			s->st.tcp_bytes_rx += sg->len;
 			rcvq_append(t, m);

@@ -34,11 +34,14 @@ static inline void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Window to advertise, before scaling: receiver SWS avoidance (RFC 9293
- * §3.8.6.2.2) and never shrinking the right edge. */
+/* Window to advertise, before scaling: what the socket's buffer has room
+ * for, capped by a fair share of the stack's free receive memory (so a
+ * window is not a promise the budget cannot keep: max(1 MSS, free / TCBs),
+ * an mbuf counted as one MSS), receiver SWS avoidance (RFC 9293
+ * §3.8.6.2.2), and never shrinking the right edge already advertised. */
 static uint32_t adv_window(struct kn_tcb *t)
 {
-	uint32_t win = kn_tcp_rcv_space(t);
+	uint32_t win = kn_tcp_rcv_window(t);
 	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
 		win = 0;
 	if (SEQ_GT(t->rcv_adv, t->rcv_nxt) && win < t->rcv_adv - t->rcv_nxt)
@@ -80,14 +83,18 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 			m->next = NULL;
 			/* Request/response traffic empties the buffer on every
 			 * ACK: keep one unshared buffer instead of a free and an
-			 * alloc per message. */
-			if (!t->snd_spare && rte_mbuf_refcnt_read(m) == 1) {
+			 * alloc per message; it stays charged to send memory, so
+			 * only while under half of that is in use. */
+			if (!t->snd_spare && rte_mbuf_refcnt_read(m) == 1 &&
+			    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
 				m->data_off = 0;
 				m->data_len = 0;
 				m->pkt_len = 0;
 				t->snd_spare = m;
 			} else {
 				rte_pktmbuf_free_seg(m);
+				t->snd_nmb--;
+				kn_mem_snd_release(t->s, 1);
 			}
 		} else {
 			m->data_off += bytes;

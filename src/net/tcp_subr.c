@@ -215,6 +215,8 @@ void kn_tcp_rcvq_free(struct kn_tcb *t)
 		rte_pktmbuf_free(t->rcvq);
 	t->rcvq = t->rcvq_tail = NULL;
 	t->rcvq_bytes = t->rcvq_mem = 0;
+	kn_mem_rcv_release(t->s, t->rcvq_nmb);
+	t->rcvq_nmb = 0;
 }
 
 static void ooo_free(struct kn_tcb *t)
@@ -222,6 +224,8 @@ static void ooo_free(struct kn_tcb *t)
 	for (unsigned i = 0; i < t->ooo_n; i++)
 		rte_pktmbuf_free(t->ooo[i].m);
 	t->ooo_n = 0;
+	kn_mem_rcv_release(t->s, t->ooo_nmb);
+	t->ooo_nmb = 0;
 	free(t->ooo);
 	t->ooo = NULL;
 }
@@ -235,6 +239,8 @@ static void sndq_free(struct kn_tcb *t)
 	if (t->snd_spare)
 		rte_pktmbuf_free(t->snd_spare);
 	t->snd_spare = NULL;
+	kn_mem_snd_release(t->s, t->snd_nmb);
+	t->snd_nmb = 0;
 }
 
 static void tcb_free(struct kn_tcb *t)

@@ -112,6 +112,7 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 	size_t n = len < space ? len : space;
 	const uint8_t *p = buf;
 	size_t left = n;
+	bool nomem = false;
 	/* Fill the tail segment first; bytes past a clone's range are free. */
 	struct rte_mbuf *tail = t->sndq_tail;
 	while (left) {
@@ -121,11 +122,20 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 				tail = t->snd_spare;
 				t->snd_spare = NULL;
 			} else {
+				/* Send memory is the stack's, not the socket's:
+				 * without it, wait for ACKs to free some. */
+				if (!kn_mem_snd_room(s, 1)) {
+					nomem = true;
+					break;
+				}
 				tail = rte_pktmbuf_alloc(s->pool);
 				if (!tail) {
 					s->st.drops[KN_DROP_NO_MBUF]++;
+					nomem = true;
 					break;
 				}
+				t->snd_nmb++;
+				kn_mem_snd_charge(s, 1);
 			}
 			tail->data_off = 0;
 			if (t->sndq_tail)
@@ -143,8 +153,11 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 		left -= c;
 	}
 	n -= left;
-	if (n == 0)
-		return -ENOMEM;
+	if (n == 0) {
+		if (nomem)
+			kn_mem_wait(s, &t->ev);
+		return -EAGAIN;
+	}
 	t->sndq_bytes += (uint32_t)n;
 	kn_tcp_output(t);
 	return (ssize_t)n;
@@ -168,8 +181,16 @@ static void after_read(struct kn_tcb *t)
 	 * peer knows is under 8 segments: check that first, it is cheap. */
 	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	if (cur < 8u * t->mss && t->state >= KN_TCP_ESTABLISHED && t->state != KN_TCP_TIME_WAIT &&
-	    !(t->flags & TF_RCVD_FIN))
+	    !(t->flags & TF_RCVD_FIN)) {
+		/* A peer that sees less than a segment of window waits on its
+		 * persist timer, backing off to minutes: under memory pressure
+		 * the window may only reopen by one segment, below the usual
+		 * update threshold, so say so at once (RFC 9293 §3.8.6.2.2:
+		 * an update once the window grows by min(RCV.BUFF / 2, MSS)). */
+		if (cur < t->mss && kn_tcp_rcv_window(t) >= cur + t->mss)
+			t->flags |= TF_ACKNOW;
 		kn_tcp_output(t);
+	}
 }
 
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
@@ -187,6 +208,8 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 		if (c == m->data_len) {
 			t->rcvq = m->next;
 			t->rcvq_mem -= m->buf_len;
+			t->rcvq_nmb--;
+			kn_mem_rcv_release(t->s, 1);
 			m->next = NULL;
 			rte_pktmbuf_free_seg(m);
 		} else {
@@ -214,6 +237,8 @@ struct rte_mbuf *kn_tcp_recv_mbuf(struct kn_tcb *t, int *err)
 	m->next = NULL;
 	t->rcvq_bytes -= m->data_len;
 	t->rcvq_mem -= m->buf_len;
+	t->rcvq_nmb--;
+	kn_mem_rcv_release(t->s, 1);
 	*err = 0;
 	after_read(t);
 	return m;

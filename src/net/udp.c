@@ -17,8 +17,24 @@ struct kn_udp {
 	struct kn_stack *s;
 	uint16_t port;
 	uint32_t head, n, cap;
+	uint32_t mem;        /* buffer bytes queued (whole mbufs, as Linux's truesize) */
 	struct kn_udp_dgram q[];
 };
+
+static uint32_t mbuf_mem(const struct rte_mbuf *m)
+{
+	uint32_t n = 0;
+	for (; m; m = m->next)
+		n += m->buf_len;
+	return n;
+}
+
+/* A datagram leaves the queue: release what it was charged. */
+static void dgram_release(struct kn_udp *u, const struct rte_mbuf *m)
+{
+	u->mem -= mbuf_mem(m);
+	kn_mem_rcv_release(u->s, kn_mbuf_nsegs(m));
+}
 
 static struct kn_udp *udp_lookup(struct kn_stack *s, uint16_t port)
 {
@@ -58,14 +74,24 @@ void kn_udp_input(struct kn_stack *s, struct rte_mbuf *m)
 		kn_drop(s, m, KN_DROP_UDP_NO_PORT);
 		return;
 	}
-	if (u->n == u->cap) {
-		kn_drop(s, m, KN_DROP_UDP_RCVBUF_FULL);
-		return;
-	}
 	uint32_t src = rte_be_to_cpu_32(ip->src);
 	uint16_t sport = rte_be_to_cpu_16(uh->sport);
 	if (hl + ulen < m->pkt_len)
 		kn_mbuf_trim_to(m, hl + ulen);
+	/* Bytes of buffer, not of payload, per socket; mbufs per stack: a
+	 * flood of tiny datagrams is bounded by the buffers it pins. */
+	uint32_t mem = mbuf_mem(m);
+	if (u->n == u->cap || (s->conf.udp_rcvbuf && u->n && u->mem + mem > s->conf.udp_rcvbuf)) {
+		kn_drop(s, m, KN_DROP_UDP_RCVBUF_FULL);
+		return;
+	}
+	uint32_t nsegs = kn_mbuf_nsegs(m);
+	if (!kn_mem_rcv_room(s, nsegs, false)) {
+		kn_drop(s, m, KN_DROP_UDP_NO_MEMORY);
+		return;
+	}
+	u->mem += mem;
+	kn_mem_rcv_charge(s, nsegs);
 	/* The header may be in the first segment alone: adj only works within it. */
 	rte_pktmbuf_adj(m, (uint16_t)(hl + sizeof(*uh)));
 	u->q[(u->head + u->n++) % u->cap] = (struct kn_udp_dgram){.m = m, .ip = src, .port = sport};
@@ -145,8 +171,8 @@ ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len, uint32_t *ip, u
 	struct kn_udp_dgram *d = &u->q[u->head];
 	u->head = (u->head + 1) % u->cap;
 	u->n--;
-	uint32_t full = d->m->pkt_len;
-	uint32_t n = RTE_MIN((uint32_t)len, full);
+	dgram_release(u, d->m);
+	uint32_t n = RTE_MIN((uint32_t)len, d->m->pkt_len);
 	const void *p = rte_pktmbuf_read(d->m, 0, n, buf);
 	if (p && p != buf)
 		memcpy(buf, p, n);
@@ -155,13 +181,14 @@ ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len, uint32_t *ip, u
 	if (port)
 		*port = d->port;
 	rte_pktmbuf_free(d->m);
-	return full;
+	return n;
 }
 
 void kn_udp_close(struct kn_udp *u)
 {
 	struct kn_stack *s = u->s;
 	while (u->n) {
+		dgram_release(u, u->q[u->head].m);
 		rte_pktmbuf_free(u->q[u->head].m);
 		u->head = (u->head + 1) % u->cap;
 		u->n--;

@@ -74,8 +74,31 @@ static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
 	sc->tcp.ooo_max = c->tcp.rcvbuf / 1024 > 64 ? c->tcp.rcvbuf / 1024 : 64;
 	sc->tcp.nagle = !c->tcp.nodelay;
 	sc->tcp.syn_backlog = c->tcp.syn_backlog;
+	sc->rcv_mem_mbufs = c->tcp.rcv_mem;
+	sc->snd_mem_mbufs = c->tcp.snd_mem;
 	if (c->tcp.keepalive_s)
 		sc->tcp.keepidle_ns = (int64_t)c->tcp.keepalive_s * 1000000000;
+}
+
+/* The stack's buffer budget: what the pool holds less what the port keeps
+ * (see kaon_dpdk_reserve); refuse a pool too small to hold both. */
+static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, const kaon_config *c)
+{
+	struct kaon_dpdk_reserve r;
+	kaon_dpdk_reserve(port, &r);
+	sc->mem_reserve = r.rx + r.tx + r.cache;
+	uint32_t rcv, snd, need;
+	if (kn_stack_mem_budget(sc, r.pool, &rcv, &snd, &need) == 0)
+		return 0;
+	fprintf(stderr,
+		"kaon: %s: [dpdk] nb_mbufs = %u is too small: the port keeps up to %u mbufs "
+		"(receive ring %u, transmit ring %u, per-lcore caches %u) and the stack needs "
+		"the rest for its queues (at least %u each for receiving and sending%s); "
+		"set nb_mbufs = %u or more\n",
+		c->path, r.pool, sc->mem_reserve, r.rx, r.tx, r.cache, KN_MEM_MIN_MBUFS,
+		(c->tcp.rcv_mem || c->tcp.snd_mem) ? ", or the [tcp] rcv_mem and snd_mem given" : "",
+		need);
+	return -ENOSPC;
 }
 
 /* Undo whatever user_init got done, in reverse order. */
@@ -160,6 +183,11 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 		sc.neigh_arg = e;
 		/* Follow the kernel's table closely: it may change its mind. */
 		sc.arp_timeout_ns = 30 * 1000000000LL;
+	}
+	rc = budget_from_port(&sc, e->port, o->conf);
+	if (rc < 0) {
+		engine_free(e);
+		return rc;
 	}
 	e->stack = kn_stack_create(&sc, kaon_dpdk_dev(e->port), kaon_dpdk_pool(e->port),
 				   kaon_now(), &rc);

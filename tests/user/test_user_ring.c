@@ -365,6 +365,128 @@ static void t_udp(void **s)
 	assert_int_equal((intptr_t)run_main(udp_body, NULL), 0);
 }
 
+/* ---- senders wait for memory: many connections into readers that start
+ * late. Their send buffers and the peer's receive queues together would
+ * take the whole pool (the ring ports pass mbufs across, so B's pool holds
+ * both): the budget makes kaon_send wait for ACKs instead of failing with
+ * -ENOMEM, and everything arrives. */
+
+#define WAIT_CONNS 16
+#define WAIT_BYTES (512u * 1024u)
+
+static uint8_t wait_byte(size_t off, int conn)
+{
+	return (uint8_t)(off * 7 + (size_t)conn);
+}
+
+static void *late_reader(void *arg)
+{
+	kaon_sock *c = arg;
+	kaon_sleep_until(kaon_deadline_in(300 * MS));
+	static __thread uint8_t buf[16384];
+	size_t got = 0;
+	int conn = -1;
+	intptr_t bad = 0;
+	for (;;) {
+		ssize_t n = kaon_recv(c, buf, sizeof(buf), kaon_deadline_in(10000 * MS));
+		if (n <= 0) {
+			if (n < 0)
+				bad = n;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (conn < 0)
+				conn = buf[0]; /* the first byte names the connection */
+			if (buf[i] != wait_byte(got + (size_t)i, conn))
+				bad = -EBADMSG;
+		}
+		got += (size_t)n;
+	}
+	kaon_close(c);
+	if (!bad && got != WAIT_BYTES)
+		bad = -EPIPE;
+	return (void *)bad;
+}
+
+static void *late_server(void *arg)
+{
+	(void)arg;
+	kaon_addr a;
+	kaon_addr_parse(&a, "0.0.0.0", 7200);
+	kaon_sock *ls;
+	int rc = kaon_listen(&ls, &a, NULL);
+	if (rc < 0)
+		return (void *)(intptr_t)rc;
+	kaon_co *r[WAIT_CONNS];
+	int n = 0;
+	for (; n < WAIT_CONNS; n++) {
+		kaon_sock *c;
+		rc = kaon_accept(ls, &c, NULL, kaon_deadline_in(20000 * MS));
+		if (rc < 0)
+			break;
+		kaon_go(&r[n], NULL, late_reader, c);
+	}
+	kaon_close(ls);
+	intptr_t bad = rc < 0 ? rc : 0;
+	for (int i = 0; i < n; i++) {
+		void *v;
+		kaon_join(r[i], KAON_FOREVER, &v);
+		if (v)
+			bad = (intptr_t)v;
+	}
+	return (void *)bad;
+}
+
+static void *eager_writer(void *arg)
+{
+	intptr_t conn = (intptr_t)arg;
+	kaon_addr a;
+	kaon_addr_parse(&a, "198.18.0.2", 7200);
+	kaon_sock *c;
+	int rc = kaon_connect(&c, &a, NULL, kaon_deadline_in(5000 * MS));
+	if (rc < 0)
+		return (void *)(intptr_t)rc;
+	uint8_t *out = malloc(WAIT_BYTES);
+	for (size_t i = 0; i < WAIT_BYTES; i++)
+		out[i] = wait_byte(i, (int)conn);
+	ssize_t n = kaon_write_full(c, out, WAIT_BYTES, kaon_deadline_in(20000 * MS));
+	free(out);
+	kaon_close(c);
+	return (void *)(intptr_t)(n == (ssize_t)WAIT_BYTES ? 0 : (n < 0 ? n : -EPIPE));
+}
+
+static void *wait_body(void *p)
+{
+	(void)p;
+	kaon_co *sc, *cc[WAIT_CONNS];
+	kaon_go_on(va, &sc, NULL, late_server, NULL);
+	kaon_sleep_until(kaon_deadline_in(5 * MS));
+	for (intptr_t i = 0; i < WAIT_CONNS; i++)
+		kaon_go_on(vb, &cc[i], NULL, eager_writer, (void *)i);
+	intptr_t bad = 0;
+	for (int i = 0; i < WAIT_CONNS; i++) {
+		void *v;
+		kaon_join(cc[i], KAON_FOREVER, &v);
+		if (v) {
+			print_message("writer %d: %d\n", i, (int)(intptr_t)v);
+			bad = (intptr_t)v;
+		}
+	}
+	void *v;
+	kaon_join(sc, KAON_FOREVER, &v);
+	if (v) {
+		print_message("server: %d\n", (int)(intptr_t)v);
+		bad = (intptr_t)v;
+	}
+	return (void *)bad;
+}
+
+static void t_send_waits_for_memory(void **s)
+{
+	(void)s;
+	assert_int_equal((intptr_t)run_main(wait_body, NULL), 0);
+}
+
 static void *not_on_user_vcpu(void *p)
 {
 	(void)p;
@@ -391,6 +513,7 @@ int main(void)
 		cmocka_unit_test(t_refused),
 		cmocka_unit_test(t_deadline),
 		cmocka_unit_test(t_udp),
+		cmocka_unit_test(t_send_waits_for_memory),
 		cmocka_unit_test(t_wrong_vcpu),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
