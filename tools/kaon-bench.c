@@ -37,6 +37,7 @@
 #include "kaon/io.h"
 #include "kaon/sock.h"
 #ifdef KAON_TOOLS_HAVE_USER
+#include "kaon/net.h"
 #include "kaon/user.h"
 #endif
 #include "kaon/sync.h"
@@ -50,6 +51,7 @@
 #define STREAM_MAX_DEPTH 256
 #define STREAM_RX (64 * 1024)
 #define PATTERN_PERIOD 65521     /* prime: never a multiple of a message size */
+#define USER_LINGER_NS (3LL * 1000000000) /* closing handshakes at exit */
 #define STUCK_SHOWN 5            /* stuck or late connections described */
 
 enum phase { CONNECTING, WARMUP, MEASURE, STOPPING };
@@ -574,6 +576,20 @@ static void report_stuck(struct bench *b, struct conn *conns, long long n, doubl
 	}
 }
 
+/* On kaon's own stack the connections die with the process: give their
+ * closing handshakes (and TIME_WAIT) a moment, so that the server is not
+ * left retransmitting FINs to nobody. Not a kernel stack's concern: it
+ * finishes them without us. */
+static void linger_user_stack(void)
+{
+#ifdef KAON_TOOLS_HAVE_USER
+	struct kn_stack *st = kaon_user_stack();
+	int64_t until = kaon_deadline_in(USER_LINGER_NS);
+	while (st && kn_stack_tcb_count(st) > 0 && kaon_now() < until)
+		kaon_sleep_until(kaon_deadline_in(10 * 1000000));
+#endif
+}
+
 static void *bench_main(void *arg)
 {
 	struct bench *b = arg;
@@ -678,6 +694,7 @@ static void *bench_main(void *arg)
 		kaon_join(conns[i].co, KAON_FOREVER, NULL);
 	kaon_sem_destroy(&b->connected);
 	kaon_sem_destroy(&b->done);
+	linger_user_stack();
 
 	report(b, secs, cpu);
 	if (b->errors || b->late || b->timed_out || b->st.requests == 0) {
