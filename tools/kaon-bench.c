@@ -66,6 +66,7 @@ struct cfg {
 	long long reconnect;       /* close and reopen every K requests; 0: never */
 	long long stop_reading;    /* connections that stop reading after one request */
 	double max_latency;        /* seconds; 0: no limit */
+	double max_stall;          /* seconds without an echoed byte; 0: no limit */
 	double timeout;            /* seconds; 0: none */
 	int json;
 	const char *stack;
@@ -84,6 +85,8 @@ struct bench {
 	uint64_t all_requests; /* progress: every request, warm-up included */
 	uint64_t errors, mismatches, conn_failed;
 	uint64_t late;       /* requests over --max-latency, in flight ones included */
+	uint64_t stalls;     /* waits over --max-stall, in flight ones included */
+	int64_t max_gap;     /* longest wait for an echoed byte, ns */
 	uint64_t reconnects;
 	int reported;        /* first mismatch already described */
 	int timed_out;
@@ -106,6 +109,7 @@ struct conn {
 	uint64_t done;       /* requests completed */
 	size_t cur, sent, got; /* the request in flight */
 	int64_t t0;          /* its start; 0 when none is in flight */
+	int64_t last_rx;     /* its last echoed byte (or its start) */
 	uint64_t rng;        /* sizes */
 	unsigned char hdr[PP_HDR];
 	size_t off;          /* its pattern offset */
@@ -123,7 +127,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " PROG " --addr A --port P --conns N --size BYTES|MIN-MAX\n"
 		"                  --mode pingpong|stream (--duration S | --requests N)\n"
-		"                  [--warmup S] [--timeout S] [--max-latency S]\n"
+		"                  [--warmup S] [--timeout S] [--max-latency S] [--max-stall S]\n"
 		"                  [--reconnect K] [--stop-reading N]\n"
 		"                  [--stack epoll|uring|user] [--config FILE] [--cpu N] [--json]\n"
 		"Load an echo server and report requests/s, Gb/s (bytes echoed back),\n"
@@ -134,6 +138,8 @@ static void usage(FILE *f)
 		"  --timeout S      fail if the run has not ended after S seconds, naming\n"
 		"                   the connections still stuck and their progress\n"
 		"  --max-latency S  fail if any request took longer, in flight ones included\n"
+		"  --max-stall S    pingpong: fail if a request in flight waited longer than S\n"
+		"                   for its next echoed byte (no progress, whatever the load)\n"
 		"  --reconnect K    pingpong: close and reopen a connection every K requests\n"
 		"  --stop-reading N pingpong: N connections stop reading after one request\n"
 		"                   and keep sending; the others must still finish\n"
@@ -207,6 +213,25 @@ static void late(struct bench *b, struct conn *c, uint64_t req, size_t size, int
 		fprintf(stderr,
 			PROG ": connection %d: request %llu (%zu bytes) took %.3f s (limit %.3f s)\n",
 			c->id, (unsigned long long)req, size, ns / 1e9, b->cfg.max_latency);
+}
+
+/* A wait for echoed bytes of @p ns, while a request was in flight: the
+ * longest is reported; over --max-stall it fails the run. Unlike latency,
+ * which grows with the bytes every connection shares the path with, this
+ * is "no progress", whatever the load. */
+static void gap(struct bench *b, struct conn *c, int64_t ns, int in_flight)
+{
+	if (ns > b->max_gap)
+		b->max_gap = ns;
+	if (b->cfg.max_stall <= 0 || ns <= (int64_t)(b->cfg.max_stall * 1e9))
+		return;
+	if (b->stalls++ >= STUCK_SHOWN)
+		return;
+	fprintf(stderr,
+		PROG ": connection %d: request %llu (%zu bytes): no byte echoed for %.3f s%s "
+		     "(limit %.3f s): sent %zu, received %zu\n",
+		c->id, (unsigned long long)c->done, c->cur, ns / 1e9,
+		in_flight ? " until the end" : "", b->cfg.max_stall, c->sent, c->got);
 }
 
 static void record(struct bench *b, struct conn *c, uint64_t req, int64_t t0, size_t bytes)
@@ -285,6 +310,9 @@ static int pingpong_once(struct conn *c, uint64_t k)
 				return (int)r;
 			if (r == 0)
 				return -EPIPE;
+			int64_t now = kaon_now();
+			gap(c->b, c, now - c->last_rx, 0);
+			c->last_rx = now;
 			if ((size_t)r > size - c->got)
 				return -EPROTO;
 			for (size_t i = 0; i < (size_t)r; i++)
@@ -307,7 +335,7 @@ static int run_pingpong(struct conn *c, uint64_t limit)
 	while (c->done < limit && b->phase != STOPPING) {
 		uint64_t k = c->done;
 		pp_prepare(c, k);
-		c->t0 = kaon_now();
+		c->t0 = c->last_rx = kaon_now();
 		int r = pingpong_once(c, k);
 		if (r) {
 			if (r < 0)
@@ -488,14 +516,15 @@ static void report(struct bench *b, double secs, double cpu)
 		       "\"size_min\":%zu,\"size_max\":%zu,\"bytes\":%llu,"
 		       "\"requests_per_conn\":%lld,\"conns_finished\":%lld,"
 		       "\"stop_reading\":%lld,\"reconnects\":%llu,\"late\":%llu,"
-		       "\"timed_out\":%d}\n",
+		       "\"timed_out\":%d,\"stalls\":%llu,\"max_stall_us\":%.2f}\n",
 		       mode, g->conns, g->size_max, b->engine, secs,
 		       (unsigned long long)b->st.requests, rps, gbps, us[0], us[1], us[2],
 		       us[3], us[4], hist_mean(h) / 1e3, (unsigned long long)b->errors,
 		       (unsigned long long)b->mismatches, cpu_us, g->size_min, g->size_max,
 		       (unsigned long long)b->st.bytes, g->requests, b->finished,
 		       g->stop_reading, (unsigned long long)b->reconnects,
-		       (unsigned long long)b->late, b->timed_out);
+		       (unsigned long long)b->late, b->timed_out, (unsigned long long)b->stalls,
+		       b->max_gap / 1e3);
 	} else {
 		if (g->size_min == g->size_max)
 			printf("%s: %s, %lld connections x %zu bytes, %.1f s (stack %s)\n", PROG,
@@ -519,21 +548,25 @@ static void report(struct bench *b, double secs, double cpu)
 		if (g->max_latency > 0)
 			printf("  late      %llu over %.3f s\n", (unsigned long long)b->late,
 			       g->max_latency);
+		if (!g->stream)
+			printf("  stalls    %llu over %.3f s (longest wait for a byte %.3f s)\n",
+			       (unsigned long long)b->stalls, g->max_stall, b->max_gap / 1e9);
 	}
 	fflush(stdout);
 }
 
 /* At the end of the run: requests still in flight count against
- * --max-latency too (a stuck one is the latest of all). */
+ * --max-latency and --max-stall too (a stuck one is the latest of all). */
 static void check_in_flight(struct bench *b, struct conn *conns, long long n)
 {
 	int64_t now = kaon_now(), lim = (int64_t)(b->cfg.max_latency * 1e9);
-	if (b->cfg.max_latency <= 0)
-		return;
 	for (long long i = 0; i < n; i++) {
 		struct conn *c = &conns[i];
-		if (c->t0 && !c->stop_reading && now - c->t0 > lim)
+		if (!c->t0 || c->stop_reading)
+			continue;
+		if (b->cfg.max_latency > 0 && now - c->t0 > lim)
 			late(b, c, c->done, c->cur, now - c->t0, 1);
+		gap(b, c, now - c->last_rx, 1);
 	}
 }
 
@@ -697,12 +730,15 @@ static void *bench_main(void *arg)
 	linger_user_stack();
 
 	report(b, secs, cpu);
-	if (b->errors || b->late || b->timed_out || b->st.requests == 0) {
+	if (b->errors || b->late || b->stalls || b->timed_out || b->st.requests == 0) {
 		if (b->st.requests == 0)
 			fprintf(stderr, PROG ": no request completed\n");
 		if (b->late > STUCK_SHOWN)
 			fprintf(stderr, PROG ": %llu requests over --max-latency in all\n",
 				(unsigned long long)b->late);
+		if (b->stalls > STUCK_SHOWN)
+			fprintf(stderr, PROG ": %llu waits over --max-stall in all\n",
+				(unsigned long long)b->stalls);
 		b->result = 1;
 	}
 	for (long long i = 0; i < g->conns; i++)
@@ -758,6 +794,7 @@ int main(int argc, char **argv)
 		{ "requests", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "max-latency", required_argument, NULL, 'L' },
+		{ "max-stall", required_argument, NULL, 'G' },
 		{ "reconnect", required_argument, NULL, 'R' },
 		{ "stop-reading", required_argument, NULL, 'x' },
 		{ "stack", required_argument, NULL, 'S' },
@@ -783,6 +820,7 @@ int main(int argc, char **argv)
 		case 'r': g->requests = cli_int(PROG, "--requests", optarg, 1, 1LL << 40); break;
 		case 'T': g->timeout = cli_seconds(PROG, "--timeout", optarg, 0.01); break;
 		case 'L': g->max_latency = cli_seconds(PROG, "--max-latency", optarg, 0.000001); break;
+		case 'G': g->max_stall = cli_seconds(PROG, "--max-stall", optarg, 0.000001); break;
 		case 'R': g->reconnect = cli_int(PROG, "--reconnect", optarg, 1, 1LL << 40); break;
 		case 'x': g->stop_reading = cli_int(PROG, "--stop-reading", optarg, 1, 100000); break;
 		case 'S': g->stack = optarg; break;
@@ -805,9 +843,9 @@ int main(int argc, char **argv)
 	else if (strcmp(mode, "pingpong"))
 		cli_fail(PROG, "--mode: expected pingpong or stream, got '%s'", mode);
 	if (g->stream && (g->size_min != g->size_max || g->requests || g->reconnect ||
-			  g->stop_reading))
-		cli_fail(PROG, "--size MIN-MAX, --requests, --reconnect and --stop-reading are "
-			       "for --mode pingpong");
+			  g->stop_reading || g->max_stall > 0))
+		cli_fail(PROG, "--size MIN-MAX, --requests, --reconnect, --stop-reading and "
+			       "--max-stall are for --mode pingpong");
 	if (g->requests && g->warmup >= 0)
 		cli_fail(PROG, "--warmup is for --duration runs: with --requests every request "
 			       "counts");

@@ -6,22 +6,31 @@
 #   - af_xdp and af_packet on the veth testbed, the Linux kernel as client
 #     (kaon-bench --stack epoll in kaon-cli on cpu 0, the server on cpu 1);
 #   - memif, user to user (kaon-bench --stack user), no network at all;
-#   each with the default config (max latency 2 s) and then with a small pool
-#   ([dpdk] nb_mbufs = 2047: slower, but nothing stuck or lost; a relaxed
-#   latency limit and a hard timeout);
+#   each with the default config and then with a small pool ([dpdk] nb_mbufs
+#   = 2047: slower, but nothing stuck or lost: relaxed limits, a hard timeout);
 #   - a slow reader on af_xdp: one connection stops reading and keeps sending
 #     while 999 others echo; the others must finish.
 # After each run the server must be back where it started: only the listener
 # left and as many mbufs in use as before the load (KAON_STATS_EVERY lines).
 #
-# Why OVERLOAD_REQUESTS = 3: a case moves 1,000 x 3 x 0.5 MiB on average,
-# 1.5 GiB each way; at the 1-4 Gb/s kaon gets on veth with two shared cores
-# that is 3-13 s a case, about 2 minutes for the whole file with start-ups,
-# while three requests still make every connection send, drain and send
-# again (the stall of issue 9 comes after a few hundred KB per connection).
+# Limits. --max-stall 2: no request in flight may wait more than 2 s for its
+# next echoed byte: that is "never stuck", whatever the machine. Issue 9's
+# "max latency 2 s" for whole requests cannot hold at this load on a 2-core
+# veth testbed, whatever the server: 1,000 connections share the path fairly,
+# so a 1 MiB request needs 1,000 x 8 Mbit / 2 s = 4.2 Gb/s to finish in 2 s.
+# The Linux stack as the server (OVERLOAD_KERNEL=1, same load, 3 requests)
+# echoed 0.47 Gb/s here: p50 7.2 s, max 21.6 s, 27 s in all. So the latency
+# limit defaults to 30 s (OVERLOAD_MAX_LATENCY), with a hard timeout of 60 s.
+#
+# Why OVERLOAD_REQUESTS = 2: a case moves 1,000 x 2 x 0.5 MiB on average,
+# 1 GiB each way, about 20 s at the Linux control's rate: 7 cases and their
+# start-ups fit in about 3 minutes, while two requests still make every
+# connection send, drain and send again (the stall of issue 9 comes after a
+# few hundred KB per connection).
 #
 # usage: test_overload.sh SRCDIR BINDIR      (root; exit 77 = skipped)
-# env:   OVERLOAD_REQUESTS (3), OVERLOAD_CONNS (1000), OVERLOAD_CASES (all:
+# env:   OVERLOAD_REQUESTS (2), OVERLOAD_CONNS (1000), OVERLOAD_MAX_LATENCY
+#        (30), OVERLOAD_MAX_STALL (2), OVERLOAD_CASES (all:
 #        "af_xdp af_packet memif af_xdp-small af_packet-small memif-small
 #        slow-reader", any subset), OVERLOAD_KERNEL=1 adds a control case
 #        with the Linux stack as the server (kaon-echo --stack epoll).
@@ -32,13 +41,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: needs root for network namespaces and AF_XDP"
 	exit 77
 fi
-REQUESTS=${OVERLOAD_REQUESTS:-3}
+REQUESTS=${OVERLOAD_REQUESTS:-2}
 CONNS=${OVERLOAD_CONNS:-1000}
 CASES=${OVERLOAD_CASES:-"af_xdp af_packet memif af_xdp-small af_packet-small memif-small slow-reader"}
 SIZES=1-1048576
-LATENCY=2          # seconds: issue 9's target with the default pool
+LATENCY=${OVERLOAD_MAX_LATENCY:-30} # seconds a request may take (see above)
+STALL=${OVERLOAD_MAX_STALL:-2}      # seconds a request may wait for a byte
 TIMEOUT=60         # seconds: a default-pool case that has not ended is stuck
-SMALL_LATENCY=20   # small pool: slower is allowed...
+SMALL_LATENCY=60   # small pool: slower is allowed...
+SMALL_STALL=10
 SMALL_TIMEOUT=120  # ...stuck is not
 MEMIF_SOCK=/run/kaon-memif-overload.sock
 WORK=$(mktemp -d /tmp/kaon-overload.XXXXXX)
@@ -57,7 +68,7 @@ ok() { passed=$((passed + 1)); echo "ok   $*"; }
 bad() {
 	failed=$((failed + 1))
 	echo "FAIL $*"
-	sed 's/^/     bench: /' "$WORK/bench.log" | tail -20
+	[ -f "$WORK/bench.log" ] && sed 's/^/     bench: /' "$WORK/bench.log" | tail -24
 	[ -f "$WORK/server.log" ] &&
 		grep -v "libbpf\|libxdp\|live [0-9]* s" "$WORK/server.log" | sed 's/^/     server: /' | tail -40
 	grep "live [0-9]* s" "$WORK/server.log" 2>/dev/null | tail -3 | sed 's/^/     server: /'
@@ -162,10 +173,12 @@ check_drained() {
 	fi
 }
 
-# run_case NAME NETNS LATENCY TIMEOUT [BENCH FLAGS...]: one server, one load.
+# run_case NAME NETNS LATENCY STALL TIMEOUT [BENCH FLAGS...]: one server, one
+# load.
 run_case() {
-	name=$1 ns=$2 lat=$3 tmo=$4
-	shift 4
+	name=$1 ns=$2 lat=$3 stall=$4 tmo=$5
+	shift 5
+	rm -f "$WORK/bench.log"
 	if ! start_server "$ns"; then
 		bad "$name: server did not start"
 		stop_server
@@ -175,17 +188,19 @@ run_case() {
 	if [ "$ns" = - ]; then
 		taskset -c 0 "$BIN/kaon-bench" --addr 198.18.0.2 --port 7 --stack user \
 			--config "$WORK/memif-client.conf" "$@" --conns "$CONNS" --size $SIZES \
-			--mode pingpong --max-latency "$lat" --timeout "$tmo" >"$WORK/bench.log" 2>&1
+			--mode pingpong --max-latency "$lat" --max-stall "$stall" --timeout "$tmo" \
+			>"$WORK/bench.log" 2>&1
 	else
 		ip netns exec kaon-cli taskset -c 0 "$BIN/kaon-bench" --addr 198.18.0.2 --port 7 \
 			--stack epoll "$@" --conns "$CONNS" --size $SIZES --mode pingpong \
-			--max-latency "$lat" --timeout "$tmo" >"$WORK/bench.log" 2>&1
+			--max-latency "$lat" --max-stall "$stall" --timeout "$tmo" \
+			>"$WORK/bench.log" 2>&1
 	fi
 	rc=$?
 	t1=$(date +%s)
 	what="$CONNS connections x $SIZES B, $* ($((t1 - t0)) s)"
 	if [ $rc -eq 0 ]; then
-		ok "$name: $what: every byte back, max latency under $lat s"
+		ok "$name: $what: every byte back, no wait over $stall s, none over $lat s"
 		check_drained "$name"
 	else
 		bad "$name: $what: kaon-bench exit $rc"
@@ -210,7 +225,7 @@ if [ "${OVERLOAD_KERNEL:-0}" = 1 ]; then
 	t0=$(date +%s)
 	ip netns exec kaon-cli taskset -c 0 "$BIN/kaon-bench" --addr 198.18.0.2 --port 7 \
 		--stack epoll --requests "$REQUESTS" --conns "$CONNS" --size $SIZES --mode pingpong \
-		--max-latency $LATENCY --timeout $TIMEOUT >"$WORK/bench.log" 2>&1 &&
+		--max-latency "$LATENCY" --max-stall "$STALL" --timeout $TIMEOUT >"$WORK/bench.log" 2>&1 &&
 		ok "kernel control ($(($(date +%s) - t0)) s)" || bad "kernel control ($(($(date +%s) - t0)) s)"
 	kill $KPID
 	wait $KPID 2>/dev/null
@@ -223,19 +238,20 @@ for pmd in af_xdp af_packet memif; do
 	if wanted $pmd; then
 		make_conf $pmd $pmd
 		CONF="$WORK/$pmd.conf"
-		run_case "$pmd" $ns $LATENCY $TIMEOUT --requests "$REQUESTS"
+		run_case "$pmd" $ns "$LATENCY" "$STALL" $TIMEOUT --requests "$REQUESTS"
 	fi
 	if wanted $pmd-small; then
 		make_conf $pmd-small $pmd 2047
 		CONF="$WORK/$pmd-small.conf"
-		run_case "$pmd, nb_mbufs 2047" $ns $SMALL_LATENCY $SMALL_TIMEOUT --requests "$REQUESTS"
+		run_case "$pmd, nb_mbufs 2047" $ns $SMALL_LATENCY $SMALL_STALL $SMALL_TIMEOUT \
+			--requests "$REQUESTS"
 	fi
 done
 
 if wanted slow-reader; then
 	make_conf af_xdp af_xdp
 	CONF="$WORK/af_xdp.conf"
-	run_case "af_xdp, one slow reader" kaon-srv $LATENCY $TIMEOUT --requests "$REQUESTS" \
+	run_case "af_xdp, one slow reader" kaon-srv "$LATENCY" "$STALL" $TIMEOUT --requests "$REQUESTS" \
 		--stop-reading 1
 fi
 

@@ -365,12 +365,12 @@ static void t_requests(void **st)
 	struct server s;
 	start_server(&s, echo);
 	const char *f1[] = { "--conns", "8", "--size", "1-300000", "--requests", "5",
-			     "--max-latency", "20", "--timeout", "50", NULL };
+			     "--max-latency", "20", "--max-stall", "10", "--timeout", "50", NULL };
 	assert_int_equal(bench_flags(s.port, out, f1), 0);
 	expect_in(out, "\"requests\":40,");
 	expect_in(out, "\"conns_finished\":8,");
 	expect_in(out, "\"size_min\":1,\"size_max\":300000,");
-	expect_in(out, "\"late\":0,\"timed_out\":0}");
+	expect_in(out, "\"late\":0,\"timed_out\":0,\"stalls\":0,");
 	/* Drawn sizes: not all the same, not all the largest. */
 	assert_null(strstr(out, "\"bytes\":12000000,"));
 	assert_null(strstr(out, "\"bytes\":40,"));
@@ -395,7 +395,7 @@ static void t_requests(void **st)
 
 /* A server whose application never reads: every request stays in flight;
  * --timeout fails the run and says where each connection is, and
- * --max-latency counts the requests still in flight. */
+ * --max-latency and --max-stall count the requests still in flight. */
 static void t_timeout(void **st)
 {
 	(void)st;
@@ -409,14 +409,15 @@ static void t_timeout(void **st)
 	assert_int_equal(listen(ls, 16), 0);
 	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
 	const char *f[] = { "--conns", "3", "--size", "8000000", "--requests", "1",
-			    "--timeout", "1", "--max-latency", "0.5", NULL };
+			    "--timeout", "1", "--max-latency", "0.5", "--max-stall", "0.5", NULL };
 	int64_t t0 = kaon_now();
 	assert_int_equal(bench_flags(ntohs(a.sin_port), out, f), 1);
 	assert_true(kaon_now() - t0 < 10000 * MS);
 	expect_in(out, "timeout: after 1.0 s, 3 of 3 connections not finished");
 	expect_in(out, "connection 0: request 0 (8000000 bytes): sent ");
 	expect_in(out, "still in flight after");
-	expect_in(out, "\"timed_out\":1}");
+	expect_in(out, "no byte echoed for");
+	expect_in(out, "\"timed_out\":1,\"stalls\":3,");
 	expect_in(out, "\"late\":3,");
 	close(ls);
 }
