@@ -13,14 +13,16 @@
 # After each run the server must be back where it started: only the listener
 # left and as many mbufs in use as before the load (KAON_STATS_EVERY lines).
 #
-# Limits. --max-stall 2: no request in flight may wait more than 2 s for its
-# next echoed byte: that is "never stuck", whatever the machine. Issue 9's
-# "max latency 2 s" for whole requests cannot hold at this load on a 2-core
-# veth testbed, whatever the server: 1,000 connections share the path fairly,
-# so a 1 MiB request needs 1,000 x 8 Mbit / 2 s = 4.2 Gb/s to finish in 2 s.
-# The Linux stack as the server (OVERLOAD_KERNEL=1, same load, 3 requests)
-# echoed 0.47 Gb/s here: p50 7.2 s, max 21.6 s, 27 s in all. So the latency
-# limit defaults to 30 s (OVERLOAD_MAX_LATENCY), with a hard timeout of 60 s.
+# Limits. Issue 9's "max latency 2 s" for whole requests cannot hold at this
+# load on a 2-core veth testbed, whatever the server: 1,000 connections share
+# the path fairly, so a 1 MiB request needs 1,000 x 8 Mbit / 2 s = 4.2 Gb/s
+# to finish in 2 s. The Linux stack as the server (OVERLOAD_KERNEL=1, same
+# load) did 3 requests at 0.47 Gb/s, p50 7.2 s, max 21.6 s, 27 s in all, and
+# 2 requests at 0.89 Gb/s, max 8.1 s, 9.4 s in all; in that run a request
+# waited up to 3.2 s for its first echoed byte (one server thread, 1,000
+# sockets). So: whole requests within 30 s (OVERLOAD_MAX_LATENCY), no request
+# in flight without an echoed byte for 10 s (OVERLOAD_MAX_STALL: "never
+# stuck", three times what Linux needs), and a hard timeout of 60 s.
 #
 # Why OVERLOAD_REQUESTS = 2: a case moves 1,000 x 2 x 0.5 MiB on average,
 # 1 GiB each way, about 20 s at the Linux control's rate: 7 cases and their
@@ -30,7 +32,7 @@
 #
 # usage: test_overload.sh SRCDIR BINDIR      (root; exit 77 = skipped)
 # env:   OVERLOAD_REQUESTS (2), OVERLOAD_CONNS (1000), OVERLOAD_MAX_LATENCY
-#        (30), OVERLOAD_MAX_STALL (2), OVERLOAD_CASES (all:
+#        (30), OVERLOAD_MAX_STALL (10), OVERLOAD_CASES (all:
 #        "af_xdp af_packet memif af_xdp-small af_packet-small memif-small
 #        slow-reader", any subset), OVERLOAD_KERNEL=1 adds a control case
 #        with the Linux stack as the server (kaon-echo --stack epoll).
@@ -46,10 +48,10 @@ CONNS=${OVERLOAD_CONNS:-1000}
 CASES=${OVERLOAD_CASES:-"af_xdp af_packet memif af_xdp-small af_packet-small memif-small slow-reader"}
 SIZES=1-1048576
 LATENCY=${OVERLOAD_MAX_LATENCY:-30} # seconds a request may take (see above)
-STALL=${OVERLOAD_MAX_STALL:-2}      # seconds a request may wait for a byte
+STALL=${OVERLOAD_MAX_STALL:-10}     # seconds a request may wait for a byte
 TIMEOUT=60         # seconds: a default-pool case that has not ended is stuck
 SMALL_LATENCY=60   # small pool: slower is allowed...
-SMALL_STALL=10
+SMALL_STALL=20
 SMALL_TIMEOUT=120  # ...stuck is not
 MEMIF_SOCK=/run/kaon-memif-overload.sock
 WORK=$(mktemp -d /tmp/kaon-overload.XXXXXX)
@@ -68,7 +70,12 @@ ok() { passed=$((passed + 1)); echo "ok   $*"; }
 bad() {
 	failed=$((failed + 1))
 	echo "FAIL $*"
-	[ -f "$WORK/bench.log" ] && sed 's/^/     bench: /' "$WORK/bench.log" | tail -24
+	if [ -f "$WORK/bench.log" ]; then
+		# The first errors, then the summary.
+		sed 's/^/     bench: /' "$WORK/bench.log" | head -6
+		echo "     bench: ..."
+		sed 's/^/     bench: /' "$WORK/bench.log" | tail -20
+	fi
 	[ -f "$WORK/server.log" ] &&
 		grep -v "libbpf\|libxdp\|live [0-9]* s" "$WORK/server.log" | sed 's/^/     server: /' | tail -40
 	grep "live [0-9]* s" "$WORK/server.log" 2>/dev/null | tail -3 | sed 's/^/     server: /'
