@@ -74,7 +74,8 @@ bad() {
 		# The first errors, then the summary.
 		sed 's/^/     bench: /' "$WORK/bench.log" | head -6
 		echo "     bench: ..."
-		sed 's/^/     bench: /' "$WORK/bench.log" | tail -20
+		grep -v "^kaon: " "$WORK/bench.log" | sed 's/^/     bench: /' | tail -16
+		grep -E "^kaon: (drop|port|tcp_rexmt)" "$WORK/bench.log" | sed 's/^/     client: /'
 	fi
 	[ -f "$WORK/server.log" ] &&
 		grep -v "libbpf\|libxdp\|live [0-9]* s" "$WORK/server.log" | sed 's/^/     server: /' | tail -40
@@ -193,7 +194,8 @@ run_case() {
 	fi
 	t0=$(date +%s)
 	if [ "$ns" = - ]; then
-		taskset -c 0 "$BIN/kaon-bench" --addr 198.18.0.2 --port 7 --stack user \
+		# The client is kaon's stack too: its counters at exit, in bench.log.
+		KAON_STATS=1 taskset -c 0 "$BIN/kaon-bench" --addr 198.18.0.2 --port 7 --stack user \
 			--config "$WORK/memif-client.conf" "$@" --conns "$CONNS" --size $SIZES \
 			--mode pingpong --max-latency "$lat" --max-stall "$stall" --timeout "$tmo" \
 			>"$WORK/bench.log" 2>&1
