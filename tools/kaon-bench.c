@@ -548,9 +548,11 @@ static void report(struct bench *b, double secs, double cpu)
 		if (g->max_latency > 0)
 			printf("  late      %llu over %.3f s\n", (unsigned long long)b->late,
 			       g->max_latency);
-		if (!g->stream)
+		if (g->max_stall > 0)
 			printf("  stalls    %llu over %.3f s (longest wait for a byte %.3f s)\n",
 			       (unsigned long long)b->stalls, g->max_stall, b->max_gap / 1e9);
+		else if (!g->stream)
+			printf("  stalls    longest wait for a byte %.3f s\n", b->max_gap / 1e9);
 	}
 	fflush(stdout);
 }
