@@ -128,6 +128,9 @@ CONF
 # second. NETNS "-" runs it outside the namespaces (memif).
 start_server() {
 	rm -f "$MEMIF_SOCK"
+	# Empty now, not when the child opens it: the wait below must not read
+	# the previous server's lines.
+	: >"$WORK/server.log"
 	if [ "$1" = - ]; then
 		set -- env
 	else
