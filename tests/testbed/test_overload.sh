@@ -164,9 +164,10 @@ live_field() { # live_field LINE NAME: the number after NAME
 	echo "$1" | sed -n "s/.* $2 \([0-9]*\).*/\1/p"
 }
 
-# After the load: back to the listener alone, and to the baseline of mbufs in
-# use, within 10 s (the clients have closed; no TIME_WAIT on the server, it
-# closes second).
+# After the load: back to the listener alone, and to at most the baseline of
+# mbufs in use (an idle server may hold one more or less: a frame in a ring),
+# within 10 s (the clients have closed; no TIME_WAIT on the server, it closes
+# second).
 check_drained() {
 	base=$(grep -m1 "live [0-9]* s" "$WORK/server.log")
 	base_mb=$(live_field "$base" mbufs_in_use)
@@ -175,10 +176,10 @@ check_drained() {
 		last=$(grep "live [0-9]* s" "$WORK/server.log" | tail -1)
 		tcbs=$(live_field "$last" tcbs)
 		mb=$(live_field "$last" mbufs_in_use)
-		[ "$tcbs" = 1 ] && [ "$mb" = "$base_mb" ] && break
+		[ "$tcbs" = 1 ] && [ "${mb:-999999}" -le "${base_mb:-0}" ] && break
 	done
-	if [ "$tcbs" = 1 ] && [ "$mb" = "$base_mb" ]; then
-		ok "$1: drained: 1 tcb, $mb mbufs in use as at start"
+	if [ "$tcbs" = 1 ] && [ "${mb:-999999}" -le "${base_mb:-0}" ]; then
+		ok "$1: drained: 1 tcb, $mb mbufs in use ($base_mb at start)"
 	else
 		bad "$1: not drained after 10 s: tcbs $tcbs, mbufs in use $mb (at start $base_mb)"
 	fi
