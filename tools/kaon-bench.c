@@ -2,16 +2,24 @@
 /*
  * kaon-bench: load generator for echo servers, on one vcpu.
  *
- * pingpong: each connection sends SIZE bytes and waits for the same bytes
- * back (checked), then the next request. Large messages are sent in slices
- * while the echo is read, so neither side stalls on full buffers.
+ * pingpong: each connection sends a request and waits for the same bytes
+ * back (checked), then the next request. Sizes are fixed (--size N) or drawn
+ * uniformly in [MIN, MAX] (--size MIN-MAX) from a per-connection seeded
+ * generator. Large messages are sent in slices while the echo is read, so
+ * neither side stalls on full buffers.
  * stream: per connection a writer pipelines SIZE-byte messages (up to a
  * window) while a reader checks the echoed stream; a message's latency runs
  * from the start of its send to its last byte back.
  *
- * Content: request k of a connection carries k in its first bytes and a
- * per-connection pseudo-random pattern after them; the stream is a
- * pseudo-random pattern of prime period. Every byte is compared.
+ * A run lasts --duration, or until every connection has done --requests N
+ * (whichever comes first when both are given); --timeout is the hard limit
+ * after which an unfinished run fails and says which connections are stuck.
+ *
+ * Content: request k of a connection carries k in its first bytes and then
+ * a window of a shared pseudo-random pattern of prime period, at an offset
+ * drawn from (connection, k); the stream is that pattern from offset 0.
+ * Every byte is compared, so a request carries its own content without a
+ * per-connection copy (1,000 connections of 1 MiB stay cheap).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -28,6 +37,7 @@
 #include "kaon/io.h"
 #include "kaon/sock.h"
 #ifdef KAON_TOOLS_HAVE_USER
+#include "kaon/net.h"
 #include "kaon/user.h"
 #endif
 #include "kaon/sync.h"
@@ -35,19 +45,29 @@
 #define PROG "kaon-bench"
 #define CONNECT_TIMEOUT_NS (10LL * 1000000000)
 #define PP_WINDOW (256 * 1024)   /* pingpong: bytes sent ahead of the echo */
+#define PP_RX (64 * 1024)        /* pingpong: echo read and checked in chunks */
+#define PP_HDR 8                 /* pingpong: request number in the first bytes */
 #define STREAM_WINDOW (1 << 20)  /* stream: bytes in flight per connection */
 #define STREAM_MAX_DEPTH 256
 #define STREAM_RX (64 * 1024)
 #define PATTERN_PERIOD 65521     /* prime: never a multiple of a message size */
+#define USER_LINGER_NS (3LL * 1000000000) /* closing handshakes at exit */
+#define STUCK_SHOWN 5            /* stuck or late connections described */
 
 enum phase { CONNECTING, WARMUP, MEASURE, STOPPING };
 
 struct cfg {
 	kaon_addr addr;
 	long long conns;
-	size_t size;
+	size_t size_min, size_max; /* equal unless --size MIN-MAX */
 	int stream;
-	double duration, warmup;
+	double duration, warmup;   /* duration < 0: none (--requests only) */
+	long long requests;        /* per connection; 0: no limit */
+	long long reconnect;       /* close and reopen every K requests; 0: never */
+	long long stop_reading;    /* connections that stop reading after one request */
+	double max_latency;        /* seconds; 0: no limit */
+	double max_stall;          /* seconds without an echoed byte; 0: no limit */
+	double timeout;            /* seconds; 0: none */
 	int json;
 	const char *stack;
 	int cpu;
@@ -64,8 +84,16 @@ struct bench {
 	struct stats st;     /* the measured window only */
 	uint64_t all_requests; /* progress: every request, warm-up included */
 	uint64_t errors, mismatches, conn_failed;
+	uint64_t late;       /* requests over --max-latency, in flight ones included */
+	uint64_t stalls;     /* waits over --max-stall, in flight ones included */
+	int64_t max_gap;     /* longest wait for an echoed byte, ns */
+	uint64_t reconnects;
 	int reported;        /* first mismatch already described */
-	kaon_sem connected;  /* one post per connection attempt */
+	int timed_out;
+	long long finished;  /* connections that did all their --requests */
+	kaon_sem connected;  /* one post per connection (its first attempt) */
+	kaon_sem done;       /* one post per connection that ends (not stop-reading) */
+	const unsigned char *pat;
 	const char *engine;
 	int result;          /* exit status */
 };
@@ -75,6 +103,17 @@ struct conn {
 	int id;
 	kaon_co *co;
 	kaon_sock *s;
+	int stop_reading;    /* sends for ever, reads nothing after its first request */
+	int finished;
+	/* pingpong progress, for --max-latency and the --timeout report */
+	uint64_t done;       /* requests completed */
+	size_t cur, sent, got; /* the request in flight */
+	int64_t t0;          /* its start; 0 when none is in flight */
+	int64_t last_rx;     /* its last echoed byte (or its start) */
+	uint64_t rng;        /* sizes */
+	unsigned char hdr[PP_HDR];
+	size_t off;          /* its pattern offset */
+	unsigned char *rx;
 	/* stream */
 	kaon_co *writer;
 	kaon_sem credits;
@@ -86,12 +125,26 @@ struct conn {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " --addr A --port P --conns N --size BYTES\n"
-		"                  --mode pingpong|stream --duration S [--warmup S]\n"
+		"usage: " PROG " --addr A --port P --conns N --size BYTES|MIN-MAX\n"
+		"                  --mode pingpong|stream (--duration S | --requests N)\n"
+		"                  [--warmup S] [--timeout S] [--max-latency S] [--max-stall S]\n"
+		"                  [--reconnect K] [--stop-reading N]\n"
 		"                  [--stack epoll|uring|user] [--config FILE] [--cpu N] [--json]\n"
 		"Load an echo server and report requests/s, Gb/s (bytes echoed back),\n"
-		"latency p50/p90/p99/p99.9/max and errors. Exit 1 on any mismatch,\n"
-		"connection error or zero throughput; 2 on bad flags.\n");
+		"latency p50/p90/p99/p99.9/max and errors.\n"
+		"  --size MIN-MAX   pingpong: each request's size uniform in [MIN, MAX]\n"
+		"  --requests N     pingpong: each connection does N requests; the run ends\n"
+		"                   when all have (or at --duration if given first)\n"
+		"  --timeout S      fail if the run has not ended after S seconds, naming\n"
+		"                   the connections still stuck and their progress\n"
+		"  --max-latency S  fail if any request took longer, in flight ones included\n"
+		"  --max-stall S    pingpong: fail if a request in flight waited longer than S\n"
+		"                   for its next echoed byte (no progress, whatever the load)\n"
+		"  --reconnect K    pingpong: close and reopen a connection every K requests\n"
+		"  --stop-reading N pingpong: N connections stop reading after one request\n"
+		"                   and keep sending; the others must still finish\n"
+		"Exit 1 on any mismatch, connection error, late request, timeout or zero\n"
+		"throughput; 2 on bad flags.\n");
 }
 
 static void fail(struct bench *b, int id, const char *what, int err)
@@ -136,82 +189,189 @@ static size_t first_diff(const unsigned char *a, const unsigned char *b, size_t 
 	return i;
 }
 
-static void record(struct bench *b, int64_t t0, size_t bytes)
+static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* A latency over --max-latency: counted, the first few described. */
+static void late(struct bench *b, struct conn *c, uint64_t req, size_t size, int64_t ns,
+		 int in_flight)
+{
+	if (b->late++ >= STUCK_SHOWN)
+		return;
+	if (in_flight)
+		fprintf(stderr,
+			PROG ": connection %d: request %llu (%zu bytes) still in flight after "
+			     "%.3f s (limit %.3f s): sent %zu, received %zu\n",
+			c->id, (unsigned long long)req, size, ns / 1e9, b->cfg.max_latency,
+			c->sent, c->got);
+	else
+		fprintf(stderr,
+			PROG ": connection %d: request %llu (%zu bytes) took %.3f s (limit %.3f s)\n",
+			c->id, (unsigned long long)req, size, ns / 1e9, b->cfg.max_latency);
+}
+
+/* A wait for echoed bytes of @p ns, while a request was in flight: the
+ * longest is reported; over --max-stall it fails the run. Unlike latency,
+ * which grows with the bytes every connection shares the path with, this
+ * is "no progress", whatever the load. */
+static void gap(struct bench *b, struct conn *c, int64_t ns, int in_flight)
+{
+	if (ns > b->max_gap)
+		b->max_gap = ns;
+	if (b->cfg.max_stall <= 0 || ns <= (int64_t)(b->cfg.max_stall * 1e9))
+		return;
+	if (b->stalls++ >= STUCK_SHOWN)
+		return;
+	fprintf(stderr,
+		PROG ": connection %d: request %llu (%zu bytes): no byte echoed for %.3f s%s "
+		     "(limit %.3f s): sent %zu, received %zu\n",
+		c->id, (unsigned long long)c->done, c->cur, ns / 1e9,
+		in_flight ? " until the end" : "", b->cfg.max_stall, c->sent, c->got);
+}
+
+static void record(struct bench *b, struct conn *c, uint64_t req, int64_t t0, size_t bytes)
 {
 	b->all_requests++;
+	int64_t now = kaon_now();
+	if (b->cfg.max_latency > 0 && now - t0 > (int64_t)(b->cfg.max_latency * 1e9))
+		late(b, c, req, bytes, now - t0, 0);
 	if (b->phase != MEASURE)
 		return;
-	int64_t now = kaon_now();
 	b->st.requests++;
 	b->st.bytes += bytes;
 	hist_record(&b->st.lat, (uint64_t)(now - t0));
 }
 
-/* One request: send tx, read the echo into rx, interleaved by PP_WINDOW. */
-static int pingpong_once(kaon_sock *s, const unsigned char *tx, unsigned char *rx,
-			 size_t size)
+/* Pingpong request k of @p c: its size, header and pattern offset. */
+static void pp_prepare(struct conn *c, uint64_t k)
 {
-	size_t sent = 0, got = 0;
-	while (got < size) {
-		if (sent < size && sent - got < PP_WINDOW) {
-			size_t n = size - sent;
-			if (n > PP_WINDOW - (sent - got))
-				n = PP_WINDOW - (sent - got);
-			ssize_t r = kaon_send(s, tx + sent, n, KAON_FOREVER);
+	const struct cfg *g = &c->b->cfg;
+	size_t span = g->size_max - g->size_min + 1;
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	c->cur = g->size_min + (size_t)(c->rng % span);
+	for (size_t i = 0; i < PP_HDR; i++)
+		c->hdr[i] = (unsigned char)(k >> (8 * i));
+	c->off = (size_t)(splitmix(((uint64_t)c->id << 32) ^ k) % PATTERN_PERIOD);
+	c->sent = c->got = 0;
+}
+
+/* Byte @p i of the request in flight. */
+static unsigned char pp_byte(const struct conn *c, size_t i)
+{
+	return i < PP_HDR ? c->hdr[i] : c->pat[c->off + i];
+}
+
+/* Send up to @p n bytes of the request in flight from c->sent on. */
+static ssize_t pp_send(struct conn *c, size_t n)
+{
+	struct iovec iov[2];
+	int cnt = 0;
+	size_t pos = c->sent, hl = c->cur < PP_HDR ? c->cur : PP_HDR;
+	if (pos < hl) {
+		size_t l = hl - pos < n ? hl - pos : n;
+		iov[cnt++] = (struct iovec){ c->hdr + pos, l };
+		pos += l;
+		n -= l;
+	}
+	if (n)
+		iov[cnt++] = (struct iovec){ (void *)(c->pat + c->off + pos), n };
+	return kaon_sendv(c->s, iov, cnt, KAON_FOREVER);
+}
+
+/* One request: send it, read and check the echo, interleaved by PP_WINDOW.
+ * @return 0, 1 on a mismatch (reported), or a negative errno. */
+static int pingpong_once(struct conn *c, uint64_t k)
+{
+	size_t size = c->cur;
+	while (c->got < size) {
+		if (c->sent < size && c->sent - c->got < PP_WINDOW) {
+			size_t n = size - c->sent;
+			if (n > PP_WINDOW - (c->sent - c->got))
+				n = PP_WINDOW - (c->sent - c->got);
+			ssize_t r = pp_send(c, n);
 			if (r < 0)
 				return (int)r;
-			sent += (size_t)r;
+			c->sent += (size_t)r;
 		} else {
 			/* One byte more than expected: a short read tells the engine
 			 * the socket is drained (no EAGAIN round trip next time), and
 			 * a server sending too much is caught. */
-			ssize_t r = kaon_recv(s, rx + got, size - got + 1, KAON_FOREVER);
+			size_t want = size - c->got + 1;
+			ssize_t r = kaon_recv(c->s, c->rx, want < PP_RX ? want : PP_RX,
+					      KAON_FOREVER);
 			if (r < 0)
 				return (int)r;
 			if (r == 0)
 				return -EPIPE;
-			got += (size_t)r;
+			int64_t now = kaon_now();
+			gap(c->b, c, now - c->last_rx, 0);
+			c->last_rx = now;
+			if ((size_t)r > size - c->got)
+				return -EPROTO;
+			for (size_t i = 0; i < (size_t)r; i++)
+				if (c->rx[i] != pp_byte(c, c->got + i)) {
+					mismatch(c->b, c->id, k, c->got + i, c->rx[i],
+						 pp_byte(c, c->got + i));
+					return 1;
+				}
+			c->got += (size_t)r;
 		}
 	}
-	return got == size ? 0 : -EPROTO;
+	return 0;
 }
 
-static void run_pingpong(struct conn *c)
+/* Requests until c->done reaches @p limit or the run stops.
+ * @return 0 at the limit, -1 otherwise. */
+static int run_pingpong(struct conn *c, uint64_t limit)
 {
 	struct bench *b = c->b;
-	size_t size = b->cfg.size;
-	unsigned char *tx = malloc(size), *rx = malloc(size + 1);
-	if (!tx || !rx) {
-		fail(b, c->id, "buffers", -ENOMEM);
-		goto out;
+	while (c->done < limit && b->phase != STOPPING) {
+		uint64_t k = c->done;
+		pp_prepare(c, k);
+		c->t0 = c->last_rx = kaon_now();
+		int r = pingpong_once(c, k);
+		if (r) {
+			if (r < 0)
+				fail(b, c->id, "echo", r);
+			return -1;
+		}
+		c->done++;
+		record(b, c, k, c->t0, c->cur);
+		c->t0 = 0;
 	}
-	fill_random(tx, size, (uint64_t)c->id + 1);
-	for (uint64_t k = 0; b->phase != STOPPING; k++) {
-		for (size_t i = 0; i < size && i < sizeof(k); i++)
-			tx[i] = (unsigned char)(k >> (8 * i));
-		int64_t t0 = kaon_now();
-		int r = pingpong_once(c->s, tx, rx, size);
+	return c->done < limit ? -1 : 0;
+}
+
+/* A peer that stops reading: one checked request, then it only sends,
+ * until its buffers and the server's are full and it blocks for good. */
+static void run_stop_reading(struct conn *c)
+{
+	struct bench *b = c->b;
+	if (run_pingpong(c, 1) < 0)
+		return;
+	c->sent = c->got = 0;
+	for (;;) {
+		ssize_t r = kaon_send(c->s, b->pat, PP_WINDOW, KAON_FOREVER);
 		if (r < 0) {
-			fail(b, c->id, "echo", r);
-			break;
+			fail(b, c->id, "send without reading", (int)r);
+			return;
 		}
-		if (memcmp(tx, rx, size)) {
-			size_t d = first_diff(rx, tx, size);
-			mismatch(b, c->id, k, d, rx[d], tx[d]);
-			break;
-		}
-		record(b, t0, size);
+		c->sent += (size_t)r;
 	}
-out:
-	free(tx);
-	free(rx);
 }
 
 static void *stream_writer(void *arg)
 {
 	struct conn *c = arg;
 	struct bench *b = c->b;
-	size_t size = b->cfg.size;
+	size_t size = b->cfg.size_max;
 	for (uint64_t m = 0;; m++) {
 		int r = kaon_sem_wait(&c->credits, KAON_FOREVER);
 		if (r < 0)
@@ -230,7 +390,7 @@ static void *stream_writer(void *arg)
 static void run_stream(struct conn *c)
 {
 	struct bench *b = c->b;
-	size_t size = b->cfg.size;
+	size_t size = b->cfg.size_max;
 	unsigned char *rx = malloc(STREAM_RX);
 	unsigned depth = (unsigned)(STREAM_WINDOW / size);
 	depth = depth < 2 ? 2 : depth > STREAM_MAX_DEPTH ? STREAM_MAX_DEPTH : depth;
@@ -265,7 +425,7 @@ static void run_stream(struct conn *c)
 		}
 		uint64_t end = pos + (uint64_t)n;
 		for (uint64_t m = pos / size; (m + 1) * size <= end; m++) {
-			record(b, c->sent_at[m % depth], size);
+			record(b, c, m, c->sent_at[m % depth], size);
 			kaon_sem_post(&c->credits);
 		}
 		pos = end;
@@ -285,20 +445,46 @@ static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct bench *b = c->b;
-	kaon_connect_opts o;
-	kaon_connect_opts_init(&o);
-	int r = kaon_connect(&c->s, &b->cfg.addr, &o, kaon_deadline_in(CONNECT_TIMEOUT_NS));
-	kaon_sem_post(&b->connected);
-	if (r < 0) {
-		b->conn_failed++;
-		fail(b, c->id, "connect", r);
-		return NULL;
+	const struct cfg *g = &b->cfg;
+	uint64_t total = g->requests ? (uint64_t)g->requests : UINT64_MAX;
+	c->rng = splitmix((uint64_t)c->id + 1) | 1;
+	for (int first = 1;; first = 0) {
+		kaon_connect_opts o;
+		kaon_connect_opts_init(&o);
+		int r = kaon_connect(&c->s, &g->addr, &o, kaon_deadline_in(CONNECT_TIMEOUT_NS));
+		if (first)
+			kaon_sem_post(&b->connected);
+		if (r < 0) {
+			if (b->phase != STOPPING)
+				b->conn_failed++;
+			fail(b, c->id, "connect", r);
+			break;
+		}
+		if (c->stop_reading) {
+			run_stop_reading(c);
+		} else if (g->stream) {
+			run_stream(c);
+		} else {
+			uint64_t limit = total;
+			if (g->reconnect && c->done + (uint64_t)g->reconnect < limit)
+				limit = c->done + (uint64_t)g->reconnect;
+			if (run_pingpong(c, limit) == 0 && c->done < total &&
+			    b->phase != STOPPING) {
+				kaon_close(c->s);
+				c->s = NULL;
+				b->reconnects++;
+				continue;
+			}
+		}
+		kaon_close(c->s);
+		c->s = NULL;
+		break;
 	}
-	if (b->cfg.stream)
-		run_stream(c);
-	else
-		run_pingpong(c);
-	kaon_close(c->s);
+	c->finished = 1;
+	if (!c->stop_reading) {
+		b->finished += c->done >= total;
+		kaon_sem_post(&b->done);
+	}
 	return NULL;
 }
 
@@ -326,14 +512,26 @@ static void report(struct bench *b, double secs, double cpu)
 		       "\"duration_s\":%.3f,\"requests\":%llu,\"requests_per_sec\":%.1f,"
 		       "\"gbps\":%.4f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
 		       "\"p999_us\":%.2f,\"max_us\":%.2f,\"mean_us\":%.2f,\"errors\":%llu,"
-		       "\"mismatches\":%llu,\"cpu_us_per_req\":%.3f}\n",
-		       mode, g->conns, g->size, b->engine, secs,
+		       "\"mismatches\":%llu,\"cpu_us_per_req\":%.3f,"
+		       "\"size_min\":%zu,\"size_max\":%zu,\"bytes\":%llu,"
+		       "\"requests_per_conn\":%lld,\"conns_finished\":%lld,"
+		       "\"stop_reading\":%lld,\"reconnects\":%llu,\"late\":%llu,"
+		       "\"timed_out\":%d,\"stalls\":%llu,\"max_stall_us\":%.2f}\n",
+		       mode, g->conns, g->size_max, b->engine, secs,
 		       (unsigned long long)b->st.requests, rps, gbps, us[0], us[1], us[2],
 		       us[3], us[4], hist_mean(h) / 1e3, (unsigned long long)b->errors,
-		       (unsigned long long)b->mismatches, cpu_us);
+		       (unsigned long long)b->mismatches, cpu_us, g->size_min, g->size_max,
+		       (unsigned long long)b->st.bytes, g->requests, b->finished,
+		       g->stop_reading, (unsigned long long)b->reconnects,
+		       (unsigned long long)b->late, b->timed_out, (unsigned long long)b->stalls,
+		       b->max_gap / 1e3);
 	} else {
-		printf("%s: %s, %lld connections x %zu bytes, %.1f s (stack %s)\n", PROG, mode,
-		       g->conns, g->size, secs, b->engine);
+		if (g->size_min == g->size_max)
+			printf("%s: %s, %lld connections x %zu bytes, %.1f s (stack %s)\n", PROG,
+			       mode, g->conns, g->size_max, secs, b->engine);
+		else
+			printf("%s: %s, %lld connections x %zu-%zu bytes, %.1f s (stack %s)\n",
+			       PROG, mode, g->conns, g->size_min, g->size_max, secs, b->engine);
 		printf("  requests  %llu (%.0f/s), %.3f Gb/s echoed\n",
 		       (unsigned long long)b->st.requests, rps, gbps);
 		printf("  latency   p50 %.1f us  p90 %.1f us  p99 %.1f us  p99.9 %.1f us  "
@@ -342,8 +540,89 @@ static void report(struct bench *b, double secs, double cpu)
 		printf("  errors    %llu (mismatches %llu)\n", (unsigned long long)b->errors,
 		       (unsigned long long)b->mismatches);
 		printf("  cpu       %.2f us per request\n", cpu_us);
+		if (g->requests)
+			printf("  finished  %lld of %lld connections (%lld requests each)\n",
+			       b->finished, g->conns - g->stop_reading, g->requests);
+		if (g->reconnect)
+			printf("  reconnects %llu\n", (unsigned long long)b->reconnects);
+		if (g->max_latency > 0)
+			printf("  late      %llu over %.3f s\n", (unsigned long long)b->late,
+			       g->max_latency);
+		if (g->max_stall > 0)
+			printf("  stalls    %llu over %.3f s (longest wait for a byte %.3f s)\n",
+			       (unsigned long long)b->stalls, g->max_stall, b->max_gap / 1e9);
+		else if (!g->stream)
+			printf("  stalls    longest wait for a byte %.3f s\n", b->max_gap / 1e9);
 	}
 	fflush(stdout);
+}
+
+/* At the end of the run: requests still in flight count against
+ * --max-latency and --max-stall too (a stuck one is the latest of all). */
+static void check_in_flight(struct bench *b, struct conn *conns, long long n)
+{
+	int64_t now = kaon_now(), lim = (int64_t)(b->cfg.max_latency * 1e9);
+	for (long long i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+		if (!c->t0 || c->stop_reading)
+			continue;
+		if (b->cfg.max_latency > 0 && now - c->t0 > lim)
+			late(b, c, c->done, c->cur, now - c->t0, 1);
+		gap(b, c, now - c->last_rx, 1);
+	}
+}
+
+/* --timeout: how many connections are stuck, and where the first ones are. */
+static void report_stuck(struct bench *b, struct conn *conns, long long n, double secs)
+{
+	long long stuck = 0, connecting = 0, in_request = 0, shown = 0;
+	int64_t now = kaon_now();
+	for (long long i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+		if (c->finished || c->stop_reading)
+			continue;
+		stuck++;
+		if (!c->s)
+			connecting++;
+		else if (c->t0)
+			in_request++;
+	}
+	fprintf(stderr,
+		PROG ": timeout: after %.1f s, %lld of %lld connections not finished "
+		     "(%lld connecting, %lld mid-request)\n",
+		secs, stuck, n - b->cfg.stop_reading, connecting, in_request);
+	for (long long i = 0; i < n && shown < STUCK_SHOWN; i++) {
+		struct conn *c = &conns[i];
+		if (c->finished || c->stop_reading)
+			continue;
+		shown++;
+		if (!c->s)
+			fprintf(stderr, PROG ": connection %d: connecting, %llu requests done\n",
+				c->id, (unsigned long long)c->done);
+		else if (c->t0)
+			fprintf(stderr,
+				PROG ": connection %d: request %llu (%zu bytes): sent %zu, "
+				     "received %zu, for %.1f s\n",
+				c->id, (unsigned long long)c->done, c->cur, c->sent, c->got,
+				(now - c->t0) / 1e9);
+		else
+			fprintf(stderr, PROG ": connection %d: between requests, %llu done\n",
+				c->id, (unsigned long long)c->done);
+	}
+}
+
+/* On kaon's own stack the connections die with the process: give their
+ * closing handshakes (and TIME_WAIT) a moment, so that the server is not
+ * left retransmitting FINs to nobody. Not a kernel stack's concern: it
+ * finishes them without us. */
+static void linger_user_stack(void)
+{
+#ifdef KAON_TOOLS_HAVE_USER
+	struct kn_stack *st = kaon_user_stack();
+	int64_t until = kaon_deadline_in(USER_LINGER_NS);
+	while (st && kn_stack_tcb_count(st) > 0 && kaon_now() < until)
+		kaon_sleep_until(kaon_deadline_in(10 * 1000000));
+#endif
 }
 
 static void *bench_main(void *arg)
@@ -354,48 +633,78 @@ static void *bench_main(void *arg)
 	unsigned char *pat = NULL;
 	if (!conns)
 		goto oom;
-	if (g->stream) {
-		size_t plen = PATTERN_PERIOD + (g->size > STREAM_RX ? g->size : STREAM_RX);
-		pat = malloc(plen);
-		if (!pat)
-			goto oom;
-		fill_random(pat, PATTERN_PERIOD, 7);
-		for (size_t i = PATTERN_PERIOD; i < plen; i++)
-			pat[i] = pat[i % PATTERN_PERIOD];
-	}
+	/* The pattern repeats past its period so that any window of a message
+	 * (or of a stream read) is contiguous. */
+	size_t plen = PATTERN_PERIOD + (g->size_max > STREAM_RX ? g->size_max : STREAM_RX) +
+		      PP_WINDOW;
+	pat = malloc(plen);
+	if (!pat)
+		goto oom;
+	fill_random(pat, PATTERN_PERIOD, 7);
+	for (size_t i = PATTERN_PERIOD; i < plen; i++)
+		pat[i] = pat[i % PATTERN_PERIOD];
+	b->pat = pat;
+	int64_t start = kaon_now();
+	int64_t hard = g->timeout > 0 ? start + (int64_t)(g->timeout * 1e9) : KAON_FOREVER;
 	kaon_sem_init(&b->connected, 0);
+	kaon_sem_init(&b->done, 0);
+	if (g->requests) {
+		/* Every request counts: the run is "all of them arrived". */
+		b->phase = MEASURE;
+		hist_init(&b->st.lat);
+	}
 	kaon_co_opts co;
 	kaon_co_opts_init(&co);
 	co.name = "conn";
-	long long started = 0;
+	long long started = 0, want_done = 0;
 	for (long long i = 0; i < g->conns; i++) {
-		conns[i].b = b;
-		conns[i].id = (int)i;
-		conns[i].pat = pat;
-		int r = kaon_go(&conns[i].co, &co, conn_main, &conns[i]);
+		struct conn *c = &conns[i];
+		c->b = b;
+		c->id = (int)i;
+		c->pat = pat;
+		c->stop_reading = i < g->stop_reading;
+		if (!g->stream && !(c->rx = malloc(PP_RX))) {
+			fail(b, (int)i, "buffers", -ENOMEM);
+			break;
+		}
+		int r = kaon_go(&c->co, &co, conn_main, c);
 		if (r < 0) {
 			fail(b, (int)i, "start", r);
 			break;
 		}
 		started++;
+		want_done += !c->stop_reading;
 	}
-	for (long long i = 0; i < started; i++)
-		kaon_sem_wait(&b->connected, KAON_FOREVER);
-	b->phase = WARMUP;
-	if (g->warmup > 0)
-		kaon_sleep_until(kaon_deadline_in((int64_t)(g->warmup * 1e9)));
-
-	b->phase = MEASURE;
-	hist_init(&b->st.lat);
-	int64_t t0 = kaon_now(), end = t0 + (int64_t)(g->duration * 1e9);
+	long long attempted = 0;
+	while (attempted < started && kaon_sem_wait(&b->connected, hard) == 0)
+		attempted++;
+	int64_t t0 = start;
+	if (!g->requests) {
+		b->phase = WARMUP;
+		if (g->warmup > 0)
+			kaon_sleep_until(kaon_deadline_in((int64_t)(g->warmup * 1e9)));
+		b->phase = MEASURE;
+		hist_init(&b->st.lat);
+		t0 = kaon_now();
+	}
+	int64_t dur_end = g->duration >= 0 ? t0 + (int64_t)(g->duration * 1e9) : KAON_FOREVER;
+	int64_t end = dur_end < hard ? dur_end : hard;
 	double cpu0 = cpu_seconds();
 	int progress = !g->json && isatty(STDERR_FILENO);
 	uint64_t last = b->all_requests;
+	long long ended = 0;
 	for (int sec = 1;; sec++) {
 		int64_t next = progress ? t0 + (int64_t)sec * 1000000000 : end;
 		if (next > end)
 			next = end;
-		kaon_sleep_until(next);
+		if (g->requests) {
+			while (ended < want_done && kaon_sem_wait(&b->done, next) == 0)
+				ended++;
+			if (ended == want_done)
+				break;
+		} else {
+			kaon_sleep_until(next);
+		}
 		if (next >= end)
 			break;
 		fprintf(stderr, "  %3ds  %10.0f req/s  errors %llu\n", sec,
@@ -404,6 +713,14 @@ static void *bench_main(void *arg)
 	}
 	double secs = (kaon_now() - t0) / 1e9;
 	double cpu = cpu_seconds() - cpu0;
+	/* Ended by --requests or --duration, or else by --timeout. */
+	int all_done = g->requests && ended == want_done;
+	int by_duration = dur_end <= hard && kaon_now() >= dur_end;
+	if (attempted < started || (!all_done && !by_duration)) {
+		b->timed_out = 1;
+		report_stuck(b, conns, started, (kaon_now() - start) / 1e9);
+	}
+	check_in_flight(b, conns, started);
 	b->phase = STOPPING;
 
 	for (long long i = 0; i < started; i++)
@@ -411,13 +728,23 @@ static void *bench_main(void *arg)
 	for (long long i = 0; i < started; i++)
 		kaon_join(conns[i].co, KAON_FOREVER, NULL);
 	kaon_sem_destroy(&b->connected);
+	kaon_sem_destroy(&b->done);
+	linger_user_stack();
 
 	report(b, secs, cpu);
-	if (b->errors || b->st.requests == 0) {
+	if (b->errors || b->late || b->stalls || b->timed_out || b->st.requests == 0) {
 		if (b->st.requests == 0)
 			fprintf(stderr, PROG ": no request completed\n");
+		if (b->late > STUCK_SHOWN)
+			fprintf(stderr, PROG ": %llu requests over --max-latency in all\n",
+				(unsigned long long)b->late);
+		if (b->stalls > STUCK_SHOWN)
+			fprintf(stderr, PROG ": %llu waits over --max-stall in all\n",
+				(unsigned long long)b->stalls);
 		b->result = 1;
 	}
+	for (long long i = 0; i < g->conns; i++)
+		free(conns[i].rx);
 	free(conns);
 	free(pat);
 	return NULL;
@@ -428,14 +755,35 @@ oom:
 	return NULL;
 }
 
+/* --size N or MIN-MAX. */
+static void parse_size(struct cfg *g, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	if (!dash) {
+		g->size_min = g->size_max = (size_t)cli_int(PROG, "--size", s, 1, 1LL << 30);
+		return;
+	}
+	char lo[32];
+	size_t n = (size_t)(dash - s);
+	if (n == 0 || n >= sizeof(lo))
+		cli_fail(PROG, "--size: expected BYTES or MIN-MAX, got '%s'", s);
+	memcpy(lo, s, n);
+	lo[n] = '\0';
+	g->size_min = (size_t)cli_int(PROG, "--size", lo, 1, 1LL << 30);
+	g->size_max = (size_t)cli_int(PROG, "--size", dash + 1, 1, 1LL << 30);
+	if (g->size_min > g->size_max)
+		cli_fail(PROG, "--size: MIN %zu is above MAX %zu", g->size_min, g->size_max);
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench b; /* the histogram is large: keep it off the stack */
 	struct cfg *g = &b.cfg;
 	const char *host = NULL, *mode = NULL, *config = NULL;
-	long long port = -1, size = -1;
+	long long port = -1;
 	g->conns = -1;
 	g->duration = -1;
+	g->warmup = -1;
 	g->cpu = -1;
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, 'a' },
@@ -445,6 +793,12 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "warmup", required_argument, NULL, 'w' },
+		{ "requests", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "max-latency", required_argument, NULL, 'L' },
+		{ "max-stall", required_argument, NULL, 'G' },
+		{ "reconnect", required_argument, NULL, 'R' },
+		{ "stop-reading", required_argument, NULL, 'x' },
 		{ "stack", required_argument, NULL, 'S' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "cpu", required_argument, NULL, 'c' },
@@ -461,10 +815,16 @@ int main(int argc, char **argv)
 		case 'a': host = optarg; break;
 		case 'p': port = cli_int(PROG, "--port", optarg, 1, 65535); break;
 		case 'n': g->conns = cli_int(PROG, "--conns", optarg, 1, 100000); break;
-		case 's': size = cli_int(PROG, "--size", optarg, 1, 1LL << 30); break;
+		case 's': parse_size(g, optarg); break;
 		case 'm': mode = optarg; break;
 		case 'd': g->duration = cli_seconds(PROG, "--duration", optarg, 0.01); break;
 		case 'w': g->warmup = cli_seconds(PROG, "--warmup", optarg, 0); break;
+		case 'r': g->requests = cli_int(PROG, "--requests", optarg, 1, 1LL << 40); break;
+		case 'T': g->timeout = cli_seconds(PROG, "--timeout", optarg, 0.01); break;
+		case 'L': g->max_latency = cli_seconds(PROG, "--max-latency", optarg, 0.000001); break;
+		case 'G': g->max_stall = cli_seconds(PROG, "--max-stall", optarg, 0.000001); break;
+		case 'R': g->reconnect = cli_int(PROG, "--reconnect", optarg, 1, 1LL << 40); break;
+		case 'x': g->stop_reading = cli_int(PROG, "--stop-reading", optarg, 1, 100000); break;
 		case 'S': g->stack = optarg; break;
 		case 'C': config = optarg; break;
 		case 'c': g->cpu = (int)cli_int(PROG, "--cpu", optarg, 0, 4095); break;
@@ -476,19 +836,31 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
-	if (!host || port < 0 || g->conns < 0 || size < 0 || !mode || g->duration < 0)
-		cli_fail(PROG, "--addr, --port, --conns, --size, --mode and --duration are "
-			       "required");
+	if (!host || port < 0 || g->conns < 0 || !g->size_max || !mode ||
+	    (g->duration < 0 && !g->requests))
+		cli_fail(PROG, "--addr, --port, --conns, --size, --mode and --duration (or "
+			       "--requests) are required");
 	if (!strcmp(mode, "stream"))
 		g->stream = 1;
 	else if (strcmp(mode, "pingpong"))
 		cli_fail(PROG, "--mode: expected pingpong or stream, got '%s'", mode);
+	if (g->stream && (g->size_min != g->size_max || g->requests || g->reconnect ||
+			  g->stop_reading || g->max_stall > 0))
+		cli_fail(PROG, "--size MIN-MAX, --requests, --reconnect, --stop-reading and "
+			       "--max-stall are for --mode pingpong");
+	if (g->requests && g->warmup >= 0)
+		cli_fail(PROG, "--warmup is for --duration runs: with --requests every request "
+			       "counts");
+	if (g->stop_reading >= g->conns)
+		cli_fail(PROG, "--stop-reading: %lld of %lld connections leaves none to measure",
+			 g->stop_reading, g->conns);
+	if (g->warmup < 0)
+		g->warmup = 0;
 	int user = g->stack && cli_stack(PROG, g->stack, config);
 	if (config && !user)
 		cli_fail(PROG, "--config is for --stack user");
 	if (kaon_addr_parse(&g->addr, host, (uint16_t)port) < 0)
 		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
-	g->size = (size_t)size;
 	signal(SIGPIPE, SIG_IGN);
 	cli_raise_nofile(g->conns + 64);
 

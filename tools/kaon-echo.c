@@ -22,6 +22,9 @@
 #include "kaon/sock.h"
 #include "kaon/sync.h"
 #ifdef KAON_TOOLS_HAVE_USER
+#include <rte_mempool.h>
+
+#include "kaon/net.h"
 #include "kaon/user.h"
 #endif
 
@@ -72,7 +75,9 @@ static void usage(FILE *f)
 		"  --vcpus N    serving threads, one listener each (SO_REUSEPORT)\n"
 		"  --cpu LIST   pin vcpu i to the i-th CPU of LIST (e.g. 1 or 0-1)\n"
 		"  --udp-port U also echo UDP datagrams on port U (first vcpu); one too\n"
-		"               big to go back unfragmented is counted, not echoed\n");
+		"               big to go back unfragmented is counted, not echoed\n"
+		"With --stack user, KAON_STATS=1 prints the stack's counters at exit and\n"
+		"KAON_STATS_EVERY=S a line of live ones (TCBs, mbufs in use) every S s.\n");
 }
 
 static void count_error(struct server *sv, ssize_t err)
@@ -233,6 +238,40 @@ static void check_config(const char *path)
 }
 
 #ifdef KAON_TOOLS_HAVE_USER
+/*
+ * KAON_STATS_EVERY=SECONDS: one line of live numbers that often, for soak
+ * runs (KAON_STATS prints only at exit): live TCBs, mbufs taken from the
+ * port's pool (in use anywhere: rings, queues, the stack), connections and
+ * the stack's drop total. Printed from the stack's own vcpu, so the counters
+ * are read where they are written.
+ */
+static void *stats_every(void *arg)
+{
+	struct server *sv = arg;
+	double every = atof(getenv("KAON_STATS_EVERY"));
+	struct kn_stack *st = kaon_user_stack();
+	struct rte_mempool *mp = rte_mempool_lookup("kaon_pool_0");
+	int64_t t0 = kaon_now();
+	if (!(every > 0) || !st)
+		return NULL;
+	for (;;) {
+		if (kaon_sleep_until(kaon_deadline_in((int64_t)(every * 1e9))) == -ECANCELED)
+			break;
+		const struct kn_stats *ks = kn_stack_stats(st);
+		uint64_t drops = 0;
+		for (int r = 1; r < KN_DROP_MAX; r++)
+			drops += ks->drops[r];
+		unsigned size = mp ? mp->size : 0, in_use = mp ? rte_mempool_in_use_count(mp) : 0;
+		fprintf(stderr,
+			PROG ": live %.0f s: tcbs %u mbufs_in_use %u of %u accepted %llu "
+			     "closed %llu tcp_rexmt %llu drops %llu\n",
+			(kaon_now() - t0) / 1e9, kn_stack_tcb_count(st), in_use, size,
+			(unsigned long long)sv->c.accepted, (unsigned long long)sv->c.closed,
+			(unsigned long long)ks->tcp_rexmt, (unsigned long long)drops);
+	}
+	return NULL;
+}
+
 /* The user-space stack lives on its vcpu: listen there, then accept. */
 static kaon_sem listened;
 static void *user_listener(void *arg)
@@ -244,6 +283,13 @@ static void *user_listener(void *arg)
 	kaon_sem_post(&listened);
 	if (sv->listen_err < 0)
 		return NULL;
+	if (getenv("KAON_STATS_EVERY")) {
+		kaon_co_opts co;
+		kaon_co_opts_init(&co);
+		co.detached = 1;
+		co.name = "stats-every";
+		kaon_go(NULL, &co, stats_every, sv);
+	}
 	acceptor(sv); /* until the vcpu stops */
 	kaon_close(sv->ls);
 	sv->ls = NULL;

@@ -2,7 +2,9 @@
 /*
  * kaon-echo and kaon-bench as programs: both engines end to end, JSON keys,
  * signals and counters, bad flags (exit 2), address in use, a server that
- * corrupts a byte, a server that is not there.
+ * corrupts a byte, a server that is not there; kaon-bench's overload flags:
+ * size ranges, --requests, --reconnect, --stop-reading, and --timeout and
+ * --max-latency against a server that never reads.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,6 +248,26 @@ static void t_bad_flags(void **st)
 		       "--conns", "0", "--size", "64", "--mode", "stream", "--duration", "1",
 		       NULL };
 	expect_exit2(b3, "--conns");
+	char *b4[] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", "1",
+		       "--conns", "1", "--size", "500-20", "--mode", "pingpong", "--requests",
+		       "1", NULL };
+	expect_exit2(b4, "--size");
+	char *b5[] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", "1",
+		       "--conns", "1", "--size", "64", "--mode", "stream", "--requests", "1",
+		       NULL };
+	expect_exit2(b5, "for --mode pingpong");
+	char *b6[] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", "1",
+		       "--conns", "2", "--size", "64", "--mode", "pingpong", "--requests", "1",
+		       "--stop-reading", "2", NULL };
+	expect_exit2(b6, "--stop-reading");
+	char *b7[] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", "1",
+		       "--conns", "1", "--size", "64", "--mode", "pingpong", "--requests", "1",
+		       "--warmup", "1", NULL };
+	expect_exit2(b7, "--warmup");
+	char *b8[] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", "1",
+		       "--conns", "1", "--size", "64", "--mode", "pingpong", "--timeout", "x",
+		       "--requests", "1", NULL };
+	expect_exit2(b8, "--timeout");
 
 	/* Address in use: one clear message, exit 2. */
 	char *echo[] = { KAON_BIN_DIR "/kaon-echo", "--port", "0", NULL };
@@ -278,6 +302,44 @@ static void t_detects_corruption(void **st)
 	}
 }
 
+/* kaon-bench against @p port with the given flags after the common ones. */
+static int bench_flags(int port, char *out, const char *const *flags)
+{
+	char p[16];
+	snprintf(p, sizeof(p), "%d", port);
+	char *argv[32] = { KAON_BIN_DIR "/kaon-bench", "--addr", "127.0.0.1", "--port", p,
+			   "--mode", "pingpong", "--json" };
+	int n = 8;
+	for (int i = 0; flags[i]; i++)
+		argv[n++] = (char *)flags[i];
+	argv[n] = NULL;
+	return run(argv, out, 60000);
+}
+
+static void expect_in(const char *out, const char *what)
+{
+	if (!strstr(out, what))
+		fail_msg("expected '%s' in: %s", what, out);
+}
+
+/* Drawn sizes and chunked checking: a flipped byte is still found. */
+static void t_detects_corruption_sizes(void **st)
+{
+	(void)st;
+	static char out[OUT_MAX];
+	char *srv[] = { KAON_TEST_DIR "/corrupt-echo", "--port", "0", "--at", "200000", NULL };
+	struct server s;
+	start_server(&s, srv);
+	const char *f[] = { "--conns", "1", "--size", "1-100000", "--requests", "50", NULL };
+	assert_int_equal(bench_flags(s.port, out, f), 1);
+	expect_in(out, "\"mismatches\":1");
+	expect_in(out, "byte");
+	kill(s.pid, SIGKILL);
+	close(s.out);
+	track(0, s.pid);
+	reap(s.pid, 5000);
+}
+
 static void t_no_server(void **st)
 {
 	(void)st;
@@ -293,6 +355,73 @@ static void t_no_server(void **st)
 	assert_non_null(strstr(out, "refused"));
 }
 
+/* Sizes drawn in a range, a request count per connection, reconnects, and a
+ * connection that stops reading while the others finish. */
+static void t_requests(void **st)
+{
+	(void)st;
+	static char out[OUT_MAX];
+	char *echo[] = { KAON_BIN_DIR "/kaon-echo", "--port", "0", NULL };
+	struct server s;
+	start_server(&s, echo);
+	const char *f1[] = { "--conns", "8", "--size", "1-300000", "--requests", "5",
+			     "--max-latency", "20", "--max-stall", "10", "--timeout", "50", NULL };
+	assert_int_equal(bench_flags(s.port, out, f1), 0);
+	expect_in(out, "\"requests\":40,");
+	expect_in(out, "\"conns_finished\":8,");
+	expect_in(out, "\"size_min\":1,\"size_max\":300000,");
+	expect_in(out, "\"late\":0,\"timed_out\":0,\"stalls\":0,");
+	/* Drawn sizes: not all the same, not all the largest. */
+	assert_null(strstr(out, "\"bytes\":12000000,"));
+	assert_null(strstr(out, "\"bytes\":40,"));
+
+	const char *f2[] = { "--conns", "4", "--size", "1000-5000", "--requests", "6",
+			     "--reconnect", "2", NULL };
+	assert_int_equal(bench_flags(s.port, out, f2), 0);
+	expect_in(out, "\"requests\":24,");
+	expect_in(out, "\"reconnects\":8,");
+
+	const char *f3[] = { "--conns", "4", "--size", "100000-200000", "--requests", "10",
+			     "--stop-reading", "1", "--timeout", "50", NULL };
+	assert_int_equal(bench_flags(s.port, out, f3), 0);
+	expect_in(out, "\"conns_finished\":3,");
+	expect_in(out, "\"stop_reading\":1,");
+
+	char counters[1024];
+	stop_server(&s, counters, sizeof(counters));
+	/* 8 + 4 x 3 (two reconnects each) + 4 */
+	expect_in(counters, "connections 24");
+}
+
+/* A server whose application never reads: every request stays in flight;
+ * --timeout fails the run and says where each connection is, and
+ * --max-latency and --max-stall count the requests still in flight. */
+static void t_timeout(void **st)
+{
+	(void)st;
+	static char out[OUT_MAX];
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(ls >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(ls, 16), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+	const char *f[] = { "--conns", "3", "--size", "8000000", "--requests", "1",
+			    "--timeout", "1", "--max-latency", "0.5", "--max-stall", "0.5", NULL };
+	int64_t t0 = kaon_now();
+	assert_int_equal(bench_flags(ntohs(a.sin_port), out, f), 1);
+	assert_true(kaon_now() - t0 < 10000 * MS);
+	expect_in(out, "timeout: after 1.0 s, 3 of 3 connections not finished");
+	expect_in(out, "connection 0: request 0 (8000000 bytes): sent ");
+	expect_in(out, "still in flight after");
+	expect_in(out, "no byte echoed for");
+	expect_in(out, "\"timed_out\":1,\"stalls\":3,");
+	expect_in(out, "\"late\":3,");
+	close(ls);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -304,6 +433,9 @@ int main(void)
 		cmocka_unit_test(t_vcpus),
 		cmocka_unit_test(t_detects_corruption),
 		cmocka_unit_test(t_no_server),
+		cmocka_unit_test(t_detects_corruption_sizes),
+		cmocka_unit_test(t_requests),
+		cmocka_unit_test(t_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
