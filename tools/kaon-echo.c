@@ -22,6 +22,7 @@
 #include "kaon/sock.h"
 #include "kaon/sync.h"
 #ifdef KAON_TOOLS_HAVE_USER
+#include <rte_ethdev.h>
 #include <rte_mempool.h>
 
 #include "kaon/net.h"
@@ -262,12 +263,18 @@ static void *stats_every(void *arg)
 		for (int r = 1; r < KN_DROP_MAX; r++)
 			drops += ks->drops[r];
 		unsigned size = mp ? mp->size : 0, in_use = mp ? rte_mempool_in_use_count(mp) : 0;
+		struct rte_eth_stats es;
+		if (rte_eth_stats_get(0, &es) != 0)
+			memset(&es, 0, sizeof(es));
 		fprintf(stderr,
 			PROG ": live %.0f s: tcbs %u mbufs_in_use %u of %u accepted %llu "
-			     "closed %llu tcp_rexmt %llu drops %llu\n",
+			     "closed %llu tcp_rexmt %llu drops %llu port rx %llu tx %llu "
+			     "imissed %llu\n",
 			(kaon_now() - t0) / 1e9, kn_stack_tcb_count(st), in_use, size,
 			(unsigned long long)sv->c.accepted, (unsigned long long)sv->c.closed,
-			(unsigned long long)ks->tcp_rexmt, (unsigned long long)drops);
+			(unsigned long long)ks->tcp_rexmt, (unsigned long long)drops,
+			(unsigned long long)es.ipackets, (unsigned long long)es.opackets,
+			(unsigned long long)es.imissed);
 	}
 	return NULL;
 }

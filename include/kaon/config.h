@@ -43,7 +43,7 @@ typedef struct kaon_config {
 		int log_level;                     /**< EAL --log-level, 1..8, default 5 */
 		unsigned pkt_tx_delay_us;          /**< tx batching delay, default 0 */
 		unsigned idle_sleep_us;            /**< sleep when idle, default 0 (spin) */
-		unsigned nb_mbufs;                 /**< mempool size, default 8191 */
+		unsigned nb_mbufs;                 /**< mempool size, default 16383 */
 		unsigned rx_desc, tx_desc;         /**< ring sizes, default 1024 */
 	} dpdk;
 

@@ -35,7 +35,7 @@ void kaon_config_defaults(kaon_config *c)
 	c->dpdk.memory_mb = 256;
 	strcpy(c->dpdk.file_prefix, "kaon");
 	c->dpdk.log_level = 5;
-	c->dpdk.nb_mbufs = 8191;
+	c->dpdk.nb_mbufs = 16383;
 	c->dpdk.rx_desc = 1024;
 	c->dpdk.tx_desc = 1024;
 	c->port0.netmask = htonl(0xffffff00u);

@@ -17,9 +17,12 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
 #define MBUF_CACHE 256
+/* Buffers DPDK 22.11's af_xdp PMD puts on its fill ring at queue setup. */
+#define KAON_AF_XDP_FILL_BUFS 2048
 
 struct kaon_dpdk {
 	struct kn_dev dev;           /* first: kn_dev.priv points back here */
@@ -209,6 +212,46 @@ static const struct kn_dev_ops dpdk_ops = {
 	.tx_burst = tx_burst,
 };
 
+/*
+ * The port's mbuf pool. For af_xdp the objects must be packed back to back:
+ * DPDK 22.11's PMD registers the pool as one UMEM of populated_size x object
+ * size from the first object's page, but a pool on memory that is not IOVA
+ * contiguous (--no-huge, or across hugepages) pads objects so that none
+ * crosses a page, and the objects past the registered size carry addresses
+ * the kernel refuses: each one given to the fill ring is consumed and
+ * dropped (the ring drains for good, since the PMD refills it only for
+ * frames it receives), each one sent is an invalid TX descriptor (lost, its
+ * mbuf never completes). af_xdp does not use IOVAs, so the pool is made
+ * without IOVA contiguity, which packs it.
+ */
+static struct rte_mempool *pool_create(const char *name, unsigned n, int packed, int socket)
+{
+	if (!packed)
+		return rte_pktmbuf_pool_create(name, n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					       socket);
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
+		.mbuf_priv_size = 0,
+	};
+	struct rte_mempool *mp = rte_mempool_create_empty(
+		name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, MBUF_CACHE,
+		sizeof(priv), socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mp)
+		return NULL;
+	int rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+	if (rc == 0) {
+		rte_pktmbuf_pool_init(mp, &priv);
+		rc = rte_mempool_populate_default(mp);
+	}
+	if (rc < 0 || mp->nb_mem_chunks != 1) {
+		rte_mempool_free(mp);
+		rte_errno = rc < 0 ? -rc : ENOMEM;
+		return NULL;
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+}
+
 int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t port_id,
 			unsigned link_wait_ms, char *err, size_t errlen)
 {
@@ -223,21 +266,21 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 	p->port = port_id;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "kaon_pool_%u", port_id);
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(port_id, &info);
+	if (rc < 0) {
+		say(err, errlen, "rte_eth_dev_info_get(port %u): %s", port_id, rte_strerror(-rc));
+		free(p);
+		return rc;
+	}
 	int socket = rte_eth_dev_socket_id(port_id);
-	p->pool = rte_pktmbuf_pool_create(name, c->dpdk.nb_mbufs, MBUF_CACHE, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE,
-					  socket < 0 ? (int)rte_socket_id() : socket);
+	p->pool = pool_create(name, c->dpdk.nb_mbufs, !strcmp(info.driver_name, "net_af_xdp"),
+			      socket < 0 ? (int)rte_socket_id() : socket);
 	if (!p->pool) {
 		say(err, errlen, "cannot create a mempool of %u mbufs: %s (raise [dpdk] memory)",
 		    c->dpdk.nb_mbufs, rte_strerror(rte_errno));
 		free(p);
 		return -ENOMEM;
-	}
-	struct rte_eth_dev_info info;
-	int rc = rte_eth_dev_info_get(port_id, &info);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_dev_info_get(port %u): %s", port_id, rte_strerror(-rc));
-		goto fail;
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
@@ -285,6 +328,18 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		    rte_strerror(-rc));
 		goto fail;
 	}
+	/* DPDK 22.11's af_xdp PMD hands the kernel 2048 fill-ring buffers
+	 * whatever nb_rx_desc says. With an RX ring smaller than that, a burst
+	 * fills the RX ring while fill buffers remain; the kernel's copy path
+	 * then takes fill buffers for frames it cannot post (XDP_STATISTICS
+	 * rx_ring_full) and they never come back, while the PMD refills the
+	 * fill ring only for frames it receives. Once it is empty no frame is
+	 * ever received again: the port is dead for good (seen on the veth
+	 * testbed: fill ring prod == cons, rx ring empty, every frame counted
+	 * as rx_dropped / imissed). An RX ring at least as large as the fill
+	 * ring can never be full. */
+	if (!strcmp(info.driver_name, "net_af_xdp") && nrx < KAON_AF_XDP_FILL_BUFS)
+		nrx = KAON_AF_XDP_FILL_BUFS;
 	struct rte_eth_rxconf rxq = info.default_rxconf;
 	rxq.offloads = conf.rxmode.offloads;
 	rc = rte_eth_rx_queue_setup(port_id, 0, nrx, (unsigned)rte_eth_dev_socket_id(port_id),
