@@ -62,6 +62,7 @@ struct kaon_dpdk_reserve {
 	unsigned rx;      /**< held by the receive side (RX or fill ring), measured at start */
 	unsigned tx;      /**< the transmit side at most (TX and completion rings) */
 	unsigned cache;   /**< stranded in per-lcore mempool caches at most */
+	unsigned rx_frames; /**< frames the port buffers between two polls (its burst room) */
 };
 void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r);
 

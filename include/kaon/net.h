@@ -133,6 +133,11 @@ struct kn_stack_conf {
 	/** RFC 6528 key, and the one every other secret is derived from;
 	 * zeros (the default) = every secret from getrandom(2) */
 	uint64_t isn_secret[2];
+	/** Frames the device can buffer between two polls (af_xdp's fill
+	 * ring, a NIC's RX ring); the windows all connections advertise
+	 * together stay within it, so a burst they invite is never dropped
+	 * at the device. 0: no bound. */
+	uint32_t rx_burst_frames;
 	kn_event_fn event;        /**< socket events; NULL = none */
 	/** Reassembly contexts one source address may hold (0 = no bound);
 	 * a source at its share evicts its own oldest datagram. */

@@ -31,6 +31,7 @@ struct kaon_dpdk {
 	int linearize;               /* the port takes only direct, single-segment mbufs */
 	uint32_t rx_loss_ppm, tx_loss_ppm; /* KAON_DEV_LOSS, for tests */
 	unsigned rx_held;            /* mbufs the receive side took at start */
+	unsigned rx_frames;          /* frames the port buffers between two polls */
 	unsigned tx_held;            /* mbufs the transmit side may hold at most */
 	uint64_t rng;
 	struct kaon_dpdk_stats st;
@@ -226,15 +227,18 @@ static const struct kn_dev_ops dpdk_ops = {
  */
 static struct rte_mempool *pool_create(const char *name, unsigned n, int packed, int socket)
 {
+	/* A per-lcore cache strands up to 1.5 x its size: keep it a small
+	 * share of a small pool. */
+	unsigned cache = RTE_MIN((unsigned)MBUF_CACHE, n / 32);
 	if (!packed)
-		return rte_pktmbuf_pool_create(name, n, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+		return rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					       socket);
 	struct rte_pktmbuf_pool_private priv = {
 		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
 		.mbuf_priv_size = 0,
 	};
 	struct rte_mempool *mp = rte_mempool_create_empty(
-		name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, MBUF_CACHE,
+		name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, cache,
 		sizeof(priv), socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
 	if (!mp)
 		return NULL;
@@ -372,12 +376,20 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 	 * fills its RX ring, DPDK 22.11's af_xdp its fill ring (2048 buffers,
 	 * whatever rx_desc says), af_packet nothing (it copies). */
 	p->rx_held = rte_mempool_in_use_count(p->pool);
+	/* What a burst can fill before a poll drains it: af_xdp's fill ring,
+	 * af_packet's ring (the PMD's default 512 frames), else the RX ring. */
+	if (!strcmp(info.driver_name, "net_af_xdp"))
+		p->rx_frames = RTE_MIN((unsigned)nrx, (unsigned)KAON_AF_XDP_FILL_BUFS);
+	else if (!strcmp(info.driver_name, "net_af_packet"))
+		p->rx_frames = 512;
+	else
+		p->rx_frames = nrx;
 	/* What the transmit side may keep until frames complete: the TX ring,
 	 * one descriptor per segment (af_xdp: its xsk TX ring, sized from
 	 * nb_rx_desc, then its completion ring, drained at every tx burst);
 	 * af_packet copies and frees at once. */
-	if (!strcmp(info.driver_name, "net_af_packet"))
-		p->tx_held = 0;
+	if (!strcmp(info.driver_name, "net_af_packet") || !strcmp(info.driver_name, "net_memif"))
+		p->tx_held = 0;   /* both copy the frame out and free it at once */
 	else if (!strcmp(info.driver_name, "net_af_xdp"))
 		p->tx_held = RTE_MAX(nrx, ntx);
 	else
@@ -447,6 +459,7 @@ void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r)
 	r->pool = p->pool->size;
 	r->rx = p->rx_held;
 	r->tx = p->tx_held;
+	r->rx_frames = p->rx_frames;
 	/* A per-lcore cache holds up to 1.5 x its size before it flushes, and
 	 * what sits in one is out of reach of the others; even the owner's
 	 * own cache can strand a bulk allocation that the ring alone cannot

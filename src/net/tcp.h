@@ -172,7 +172,13 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 {
 	const struct kn_stack *s = t->s;
 	uint32_t win = kn_tcp_rcv_space(t);
-	uint64_t share = (uint64_t)kn_mem_rcv_free(s) * t->mss / (s->ntcb ? s->ntcb : 1u);
+	/* A fair share of free receive memory and of what the device can
+	 * buffer in one burst: every connection may fill its window at once,
+	 * and what the device drops costs the peer a retransmission timeout. */
+	uint32_t frames = kn_mem_rcv_free(s);
+	if (s->conf.rx_burst_frames && frames > s->conf.rx_burst_frames * 3u / 4u)
+		frames = s->conf.rx_burst_frames * 3u / 4u;
+	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
 	if (share < t->mss)
 		share = t->mss;
 	return win > share ? (uint32_t)share : win;

@@ -87,6 +87,7 @@ static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, co
 	struct kaon_dpdk_reserve r;
 	kaon_dpdk_reserve(port, &r);
 	sc->mem_reserve = r.rx + r.tx + r.cache;
+	sc->rx_burst_frames = r.rx_frames;
 	uint32_t rcv, snd, need;
 	if (kn_stack_mem_budget(sc, r.pool, &rcv, &snd, &need) == 0)
 		return 0;

@@ -254,9 +254,14 @@ for pmd in af_xdp af_packet memif; do
 		run_case "$pmd" $ns "$LATENCY" "$STALL" $TIMEOUT --requests "$REQUESTS"
 	fi
 	if wanted $pmd-small; then
-		make_conf $pmd-small $pmd 2047
+		# DPDK 22.11's af_xdp PMD alone puts 2048 buffers on its fill
+		# ring: its smallest workable pool is twice that, and kaon
+		# refuses 2047 with a message naming nb_mbufs (checked below).
+		small=2047
+		[ $pmd = af_xdp ] && small=4095
+		make_conf $pmd-small $pmd $small
 		CONF="$WORK/$pmd-small.conf"
-		run_case "$pmd, nb_mbufs 2047" $ns $SMALL_LATENCY $SMALL_STALL $SMALL_TIMEOUT \
+		run_case "$pmd, nb_mbufs $small" $ns $SMALL_LATENCY $SMALL_STALL $SMALL_TIMEOUT \
 			--requests "$REQUESTS"
 	fi
 done
