@@ -78,7 +78,8 @@ static void usage(FILE *f)
 		"  --udp-port U also echo UDP datagrams on port U (first vcpu); one too\n"
 		"               big to go back unfragmented is counted, not echoed\n"
 		"With --stack user, KAON_STATS=1 prints the stack's counters at exit and\n"
-		"KAON_STATS_EVERY=S a line of live ones (TCBs, mbufs in use) every S s.\n");
+		"KAON_STATS_EVERY=S a line of live ones (TCBs, mbufs in use) every S s;\n"
+		"with KAON_STATS_FILE=PATH, all counters rewritten to PATH instead.\n");
 }
 
 static void count_error(struct server *sv, ssize_t err)
@@ -245,11 +246,30 @@ static void check_config(const char *path)
  * port's pool (in use anywhere: rings, queues, the stack), connections and
  * the stack's drop total. Printed from the stack's own vcpu, so the counters
  * are read where they are written.
+ * KAON_STATS_FILE=PATH: every counter and drop reason, in KAON_STATS's
+ * format, rewritten to PATH (whole, by rename) each period instead of the
+ * line, with the live TCBs and mbufs in use, for a test that checks
+ * counters while the server runs (tests/testbed/hostile.py).
  */
+static void stats_to_file(const char *path, struct kn_stack *st, struct rte_mempool *mp)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	kaon_user_stats_print(f, st, "");
+	fprintf(f, "tcbs %u\nmbufs_in_use %u\n", kn_stack_tcb_count(st),
+		mp ? rte_mempool_in_use_count(mp) : 0);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 static void *stats_every(void *arg)
 {
 	struct server *sv = arg;
 	double every = atof(getenv("KAON_STATS_EVERY"));
+	const char *file = getenv("KAON_STATS_FILE");
 	struct kn_stack *st = kaon_user_stack();
 	struct rte_mempool *mp = rte_mempool_lookup("kaon_pool_0");
 	int64_t t0 = kaon_now();
@@ -259,6 +279,10 @@ static void *stats_every(void *arg)
 		if (kaon_sleep_until(kaon_deadline_in((int64_t)(every * 1e9))) == -ECANCELED)
 			break;
 		const struct kn_stats *ks = kn_stack_stats(st);
+		if (file) {
+			stats_to_file(file, st, mp);
+			continue;
+		}
 		uint64_t drops = 0;
 		for (int r = 1; r < KN_DROP_MAX; r++)
 			drops += ks->drops[r];

@@ -239,6 +239,17 @@ void kn_arp_input(struct kn_stack *s, struct rte_mbuf *m)
 	 * finds the INCOMPLETE entry the request made. */
 	struct kn_arp_entry *e = spa ? lookup(s, spa) : NULL;
 	bool for_us = tpa == s->conf.ip;
+	/* A reply that would move a RESOLVED entry to another MAC answers no
+	 * request of ours (we ask only for INCOMPLETE entries): it is what
+	 * ARP spoofing tools send. Nothing changes; a host that really moved
+	 * announces itself with a request (RFC 5227 §2.3), which is taken
+	 * below, or is asked again once its entry ages out. Linux takes such
+	 * a reply once arp locktime (1 s) has passed; stricter here. */
+	if (e && e->state == KN_ARP_RESOLVED && op == KN_ARP_OP_REPLY &&
+	    memcmp(e->mac, ah->sha, KN_ETH_ALEN) != 0) {
+		kn_drop(s, m, KN_DROP_ARP_UNSOLICITED);
+		return;
+	}
 	if (e && e->state != KN_ARP_STATIC)
 		entry_resolved(s, e, ah->sha);
 	if (!for_us) {

@@ -272,6 +272,39 @@ static void test_arp_static_survives_spoof(void **st)
 	kn_udp_close(u);
 }
 
+/* An unsolicited reply that would move a known host to another MAC (what
+ * arpspoof sends) changes nothing; the host's own announcement still does. */
+static void test_arp_unsolicited_reply_keeps_entry(void **st)
+{
+	(void)st;
+	int err;
+	struct kn_udp *u = kn_udp_bind(S, 5000, NULL, &err);
+	const uint32_t x = KT_IP(198, 18, 0, 30);
+	const uint8_t x_mac[6] = {0x02, 0, 0, 0, 0, 0x30}, x_new[6] = {0x02, 0, 0, 0, 0, 0x31};
+	uint8_t mac[6];
+	uint16_t type;
+	/* x asks for us: learnt. */
+	input(kt_arp_frame(KN_ARP_OP_REQUEST, x_mac, x, zero, KT_US_IP, bc));
+	kt_cap_clear(&cap);
+	send_to(u, x, mac, &type);
+	assert_int_equal(type, KN_ETHERTYPE_IP4);
+	assert_memory_equal(mac, x_mac, 6);
+	/* A reply we never asked for, claiming x elsewhere: dropped, counted. */
+	input(kt_arp_frame(KN_ARP_OP_REPLY, evil_mac, x, kt_us_mac, KT_US_IP, kt_us_mac));
+	assert_int_equal(kt_drops(S, KN_DROP_ARP_UNSOLICITED), 1);
+	send_to(u, x, mac, &type);
+	assert_memory_equal(mac, x_mac, 6);
+	/* One repeating what we know only refreshes it. */
+	input(kt_arp_frame(KN_ARP_OP_REPLY, x_mac, x, kt_us_mac, KT_US_IP, kt_us_mac));
+	assert_int_equal(kt_drops(S, KN_DROP_ARP_UNSOLICITED), 1);
+	/* x moved and announces itself (RFC 5227 §2.3): followed. */
+	input(kt_arp_frame(KN_ARP_OP_REQUEST, x_new, x, zero, x, bc));
+	kt_cap_clear(&cap);
+	send_to(u, x, mac, &type);
+	assert_memory_equal(mac, x_new, 6);
+	kn_udp_close(u);
+}
+
 /* SYNs from many spoofed on-link sources: each SYN-ACK needs ARP. The
  * table fills with entries nobody answers; the gateway's stays, and the
  * ARP requests are bounded per second. */
@@ -425,6 +458,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frag_memory_cap_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_learn_only_when_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_static_survives_spoof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arp_unsolicited_reply_keeps_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_gateway_survives_syn_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_incomplete_evicted_and_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sources, setup, teardown),
