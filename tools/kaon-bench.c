@@ -108,6 +108,7 @@ struct conn {
 	/* pingpong progress, for --max-latency and the --timeout report */
 	uint64_t done;       /* requests completed */
 	size_t cur, sent, got; /* the request in flight */
+	int werr;            /* pingpong: the request writer's error */
 	int64_t t0;          /* its start; 0 when none is in flight */
 	int64_t last_rx;     /* its last echoed byte (or its start) */
 	uint64_t rng;        /* sizes */
@@ -285,13 +286,48 @@ static ssize_t pp_send(struct conn *c, size_t n)
 	return kaon_sendv(c->s, iov, cnt, KAON_FOREVER);
 }
 
+/* Sends the rest of a large request while pingpong_once reads the echo. */
+static void *pp_writer(void *arg)
+{
+	struct conn *c = arg;
+	while (c->sent < c->cur) {
+		ssize_t r = pp_send(c, c->cur - c->sent);
+		if (r < 0) {
+			c->werr = (int)r;
+			break;
+		}
+		c->sent += (size_t)r;
+	}
+	return NULL;
+}
+
 /* One request: send it, read and check the echo, interleaved by PP_WINDOW.
+ * A request larger than PP_WINDOW is written by a coroutine of its own while
+ * this one reads: a writer blocked on a full socket must never keep the echo
+ * unread, or a server with small buffers and this client wait on each other
+ * for good (the echo fills our receive buffer, the server stops reading).
  * @return 0, 1 on a mismatch (reported), or a negative errno. */
 static int pingpong_once(struct conn *c, uint64_t k)
 {
 	size_t size = c->cur;
+	kaon_co *writer = NULL;
+	c->werr = 0;
+	if (size > PP_WINDOW) {
+		kaon_co_opts co;
+		kaon_co_opts_init(&co);
+		co.name = "request writer";
+		int r = kaon_go(&writer, &co, pp_writer, c);
+		if (r < 0)
+			return r;
+	}
+	int rc = 0;
 	while (c->got < size) {
-		if (c->sent < size && c->sent - c->got < PP_WINDOW) {
+		if (writer) {
+			if (c->werr) {
+				rc = c->werr;
+				break;
+			}
+		} else if (c->sent < size && c->sent - c->got < PP_WINDOW) {
 			size_t n = size - c->sent;
 			if (n > PP_WINDOW - (c->sent - c->got))
 				n = PP_WINDOW - (c->sent - c->got);
@@ -299,32 +335,42 @@ static int pingpong_once(struct conn *c, uint64_t k)
 			if (r < 0)
 				return (int)r;
 			c->sent += (size_t)r;
-		} else {
-			/* One byte more than expected: a short read tells the engine
-			 * the socket is drained (no EAGAIN round trip next time), and
-			 * a server sending too much is caught. */
-			size_t want = size - c->got + 1;
-			ssize_t r = kaon_recv(c->s, c->rx, want < PP_RX ? want : PP_RX,
-					      KAON_FOREVER);
-			if (r < 0)
-				return (int)r;
-			if (r == 0)
-				return -EPIPE;
-			int64_t now = kaon_now();
-			gap(c->b, c, now - c->last_rx, 0);
-			c->last_rx = now;
-			if ((size_t)r > size - c->got)
-				return -EPROTO;
-			for (size_t i = 0; i < (size_t)r; i++)
-				if (c->rx[i] != pp_byte(c, c->got + i)) {
-					mismatch(c->b, c->id, k, c->got + i, c->rx[i],
-						 pp_byte(c, c->got + i));
-					return 1;
-				}
-			c->got += (size_t)r;
+			continue;
 		}
+		/* One byte more than expected: a short read tells the engine the
+		 * socket is drained (no EAGAIN round trip next time), and a server
+		 * sending too much is caught. */
+		size_t want = size - c->got + 1;
+		ssize_t r = kaon_recv(c->s, c->rx, want < PP_RX ? want : PP_RX, KAON_FOREVER);
+		if (r <= 0) {
+			rc = r == 0 ? -EPIPE : (int)r;
+			break;
+		}
+		int64_t now = kaon_now();
+		gap(c->b, c, now - c->last_rx, 0);
+		c->last_rx = now;
+		if ((size_t)r > size - c->got) {
+			rc = -EPROTO;
+			break;
+		}
+		for (size_t i = 0; i < (size_t)r && !rc; i++)
+			if (c->rx[i] != pp_byte(c, c->got + i)) {
+				mismatch(c->b, c->id, k, c->got + i, c->rx[i], pp_byte(c, c->got + i));
+				rc = 1;
+			}
+		if (rc)
+			break;
+		c->got += (size_t)r;
 	}
-	return 0;
+	if (writer) {
+		if (c->sent < size)
+			kaon_interrupt(writer, ECANCELED);
+		/* The writer uses this connection: wait until it is really gone
+		 * (an interrupt meant for us may cut a join short). */
+		while (kaon_join(writer, KAON_FOREVER, NULL) < 0)
+			;
+	}
+	return rc;
 }
 
 /* Requests until c->done reaches @p limit or the run stops.

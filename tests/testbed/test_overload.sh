@@ -254,11 +254,12 @@ for pmd in af_xdp af_packet memif; do
 		run_case "$pmd" $ns "$LATENCY" "$STALL" $TIMEOUT --requests "$REQUESTS"
 	fi
 	if wanted $pmd-small; then
-		# DPDK 22.11's af_xdp PMD alone puts 2048 buffers on its fill
-		# ring: its smallest workable pool is twice that, and kaon
-		# refuses 2047 with a message naming nb_mbufs (checked below).
+		# DPDK 22.11's af_xdp PMD alone keeps 2048 buffers on its fill
+		# ring and may hold as many on its TX ring (it sizes both from
+		# nb_rx_desc): kaon refuses a pool below about 4,800 there,
+		# naming nb_mbufs, so its small pool is the old default, 8191.
 		small=2047
-		[ $pmd = af_xdp ] && small=4095
+		[ $pmd = af_xdp ] && small=8191
 		make_conf $pmd-small $pmd $small
 		CONF="$WORK/$pmd-small.conf"
 		run_case "$pmd, nb_mbufs $small" $ns $SMALL_LATENCY $SMALL_STALL $SMALL_TIMEOUT \
