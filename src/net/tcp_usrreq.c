@@ -123,8 +123,14 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 				t->snd_spare = NULL;
 			} else {
 				/* Send memory is the stack's, not the socket's:
-				 * without it, wait for ACKs to free some. */
-				if (!kn_mem_snd_room(s, 1)) {
+				 * without it, wait for ACKs to free some. While
+				 * others wait, a newcomer queues behind them:
+				 * waiters are woken only once usage is down to
+				 * the low-water mark, and senders that never
+				 * waited would otherwise take every buffer the
+				 * ACKs free and starve them for good. */
+				if (!kn_mem_snd_room(s, 1) ||
+				    (KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters)) && !t->ev.mem_wait)) {
 					nomem = true;
 					break;
 				}
