@@ -417,7 +417,8 @@ static void op_open(struct conv *c, unsigned idx, const uint8_t *a)
 	c->open = true;
 	c->active = fl & FZ_O_ACTIVE;
 	c->raw_before = F.raw_seen;
-	c->peer_mss = (fl & FZ_O_MSS) ? mss : 536;
+	/* An MSS option of 0 counts as none (RFC 9293's 536), as in Linux. */
+	c->peer_mss = (fl & FZ_O_MSS) && mss ? mss : 536;
 	c->peer_ws_sent = fl & FZ_O_WS;
 	c->peer_ws = ws > 14 ? 14 : ws;
 	c->ts = fl & FZ_O_TS; /* and-ed with the stack's when its SYN is seen */
