@@ -854,15 +854,22 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		t->ts_recent_age = s->now;
 	}
 	uint32_t nwnd = sg->wnd << t->snd_wscale;
-	if (SEQ_LEQ(sg->ack, t->snd_una)) {
+	bool acks_new = SEQ_GT(sg->ack, t->snd_una);
+	if (!acks_new) {
 		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
 		    nwnd == t->snd_wnd && t->snd_una != t->snd_max)
 			dupack(t);
 	} else {
 		finacked = new_ack(t, sg);
 	}
-	/* Send window update (SND.WL1/WL2 rule). */
-	if (SEQ_LT(t->snd_wl1, sg->seq) || (t->snd_wl1 == sg->seq && SEQ_LEQ(t->snd_wl2, sg->ack))) {
+	/* Send window update: the SND.WL1/WL2 rule, or an ACK of new data, as
+	 * Linux's tcp_may_update_window. With the strict rule, one in-window
+	 * segment whose sequence ran ahead (it carried no data) pinned WL1:
+	 * the window it shut never reopened, and the connection sent one-byte
+	 * probes for ever although every probe was ACKed with an open window
+	 * (found by fuzz_net_rx). */
+	if (acks_new || SEQ_LT(t->snd_wl1, sg->seq) ||
+	    (t->snd_wl1 == sg->seq && SEQ_LEQ(t->snd_wl2, sg->ack))) {
 		uint32_t oldwnd = t->snd_wnd;
 		t->snd_wnd = nwnd;
 		t->snd_wl1 = sg->seq;
