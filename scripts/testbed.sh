@@ -1,5 +1,5 @@
 #!/bin/sh
-# The one-machine testbed (see ../shared/DESIGN.md): two network namespaces
+# The one-machine testbed (see the README): two network namespaces
 # joined by a veth pair, addresses from 198.18.0.0/24 (the benchmarking
 # range). Server side: namespace kaon-srv, veth-srv, 198.18.0.2. Client
 # side: namespace kaon-cli, veth-cli, 198.18.0.1.
