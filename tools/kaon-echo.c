@@ -79,7 +79,8 @@ static void usage(FILE *f)
 		"               big to go back unfragmented is counted, not echoed\n"
 		"With --stack user, KAON_STATS=1 prints the stack's counters at exit and\n"
 		"KAON_STATS_EVERY=S a line of live ones (TCBs, mbufs in use) every S s;\n"
-		"with KAON_STATS_FILE=PATH, all counters rewritten to PATH instead.\n");
+		"with KAON_STATS_FILE=PATH, all counters rewritten to PATH instead;\n"
+		"with KAON_CONNS_FILE=PATH, the connection table rewritten to PATH.\n");
 }
 
 static void count_error(struct server *sv, ssize_t err)
@@ -250,6 +251,8 @@ static void check_config(const char *path)
  * format, rewritten to PATH (whole, by rename) each period instead of the
  * line, with the live TCBs and mbufs in use, for a test that checks
  * counters while the server runs (tests/testbed/hostile.py).
+ * KAON_CONNS_FILE=PATH: the connection table (kn_stack_dump_tcbs), rewritten
+ * to PATH the same way, to see why a connection does not move.
  */
 static void stats_to_file(const char *path, struct kn_stack *st, struct rte_mempool *mp)
 {
@@ -265,11 +268,24 @@ static void stats_to_file(const char *path, struct kn_stack *st, struct rte_memp
 		rename(tmp, path);
 }
 
+static void conns_to_file(const char *path, struct kn_stack *st)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	kn_stack_dump_tcbs(st, f);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
 static void *stats_every(void *arg)
 {
 	struct server *sv = arg;
 	double every = atof(getenv("KAON_STATS_EVERY"));
 	const char *file = getenv("KAON_STATS_FILE");
+	const char *conns = getenv("KAON_CONNS_FILE");
 	struct kn_stack *st = kaon_user_stack();
 	struct rte_mempool *mp = rte_mempool_lookup("kaon_pool_0");
 	int64_t t0 = kaon_now();
@@ -279,6 +295,8 @@ static void *stats_every(void *arg)
 		if (kaon_sleep_until(kaon_deadline_in((int64_t)(every * 1e9))) == -ECANCELED)
 			break;
 		const struct kn_stats *ks = kn_stack_stats(st);
+		if (conns)
+			conns_to_file(conns, st);
 		if (file) {
 			stats_to_file(file, st, mp);
 			continue;

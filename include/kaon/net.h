@@ -208,6 +208,13 @@ const char *kn_drop_name(enum kn_drop_reason r);
 const char *kn_drop_desc(enum kn_drop_reason r);
 /** @return number of live TCBs (connections, listeners, TIME_WAIT). */
 unsigned kn_stack_tcb_count(const struct kn_stack *s);
+/**
+ * Print every TCB, one line each, in the spirit of `ss -tin`: state,
+ * addresses, sequence space (relative to the ISNs), windows, queues in
+ * bytes and mbufs, timers in ms from now; then the buffer budget's gauges.
+ * Call it on the stack's own vcpu. @return TCBs printed.
+ */
+int kn_stack_dump_tcbs(const struct kn_stack *s, FILE *f);
 
 /* ---- TCP ---------------------------------------------------------------- */
 
