@@ -44,7 +44,7 @@
 
 #define PROG "kaon-bench"
 #define CONNECT_TIMEOUT_NS (10LL * 1000000000)
-#define PP_WINDOW (256 * 1024)   /* pingpong: bytes sent ahead of the echo */
+#define PP_WINDOW (256 * 1024)   /* --stop-reading: bytes per send */
 #define PP_RX (64 * 1024)        /* pingpong: echo read and checked in chunks */
 #define PP_HDR 8                 /* pingpong: request number in the first bytes */
 #define STREAM_WINDOW (1 << 20)  /* stream: bytes in flight per connection */
@@ -301,47 +301,46 @@ static void *pp_writer(void *arg)
 	return NULL;
 }
 
-/* One request: send it, read and check the echo, interleaved by PP_WINDOW.
- * A request larger than PP_WINDOW is written by a coroutine of its own while
- * this one reads: a writer blocked on a full socket must never keep the echo
- * unread, or a server with small buffers and this client wait on each other
- * for good (the echo fills our receive buffer, the server stops reading).
+/* One request: send it, read and check the echo. What the socket does not
+ * take at once is written by a coroutine of its own while this one reads: a
+ * writer blocked on a full socket must never keep the echo unread, or a
+ * server with small buffers and this client wait on each other for good (the
+ * echo fills our receive buffer, the server stops reading, our send blocks).
+ * No size is safe to write ahead "because the path buffers it": a server
+ * under memory pressure shrinks its windows to a segment (kaon's stack
+ * does), so requests of 200 KB written ahead of reading stalled 9% of 1,000
+ * connections against kaon on the testbed.
  * @return 0, 1 on a mismatch (reported), or a negative errno. */
 static int pingpong_once(struct conn *c, uint64_t k)
 {
 	size_t size = c->cur;
 	kaon_co *writer = NULL;
 	c->werr = 0;
-	if (size > PP_WINDOW) {
+	/* The socket is empty at a request's start (the last echo is in), so
+	 * this waits for nothing the echo needs. */
+	ssize_t r = pp_send(c, size);
+	if (r < 0)
+		return (int)r;
+	c->sent += (size_t)r;
+	if (c->sent < size) {
 		kaon_co_opts co;
 		kaon_co_opts_init(&co);
 		co.name = "request writer";
-		int r = kaon_go(&writer, &co, pp_writer, c);
-		if (r < 0)
-			return r;
+		int e = kaon_go(&writer, &co, pp_writer, c);
+		if (e < 0)
+			return e;
 	}
 	int rc = 0;
 	while (c->got < size) {
-		if (writer) {
-			if (c->werr) {
-				rc = c->werr;
-				break;
-			}
-		} else if (c->sent < size && c->sent - c->got < PP_WINDOW) {
-			size_t n = size - c->sent;
-			if (n > PP_WINDOW - (c->sent - c->got))
-				n = PP_WINDOW - (c->sent - c->got);
-			ssize_t r = pp_send(c, n);
-			if (r < 0)
-				return (int)r;
-			c->sent += (size_t)r;
-			continue;
+		if (c->werr) {
+			rc = c->werr;
+			break;
 		}
 		/* One byte more than expected: a short read tells the engine the
 		 * socket is drained (no EAGAIN round trip next time), and a server
 		 * sending too much is caught. */
 		size_t want = size - c->got + 1;
-		ssize_t r = kaon_recv(c->s, c->rx, want < PP_RX ? want : PP_RX, KAON_FOREVER);
+		r = kaon_recv(c->s, c->rx, want < PP_RX ? want : PP_RX, KAON_FOREVER);
 		if (r <= 0) {
 			rc = r == 0 ? -EPIPE : (int)r;
 			break;
