@@ -28,6 +28,9 @@ enum kaon_bif_mode {
 	KAON_BIF_RTE_FLOW,  /**< isolated mode + flow rules */
 };
 
+/** af_packet's ring, in frames, unless the vdev names its framecnt. */
+#define KAON_AF_PACKET_FRAMES 4096
+
 typedef struct kaon_config {
 	char path[KAON_CONF_STR];
 
@@ -101,6 +104,10 @@ int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
  */
 int kaon_config_eal_argv(const kaon_config *c, const char *prog, char **argv, int nargv,
 			 char *buf, size_t buflen);
+
+/** The frames of an af_packet vdev's ring: its framecnt= or the default kaon
+ * gives it (KAON_AF_PACKET_FRAMES). */
+unsigned kaon_conf_af_packet_frames(const char *vdev_args);
 
 #ifdef __cplusplus
 }

@@ -345,6 +345,15 @@ int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
 	return 0;
 }
 
+unsigned kaon_conf_af_packet_frames(const char *vdev)
+{
+	const char *f = strstr(vdev, "framecnt=");
+	if (!f)
+		return KAON_AF_PACKET_FRAMES;
+	unsigned long n = strtoul(f + 9, NULL, 0);
+	return n ? (unsigned)n : KAON_AF_PACKET_FRAMES;
+}
+
 static int push(char **argv, int nargv, int *argc, char *buf, size_t buflen, size_t *used,
 		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 static int push(char **argv, int nargv, int *argc, char *buf, size_t buflen, size_t *used,
@@ -380,8 +389,17 @@ int kaon_config_eal_argv(const kaon_config *c, const char *prog, char **argv, in
 		P("--no-huge");
 	P("--file-prefix=%s", c->dpdk.file_prefix);
 	P("--log-level=%d", c->dpdk.log_level);
-	for (int i = 0; i < c->dpdk.n_vdev; i++)
-		P("--vdev=%s", c->dpdk.vdev[i]);
+	for (int i = 0; i < c->dpdk.n_vdev; i++) {
+		const char *v = c->dpdk.vdev[i];
+		/* af_packet's ring is its only receive buffer: the PMD's default
+		 * of 512 frames overflows, uncounted, when a few hundred
+		 * connections send a segment each at once (the kernel drops and
+		 * the peers wait for retransmission timeouts). */
+		if (!strncmp(v, "net_af_packet", 13) && !strstr(v, "framecnt="))
+			P("--vdev=%s,framecnt=%u", v, KAON_AF_PACKET_FRAMES);
+		else
+			P("--vdev=%s", v);
+	}
 	for (int i = 0; i < c->dpdk.n_allow; i++)
 		P("-a%s", c->dpdk.allow[i]);
 	if (c->dpdk.n_allow == 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -377,11 +378,14 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 	 * whatever rx_desc says), af_packet nothing (it copies). */
 	p->rx_held = rte_mempool_in_use_count(p->pool);
 	/* What a burst can fill before a poll drains it: af_xdp's fill ring,
-	 * af_packet's ring (the PMD's default 512 frames), else the RX ring. */
+	 * af_packet's ring (framecnt), else the RX ring. */
 	if (!strcmp(info.driver_name, "net_af_xdp"))
 		p->rx_frames = RTE_MIN((unsigned)nrx, (unsigned)KAON_AF_XDP_FILL_BUFS);
-	else if (!strcmp(info.driver_name, "net_af_packet"))
-		p->rx_frames = 512;
+	else if (!strcmp(info.driver_name, "net_af_packet")) {
+		/* Its ring: framecnt, which kaon_config_eal_argv() sets. */
+		const struct rte_devargs *da = info.device ? rte_dev_devargs(info.device) : NULL;
+		p->rx_frames = kaon_conf_af_packet_frames(da && da->args ? da->args : "");
+	}
 	else
 		p->rx_frames = nrx;
 	/* What the transmit side may keep until frames complete: the TX ring,
