@@ -166,8 +166,16 @@ static inline uint32_t kn_tcp_rcv_space(const struct kn_tcb *t)
 
 /* The window the receive side can stand behind: the socket's free space,
  * capped by a fair share of the stack's free receive memory (an mbuf
- * counted as one MSS), never below one MSS so that every connection can
- * make progress: the budget's first defence, before any drop. */
+ * counted as one MSS): the budget's first defence, before any drop. A
+ * connection that holds nothing gets at least one MSS, so that every
+ * connection can make progress; one that already holds buffers its
+ * application has not read gets no more than its share, possibly none:
+ * its reads reopen the window (after_read() in tcp_usrreq.c). Without that
+ * rule, under pressure, echo connections whose application waited for
+ * send memory kept taking a segment per round trip into queues nobody
+ * read, until the budget ran out for everyone and in-window data was
+ * dropped: 1,000 connections on 2,047 mbufs moved 1 request per second,
+ * each peer in retransmission backoff (the veth testbed, af_packet). */
 static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 {
 	const struct kn_stack *s = t->s;
@@ -179,7 +187,7 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	if (s->conf.rx_burst_frames && frames > s->conf.rx_burst_frames * 3u / 4u)
 		frames = s->conf.rx_burst_frames * 3u / 4u;
 	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
-	if (share < t->mss)
+	if (share < t->mss && t->rcvq_nmb + t->ooo_nmb == 0)
 		share = t->mss;
 	return win > share ? (uint32_t)share : win;
 }

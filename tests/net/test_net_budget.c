@@ -322,48 +322,86 @@ static void small_rcv_budget(struct kn_stack_conf *c)
 	c->rcv_mem_mbufs = KN_MEM_MIN_MBUFS;
 }
 
+/* Open a connection from peer port @port (MSS 1460, window 65535) and
+ * accept it; @return it, its ISS in *iss. */
+static struct kn_tcb *open_extra(uint16_t port, struct kt_ev *ev, uint32_t *iss)
+{
+	static const uint8_t mss1460[] = {2, 4, 0x05, 0xb4};
+	struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = port, .dport = LPORT,
+			   .seq = 9000, .flags = KN_TH_SYN, .win = 65535,
+			   .opt = mss1460, .optlen = sizeof(mss1460)};
+	kn_stack_input(S, kt_tcp_frame(&f), now);
+	kn_stack_flush(S);
+	struct kt_seg g;
+	assert_true(take_seg(&g));
+	*iss = g.seq;
+	f = (struct kt_tcp){.src = KT_PEER_IP, .dst = KT_US_IP, .sport = port, .dport = LPORT,
+			    .seq = 9001, .ack = g.seq + 1, .flags = KN_TH_ACK, .win = 65535};
+	kn_stack_input(S, kt_tcp_frame(&f), now);
+	kn_stack_flush(S);
+	while (take_seg(&g))
+		;
+	struct kn_tcb *t = kn_tcp_accept(LT, ev);
+	assert_non_null(t);
+	return t;
+}
+
+#define NEXTRA 80
+
 /* Over the receive budget, in-window data is dropped without an ACK; once
- * the application reads, the peer's retransmission is taken. */
+ * the application reads, the peer's retransmission is taken. A single
+ * connection cannot get there (its window is its share of what is free);
+ * many can: each that holds nothing is offered a segment. */
 static void test_over_budget_dropped_then_accepted(void **st)
 {
 	(void)st;
 	th_setup(small_rcv_budget);
 	establish();
-	static uint8_t seg[1000];
-	uint32_t seq = ISS_PEER + 1;
-	unsigned sent = 0;
-	/* Full segments, in window, until one is refused. */
-	while (kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) == 0) {
-		assert_true(sent < 200);
-		memset(seg, (int)sent, sizeof(seg));
-		peer_send(KN_TH_ACK, seq, our_iss + 1, 65535, seg, sizeof(seg));
-		seq += sizeof(seg);
-		sent++;
+	static struct kt_ev evs[NEXTRA];
+	struct kn_tcb *extra[NEXTRA];
+	uint32_t iss[NEXTRA];
+	for (int i = 0; i < NEXTRA; i++)
+		extra[i] = open_extra((uint16_t)(PPORT + 1 + i), &evs[i], &iss[i]);
+	/* Every extra peer sends one full segment, its application reads
+	 * nothing: the budget runs out. */
+	static uint8_t seg[1460];
+	for (int i = 0; i < NEXTRA; i++) {
+		struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP,
+				   .sport = (uint16_t)(PPORT + 1 + i), .dport = LPORT,
+				   .seq = 9001, .ack = iss[i] + 1, .flags = KN_TH_ACK,
+				   .win = 65535, .data = seg, .len = sizeof(seg)};
+		kn_stack_input(S, kt_tcp_frame(&f), now);
 	}
+	kn_stack_flush(S);
+	kt_cap_clear(&cap);
 	const struct kn_stats *s = kn_stack_stats(S);
 	assert_true(s->mem_rcv_used <= s->mem_rcv_limit);
-	assert_true(sent > 10);
-	/* The refused segment was not acknowledged. */
-	uint32_t dropped_seq = seq - sizeof(seg);
+	assert_true(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) > 0);
+	/* The first connection's peer sends into the window it was offered
+	 * before: refused, and not acknowledged. */
+	uint64_t drops = kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY);
+	memset(seg, 7, sizeof(seg));
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
 	struct kt_seg g;
-	uint32_t ack = 0;
 	while (take_seg(&g))
-		ack = g.ack;
-	assert_int_equal(ack, dropped_seq);
-	assert_int_equal(kn_tcp_readable(T), (size_t)(sent - 1) * sizeof(seg));
-	/* The application reads everything... */
-	static uint8_t out[200 * 1000];
-	ssize_t r = kn_tcp_recv(T, out, sizeof(out));
-	assert_int_equal(r, (ssize_t)(sent - 1) * (ssize_t)sizeof(seg));
-	for (ssize_t i = 0; i < r; i++)
-		assert_int_equal(out[i], (uint8_t)(i / 1000));
+		assert_true(g.ack == ISS_PEER + 1 || g.len == 0);
+	assert_int_equal(kn_tcp_readable(T), 0);
+	/* The other applications read what they hold... */
+	static uint8_t out[2000];
+	for (int i = 0; i < NEXTRA; i++) {
+		ssize_t r = kn_tcp_recv(extra[i], out, sizeof(out));
+		assert_true(r == (ssize_t)sizeof(seg) || r == -EAGAIN);
+	}
+	kn_stack_flush(S);
 	kt_cap_clear(&cap);
 	/* ... and the retransmission is taken and acknowledged. */
-	memset(seg, (int)(sent - 1), sizeof(seg));
-	peer_send(KN_TH_ACK, dropped_seq, our_iss + 1, 65535, seg, sizeof(seg));
-	assert_int_equal(last_ack(), seq);
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(last_ack(), ISS_PEER + 1 + sizeof(seg));
 	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), sizeof(seg));
-	assert_int_equal(out[0], (uint8_t)(sent - 1));
+	assert_int_equal(out[0], 7);
+	for (int i = 0; i < NEXTRA; i++)
+		kn_tcp_abort(extra[i]);
 	kn_tcp_abort(T);
 	kn_tcp_close(LT);
 	th_teardown(NULL);
@@ -395,6 +433,46 @@ static void test_window_shrinks_with_pressure(void **st)
 	 * right edge never moves back. */
 	assert_true(w1 < w0);
 	assert_true(w1 <= 6u * 1460u);
+	kn_tcp_abort(T);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
+/* A connection whose application does not read gets no window beyond its
+ * share once memory is short: a peer that sends only what it is offered
+ * then never has a segment dropped for memory. Before, every window was at
+ * least one MSS whatever the connection already held: unread queues kept
+ * growing by a segment per round trip until the budget was gone and
+ * in-window data was dropped (peers backing off for tens of seconds). */
+static void test_unread_queue_gets_no_more_window(void **st)
+{
+	(void)st;
+	th_setup(small_rcv_budget);
+	establish();
+	static uint8_t seg[1460];
+	uint32_t seq = ISS_PEER + 1;
+	uint32_t win = 1460;
+	struct kt_seg g;
+	int i;
+	for (i = 0; i < 200 && win; i++) {
+		uint32_t len = win < sizeof(seg) ? win : sizeof(seg);
+		peer_send(KN_TH_ACK, seq, our_iss + 1, 65535, seg, len);
+		seq += len;
+		while (take_seg(&g))
+			win = g.win - (seq - g.ack); /* what is left of the offer */
+	}
+	assert_int_equal(win, 0);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), 0);
+	const struct kn_stats *s = kn_stack_stats(S);
+	assert_true(s->mem_rcv_used <= s->mem_rcv_limit);
+	/* Reading reopens it. */
+	static uint8_t out[200 * 1460];
+	assert_true(kn_tcp_recv(T, out, sizeof(out)) > 0);
+	kn_stack_flush(S);
+	win = 0;
+	while (take_seg(&g))
+		win = g.win;
+	assert_true(win >= 1460);
 	kn_tcp_abort(T);
 	kn_tcp_close(LT);
 	th_teardown(NULL);
@@ -610,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_over_budget_dropped_then_accepted),
 		cmocka_unit_test(test_window_shrinks_with_pressure),
+		cmocka_unit_test(test_unread_queue_gets_no_more_window),
 		cmocka_unit_test(test_window_reopens_by_one_segment),
 		cmocka_unit_test(test_sender_waits_for_memory),
 		cmocka_unit_test(test_waiter_not_starved),
