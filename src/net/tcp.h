@@ -97,7 +97,7 @@ struct kn_tcb {
 
 	/* timers: absolute deadlines, 0 = off; set them with kn_tcp_timer_set() */
 	int64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
-	int64_t t_wheel;                   /* when tw fires; INT64_MAX: not filed */
+	int64_t t_wheel;                   /* the first deadline of tw's tick; INT64_MAX: not filed */
 	uint8_t persist_shift, keep_probes;
 	uint8_t probes_unanswered;         /* zero-window probes the peer ignored */
 	int64_t last_rx;
@@ -246,7 +246,10 @@ void kn_tcp_timer_unfile(struct kn_tcb *t);
 /* Arm one of @t's timers @delta from now. A timer is disarmed by setting
  * it to 0: the TCB stays on the wheel at its old deadline, and is then
  * filed again at its earliest live one (or taken off) when that fires.
- * The common case, a TCB already filed earlier, is one compare. */
+ * The common case, a TCB already filed at the same tick or an earlier one,
+ * is one compare: t_wheel is the first deadline that rounds up to the tick
+ * it is filed at, so a deadline re-armed within that tick (a delayed ACK
+ * per request) does not call out to find the wheel unchanged. */
 static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t delta)
 {
 	int64_t at = t->s->now + delta;
@@ -255,8 +258,14 @@ static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t de
 		kn_tcp_timer_file(t, *which);
 }
 
-/* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5). */
-void kn_tcp_timer_rexmt_arm(struct kn_tcb *t);
+/* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5).
+ * Inline: once per data segment sent. */
+static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
+{
+	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
+	int64_t max = t->s->conf.tcp.rto_max_ns;
+	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
+}
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
 void kn_tcp_persist_arm(struct kn_tcb *t);
 /* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */
