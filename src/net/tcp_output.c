@@ -39,7 +39,7 @@ static inline void put32(uint8_t *p, uint32_t v)
  * window is not a promise the budget cannot keep: max(1 MSS, free / TCBs),
  * an mbuf counted as one MSS), receiver SWS avoidance (RFC 9293
  * §3.8.6.2.2), and never shrinking the right edge already advertised. */
-static uint32_t adv_window(struct kn_tcb *t)
+static inline __attribute__((always_inline)) uint32_t adv_window(struct kn_tcb *t)
 {
 	uint32_t win = kn_tcp_rcv_window(t);
 	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
@@ -288,7 +288,9 @@ again:;
 	     t->state == KN_TCP_LAST_ACK))
 		flags |= KN_TH_FIN;
 
-	uint32_t awin = adv_window(t);
+	/* The window to advertise is computed where it is needed, late: kept
+	 * live across the decisions below, it cost the path spills. */
+	uint32_t awin;
 	if (len) {
 		if (len == t->mss)
 			goto send;
@@ -312,9 +314,12 @@ again:;
 		uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 		/* Only when the peer may be starved: every ACK carries the
 		 * window anyway. */
-		if (awin > cur && cur < 8u * t->mss &&
-		    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
-			goto send;
+		if (cur < 8u * t->mss) {
+			awin = adv_window(t);
+			if (awin > cur &&
+			    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
+				goto send_awin;
+		}
 	}
 	/* Data waits and nothing is in flight to bring an ACK: a zero window,
 	 * or one too small to fill (sender SWS avoidance). The persist timer
@@ -324,6 +329,8 @@ again:;
 	return 0;
 
 send:
+	awin = adv_window(t);
+send_awin:
 	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, flags, awin) != 0))
 		return kn_tcp_output_failed(t);
 	if (len) {
