@@ -114,7 +114,7 @@ struct kn_tcb {
 	struct rte_mbuf *rcvq, *rcvq_tail;
 	uint32_t rcvq_bytes;
 	uint32_t rcvq_mem;                 /* buffer bytes held, for the bound */
-	uint32_t rcvq_nmb;                 /* receive memory charged: rcvq mbufs */
+	/* receive memory charged: one per rcvq mbuf (not counted apart) */
 	uint32_t ooo_nmb;                  /* receive memory charged: ooo mbufs */
 
 	/* out-of-order queue, sorted, bounded */
