@@ -175,9 +175,7 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	/* A fair share of free receive memory and of what the device can
 	 * buffer in one burst: every connection may fill its window at once,
 	 * and what the device drops costs the peer a retransmission timeout. */
-	uint32_t frames = kn_mem_rcv_free(s);
-	if (s->conf.rx_burst_frames && frames > s->conf.rx_burst_frames * 3u / 4u)
-		frames = s->conf.rx_burst_frames * 3u / 4u;
+	uint32_t frames = RTE_MIN(kn_mem_rcv_free(s), s->rcv_burst_cap);
 	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
 	if (share < t->mss)
 		share = t->mss;

@@ -168,7 +168,23 @@ static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uin
 		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, 0, h->pkt_len));
 	}
 	s->st.tcp_tx++;
-	kn_ip4_output(s, h, KN_IPPROTO_TCP, lip, rip, cflags);
+	kn_ip4_output_tcp(s, h, lip, rip, cflags);
+}
+
+/* A segment of @thlen header bytes (and payload, copied into @h's tail
+ * room if @copy) would not fit the MTU or the room: nothing is sent, the mss
+ * comes down to what fits. @return -1. */
+static __attribute__((cold, noinline)) int segment_too_big(struct kn_tcb *t, struct rte_mbuf *h,
+							    uint32_t thlen, bool copy)
+{
+	struct kn_stack *s = t->s;
+	uint32_t room = s->mtu - sizeof(struct kn_ip4_hdr);
+	if (copy)
+		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_tailroom(h));
+	if (room > thlen && room - thlen < t->mss)
+		t->mss = (uint16_t)(room - thlen);
+	kn_drop(s, h, KN_DROP_TX_TOO_BIG);
+	return -1;
 }
 
 /* Build and send one segment of @t. @return 0 or -1 without mbufs.
@@ -217,17 +233,13 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 	 * MTU is capped to one mbuf on devices that cannot chain); should it
 	 * not, nothing is written: the mss is brought down and the caller
 	 * retries as after a failed allocation. */
-	uint32_t room = s->mtu - sizeof(struct kn_ip4_hdr);
-	if (copy)
-		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_tailroom(h));
-	if (KN_UNLIKELY(thlen + len > room)) {
-		if (room > thlen && room - thlen < t->mss)
-			t->mss = (uint16_t)(room - thlen);
-		kn_drop(s, h, KN_DROP_TX_TOO_BIG);
-		return -1;
-	}
+	if (KN_UNLIKELY(thlen + len > s->ip_payload_max))
+		return segment_too_big(t, h, thlen, copy);
+	/* A copied payload fits the tail room: rte_pktmbuf_append checks. */
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(h, (uint16_t)(thlen + (copy ? len : 0)));
 	if (KN_UNLIKELY(!p)) {
+		if (copy)
+			return segment_too_big(t, h, thlen, copy);
 		rte_pktmbuf_free(h);
 		return -1;
 	}
