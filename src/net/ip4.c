@@ -130,7 +130,8 @@ void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m)
  * idle scan, no counting another host's packets). A bucket idle for a while
  * jumps by a random amount below the idle time in ms, as Linux
  * ip_idents_reserve, so a host sharing a bucket cannot count either. */
-static __attribute__((noinline)) uint16_t ip_id_next(struct kn_stack *s, uint32_t src, uint32_t dst, uint8_t proto)
+static __attribute__((noinline)) uint16_t ip_id_next(struct kn_stack *s, uint32_t src,
+						  uint32_t dst, uint8_t proto)
 {
 	uint64_t m[2] = {(uint64_t)src << 32 | dst, proto};
 	uint64_t h = kn_siphash(s->sec.key[KN_KEY_IPID], m, 2);
@@ -203,9 +204,11 @@ static struct rte_mbuf *copy_out(struct kn_stack *s, const struct rte_mbuf *m, u
  * else is cut into fragments of the largest multiple of 8 that fits, sent
  * without DF: Linux does the same for ICMP replies (its ICMP socket is
  * IP_PMTUDISC_DONT) and for UDP above the route MTU. Fragments are copies
- * in fresh mbufs, so a device that cannot chain gets single buffers. */
-static __attribute__((cold, noinline)) int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
-			uint32_t dst, uint64_t l4_cksum_flags, uint32_t nexthop)
+ * in fresh mbufs, so a device that cannot chain gets single buffers. Out
+ * of line: kn_ip4_output's common path saves no registers for it. */
+static __attribute__((cold, noinline)) int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m,
+						      uint8_t proto, uint32_t src, uint32_t dst,
+						      uint64_t l4_cksum_flags, uint32_t nexthop)
 {
 	uint32_t len = m->pkt_len;
 	if (proto == KN_IPPROTO_TCP || len > 65535u - sizeof(struct kn_ip4_hdr)) {
