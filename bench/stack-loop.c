@@ -97,9 +97,11 @@ static unsigned idle_up;
 static void on_event(void *user, unsigned ev, int err)
 {
 	(void)err;
-	if (!user)
-		return; /* an idle connection */
-	if (user == &idle_l || user == &tw_l) {
+	/* Idle connections only with --idle: the ping-pong path stays as
+	 * cheap as before that option, so that its count is the stack's. */
+	if (opt.idle && (!user || user == &idle_l || user == &tw_l)) {
+		if (!user)
+			return; /* an idle connection */
 		struct kn_tcb *t;
 		for (unsigned i = 0; i < IDLE_PORTS; i++)
 			while (idle_l[i] && (t = kn_tcp_accept(idle_l[i], NULL)) != NULL)

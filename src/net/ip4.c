@@ -8,24 +8,29 @@
  * loopback 127/8, multicast 224/4, reserved 240/4, the limited broadcast
  * and our subnet's broadcast (none on /31 and /32, RFC 3021).
  * @return the drop reason, KN_DROP_NONE for a good source. */
-static inline enum kn_drop_reason is_bad_src(const struct kn_stack *s, uint32_t a)
+static enum kn_drop_reason bad_src_class(uint32_t a)
 {
-	if (KN_UNLIKELY(a == s->conf.ip))
-		return KN_DROP_IP_SRC_LAND;
 	switch (a >> 24) {
 	case 0:
 		return KN_DROP_IP_SRC_THIS_NET;
 	case 127:
 		return KN_DROP_IP_SRC_LOOPBACK;
 	}
-	if (KN_UNLIKELY(a >= 0xe0000000u)) {
-		if (a == 0xffffffffu || a < 0xf0000000u)
-			return KN_DROP_IP_BAD_SRC;   /* limited broadcast, multicast */
-		return KN_DROP_IP_SRC_RESERVED;
-	}
-	uint32_t host = ~s->conf.netmask;
-	if (KN_UNLIKELY(host > 1 && (a & host) == host &&
-			(a & s->conf.netmask) == (s->conf.ip & s->conf.netmask)))
+	if (a == 0xffffffffu || a < 0xf0000000u)
+		return KN_DROP_IP_BAD_SRC;   /* limited broadcast, multicast */
+	return KN_DROP_IP_SRC_RESERVED;
+}
+
+static inline enum kn_drop_reason is_bad_src(const struct kn_stack *s, uint32_t a)
+{
+	if (KN_UNLIKELY(a == s->conf.ip))
+		return KN_DROP_IP_SRC_LAND;
+	/* Good first octets: 1-126 and 128-223; the rest, apart, once per
+	 * packet from the wire. */
+	uint32_t hi = a >> 24;
+	if (KN_UNLIKELY(hi - 1u >= 223u || hi == 127))
+		return bad_src_class(a);
+	if (KN_UNLIKELY(a == s->src_bcast))
 		return KN_DROP_IP_BAD_SRC;           /* directed broadcast */
 	return KN_DROP_NONE;
 }
@@ -125,7 +130,8 @@ void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m)
  * idle scan, no counting another host's packets). A bucket idle for a while
  * jumps by a random amount below the idle time in ms, as Linux
  * ip_idents_reserve, so a host sharing a bucket cannot count either. */
-static inline uint16_t ip_id_next(struct kn_stack *s, uint32_t src, uint32_t dst, uint8_t proto)
+static __attribute__((noinline)) uint16_t ip_id_next(struct kn_stack *s, uint32_t src,
+						  uint32_t dst, uint8_t proto)
 {
 	uint64_t m[2] = {(uint64_t)src << 32 | dst, proto};
 	uint64_t h = kn_siphash(s->sec.key[KN_KEY_IPID], m, 2);
@@ -198,9 +204,11 @@ static struct rte_mbuf *copy_out(struct kn_stack *s, const struct rte_mbuf *m, u
  * else is cut into fragments of the largest multiple of 8 that fits, sent
  * without DF: Linux does the same for ICMP replies (its ICMP socket is
  * IP_PMTUDISC_DONT) and for UDP above the route MTU. Fragments are copies
- * in fresh mbufs, so a device that cannot chain gets single buffers. */
-static int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
-			uint32_t dst, uint64_t l4_cksum_flags, uint32_t nexthop)
+ * in fresh mbufs, so a device that cannot chain gets single buffers. Out
+ * of line: kn_ip4_output's common path saves no registers for it. */
+static __attribute__((cold, noinline)) int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m,
+						      uint8_t proto, uint32_t src, uint32_t dst,
+						      uint64_t l4_cksum_flags, uint32_t nexthop)
 {
 	uint32_t len = m->pkt_len;
 	if (proto == KN_IPPROTO_TCP || len > 65535u - sizeof(struct kn_ip4_hdr)) {
@@ -246,16 +254,19 @@ static int ip4_fragment(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, u
  * fragmented if it is above the MTU and not TCP.
  * @l4_cksum_flags: RTE_MBUF_F_TX_* to request from the device, 0 if the
  * L4 checksum is already filled in. @return 0 or a negative errno; @m is
- * consumed either way. */
-int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
-		  uint32_t dst, uint64_t l4_cksum_flags)
+ * consumed either way. Inlined twice: with @proto a constant for TCP, the
+ * per-segment path, its ID is settled at compile time. */
+static inline __attribute__((always_inline)) int ip4_output(struct kn_stack *s,
+							     struct rte_mbuf *m, uint8_t proto,
+							     uint32_t src, uint32_t dst,
+							     uint64_t l4_cksum_flags)
 {
 	uint32_t nexthop;
 	if (KN_UNLIKELY(kn_ip4_route(s, dst, &nexthop) != 0)) {
 		kn_drop(s, m, KN_DROP_IP_NO_ROUTE);
 		return -ENETUNREACH;
 	}
-	if (KN_UNLIKELY(m->pkt_len + sizeof(struct kn_ip4_hdr) > s->mtu))
+	if (KN_UNLIKELY(m->pkt_len > s->ip_payload_max))
 		return ip4_fragment(s, m, proto, src, dst, l4_cksum_flags, nexthop);
 	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
 	if (KN_UNLIKELY(!ip)) {
@@ -269,4 +280,16 @@ int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_
 	s->st.ip_tx++;
 	kn_arp_resolve_output(s, m, nexthop);
 	return 0;
+}
+
+int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
+		  uint32_t dst, uint64_t l4_cksum_flags)
+{
+	return ip4_output(s, m, proto, src, dst, l4_cksum_flags);
+}
+
+int kn_ip4_output_tcp(struct kn_stack *s, struct rte_mbuf *m, uint32_t src, uint32_t dst,
+		      uint64_t l4_cksum_flags)
+{
+	return ip4_output(s, m, KN_IPPROTO_TCP, src, dst, l4_cksum_flags);
 }

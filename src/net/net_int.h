@@ -114,6 +114,13 @@ struct kn_stack {
 	/* events */
 	struct kn_evlist events;
 
+	/* Fixed at creation, from conf: what the per-packet paths would
+	 * otherwise compute every time. */
+	uint32_t src_bcast;            /* our subnet's broadcast; 0 on /31, /32 */
+	uint32_t ip_payload_max;       /* mtu - IPv4 header */
+	uint32_t frame_max;            /* mtu + Ethernet header */
+	uint32_t rcv_burst_cap;        /* rx_burst_frames * 3 / 4, or UINT32_MAX */
+
 	/* The buffer budget, in mbufs; the gauges live in st.mem_*. */
 	uint32_t rcv_soft;             /* receive: windows are computed against this */
 	uint32_t snd_lowat;            /* wake memory waiters at or below this */
@@ -281,7 +288,7 @@ void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m);
 static inline void kn_tx_enqueue(struct kn_stack *s, struct rte_mbuf *m)
 {
 	/* The last gate: no frame above the MTU leaves, whoever built it. */
-	if (KN_UNLIKELY(m->pkt_len > (uint32_t)s->mtu + sizeof(struct kn_eth_hdr))) {
+	if (KN_UNLIKELY(m->pkt_len > s->frame_max)) {
 		kn_drop(s, m, KN_DROP_TX_TOO_BIG);
 		return;
 	}
@@ -336,6 +343,9 @@ void kn_ip4_input(struct kn_stack *s, struct rte_mbuf *m);
 void kn_ip4_deliver(struct kn_stack *s, struct rte_mbuf *m);
 int kn_ip4_output(struct kn_stack *s, struct rte_mbuf *m, uint8_t proto, uint32_t src,
 		  uint32_t dst, uint64_t l4_cksum_flags);
+/* The same for a TCP segment. */
+int kn_ip4_output_tcp(struct kn_stack *s, struct rte_mbuf *m, uint32_t src, uint32_t dst,
+		      uint64_t l4_cksum_flags);
 /* Next hop for @dst: the connected subnet, else the default gateway.
  * @return 0 or -ENETUNREACH. */
 static inline int kn_ip4_route(const struct kn_stack *s, uint32_t dst, uint32_t *nexthop)

@@ -131,6 +131,10 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 	s->st.mem_rcv_limit = rcv_mem;
 	s->st.mem_snd_limit = snd_mem;
 	s->rcv_soft = rcv_mem - rcv_mem / 8;
+	s->rcv_burst_cap = c->rx_burst_frames ? c->rx_burst_frames * 3u / 4u : UINT32_MAX;
+	/* No subnet broadcast on /31 and /32 (RFC 3021); 0 is refused as a
+	 * source anyway (0/8). */
+	s->src_bcast = ~c->netmask > 1 ? (c->ip & c->netmask) | ~c->netmask : 0;
 	s->snd_lowat = snd_mem - RTE_MAX(snd_mem / 4, 1u);
 	TAILQ_INIT(&s->mem_waiters);
 	s->dev = dev;
@@ -151,6 +155,8 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 	}
 	if (s->mtu < 576)
 		s->mtu = 576;
+	s->ip_payload_max = s->mtu - (uint32_t)sizeof(struct kn_ip4_hdr);
+	s->frame_max = s->mtu + (uint32_t)sizeof(struct kn_eth_hdr);
 	TAILQ_INIT(&s->events);
 	LIST_INIT(&s->udps);
 	/* Every secret from getrandom(2) (or derived from isn_secret, for

@@ -97,7 +97,7 @@ struct kn_tcb {
 
 	/* timers: absolute deadlines, 0 = off; set them with kn_tcp_timer_set() */
 	int64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
-	int64_t t_wheel;                   /* when tw fires; INT64_MAX: not filed */
+	int64_t t_wheel;                   /* the first deadline of tw's tick; INT64_MAX: not filed */
 	uint8_t persist_shift, keep_probes;
 	uint8_t probes_unanswered;         /* zero-window probes the peer ignored */
 	int64_t last_rx;
@@ -114,7 +114,7 @@ struct kn_tcb {
 	struct rte_mbuf *rcvq, *rcvq_tail;
 	uint32_t rcvq_bytes;
 	uint32_t rcvq_mem;                 /* buffer bytes held, for the bound */
-	uint32_t rcvq_nmb;                 /* receive memory charged: rcvq mbufs */
+	/* receive memory charged: one per rcvq mbuf (not counted apart) */
 	uint32_t ooo_nmb;                  /* receive memory charged: ooo mbufs */
 
 	/* out-of-order queue, sorted, bounded */
@@ -183,9 +183,7 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	/* A fair share of free receive memory and of what the device can
 	 * buffer in one burst: every connection may fill its window at once,
 	 * and what the device drops costs the peer a retransmission timeout. */
-	uint32_t frames = kn_mem_rcv_free(s);
-	if (s->conf.rx_burst_frames && frames > s->conf.rx_burst_frames * 3u / 4u)
-		frames = s->conf.rx_burst_frames * 3u / 4u;
+	uint32_t frames = RTE_MIN(kn_mem_rcv_free(s), s->rcv_burst_cap);
 	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
 	if (share < t->mss && t->rcvq_nmb + t->ooo_nmb == 0)
 		share = t->mss;
@@ -254,7 +252,10 @@ void kn_tcp_timer_unfile(struct kn_tcb *t);
 /* Arm one of @t's timers @delta from now. A timer is disarmed by setting
  * it to 0: the TCB stays on the wheel at its old deadline, and is then
  * filed again at its earliest live one (or taken off) when that fires.
- * The common case, a TCB already filed earlier, is one compare. */
+ * The common case, a TCB already filed at the same tick or an earlier one,
+ * is one compare: t_wheel is the first deadline that rounds up to the tick
+ * it is filed at, so a deadline re-armed within that tick (a delayed ACK
+ * per request) does not call out to find the wheel unchanged. */
 static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t delta)
 {
 	int64_t at = t->s->now + delta;
@@ -263,8 +264,14 @@ static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t de
 		kn_tcp_timer_file(t, *which);
 }
 
-/* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5). */
-void kn_tcp_timer_rexmt_arm(struct kn_tcb *t);
+/* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5).
+ * Inline: once per data segment sent. */
+static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
+{
+	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
+	int64_t max = t->s->conf.tcp.rto_max_ns;
+	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
+}
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
 void kn_tcp_persist_arm(struct kn_tcb *t);
 /* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */

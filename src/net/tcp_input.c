@@ -36,20 +36,28 @@ static void chain_copy(uint8_t *dst, const struct rte_mbuf *m)
  * into the tail's free room and its buffer freed (Linux's
  * tcp_try_coalesce): 4,000 one-byte segments then take 2 buffers, not
  * 4,000. Otherwise every segment is kept as it came, and charged. */
+static __attribute__((noinline)) bool rcvq_collapse(struct kn_tcb *t, struct rte_mbuf *m)
+{
+	struct rte_mbuf *tail = collapse_target(t, m);
+	if (!tail)
+		return false;
+	uint32_t len = m->pkt_len;
+	chain_copy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), m);
+	tail->data_len = (uint16_t)(tail->data_len + len);
+	tail->pkt_len = tail->data_len;
+	t->rcvq_bytes += len;
+	t->s->st.tcp_rcv_collapsed++;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
 static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 {
 	struct kn_stack *s = t->s;
-	struct rte_mbuf *tail = m ? collapse_target(t, m) : NULL;
-	if (tail) {
-		uint32_t len = m->pkt_len;
-		chain_copy(rte_pktmbuf_mtod_offset(tail, uint8_t *, tail->data_len), m);
-		tail->data_len = (uint16_t)(tail->data_len + len);
-		tail->pkt_len = tail->data_len;
-		t->rcvq_bytes += len;
-		s->st.tcp_rcv_collapsed++;
-		rte_pktmbuf_free(m);
+	/* Request/response traffic reads the queue empty: no tail, no call
+	 * (and out of line, the copy costs the common path no registers). */
+	if (t->rcvq_tail && m && rcvq_collapse(t, m))
 		return;
-	}
 	while (m) {
 		struct rte_mbuf *next = m->next;
 		m->next = NULL;
@@ -60,7 +68,6 @@ static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 			m->pkt_len = m->data_len;
 			t->rcvq_bytes += m->data_len;
 			t->rcvq_mem += m->buf_len;
-			t->rcvq_nmb++;
 			kn_mem_rcv_charge(s, 1);
 			if (t->rcvq_tail)
 				t->rcvq_tail->next = m;
@@ -86,18 +93,12 @@ static void ooo_remove(struct kn_tcb *t, unsigned i)
 	t->ooo_n--;
 }
 
-/* May the payload @m at @seq (in the window) be queued? Over the receive
- * budget, an in-order segment first takes the memory of the out-of-order
- * queue, from its far end (Linux's tcp_prune_ofo_queue): we never SACKed
- * it, and the hole must be filled before any of it can be read anyway. */
-static bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
+/* rcv_mem_ok() without room in the budget for @n more mbufs. */
+static bool rcv_mem_short(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m, uint32_t n)
 {
 	struct kn_stack *s = t->s;
 	bool inorder = seq == t->rcv_nxt;
 	if (inorder && collapse_target(t, m))
-		return true;
-	uint32_t n = kn_mbuf_nsegs(m);
-	if (kn_mem_rcv_room(s, n, true))
 		return true;
 	if (!inorder)
 		return false;
@@ -106,6 +107,22 @@ static bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
 		s->st.tcp_ooo_pruned++;
 	}
 	return kn_mem_rcv_room(s, n, true);
+}
+
+/* May the payload @m at @seq (in the window) be queued? Yes if the budget
+ * has room for its mbufs, or if it is in order and will be copied into the
+ * receive queue's tail (charging nothing). Over the receive budget, an
+ * in-order segment first takes the memory of the out-of-order queue, from
+ * its far end (Linux's tcp_prune_ofo_queue): we never SACKed it, and the
+ * hole must be filled before any of it can be read anyway. The room check
+ * comes first: it is the common answer, and cheap (inline, once per data
+ * segment). */
+static inline bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
+{
+	uint32_t n = kn_mbuf_nsegs(m);
+	if (KN_LIKELY(kn_mem_rcv_room(t->s, n, true)))
+		return true;
+	return rcv_mem_short(t, seq, m, n);
 }
 
 /* Cut @n bytes from the front of a payload chain. */
@@ -429,7 +446,8 @@ static struct kn_tcb *cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, str
  * echoed timestamp (RFC 7323 §4.1), else the timed segment (Karn). The
  * handshake counts too, as in Linux (tcp_synack_rtt_meas): without it the
  * first RTO stays at rto_init. */
-static void rtt_sample(struct kn_tcb *t, const struct kn_seg *sg)
+static inline __attribute__((always_inline)) void rtt_sample(struct kn_tcb *t,
+								const struct kn_seg *sg)
 {
 	struct kn_stack *s = t->s;
 	if ((t->flags & TF_TS) && sg->opt.has_ts && sg->opt.tsecr) {

@@ -39,7 +39,7 @@ static inline void put32(uint8_t *p, uint32_t v)
  * window is not a promise the budget cannot keep: max(1 MSS, free / TCBs),
  * an mbuf counted as one MSS), receiver SWS avoidance (RFC 9293
  * §3.8.6.2.2), and never shrinking the right edge already advertised. */
-static uint32_t adv_window(struct kn_tcb *t)
+static inline __attribute__((always_inline)) uint32_t adv_window(struct kn_tcb *t)
 {
 	uint32_t win = kn_tcp_rcv_window(t);
 	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
@@ -168,7 +168,23 @@ static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uin
 		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, 0, h->pkt_len));
 	}
 	s->st.tcp_tx++;
-	kn_ip4_output(s, h, KN_IPPROTO_TCP, lip, rip, cflags);
+	kn_ip4_output_tcp(s, h, lip, rip, cflags);
+}
+
+/* A segment of @thlen header bytes (and payload, copied into @h's tail
+ * room if @copy) would not fit the MTU or the room: nothing is sent, the mss
+ * comes down to what fits. @return -1. */
+static __attribute__((cold, noinline)) int segment_too_big(struct kn_tcb *t, struct rte_mbuf *h,
+							    uint32_t thlen, bool copy)
+{
+	struct kn_stack *s = t->s;
+	uint32_t room = s->mtu - sizeof(struct kn_ip4_hdr);
+	if (copy)
+		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_tailroom(h));
+	if (room > thlen && room - thlen < t->mss)
+		t->mss = (uint16_t)(room - thlen);
+	kn_drop(s, h, KN_DROP_TX_TOO_BIG);
+	return -1;
 }
 
 /* Build and send one segment of @t. @return 0 or -1 without mbufs.
@@ -217,17 +233,13 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 	 * MTU is capped to one mbuf on devices that cannot chain); should it
 	 * not, nothing is written: the mss is brought down and the caller
 	 * retries as after a failed allocation. */
-	uint32_t room = s->mtu - sizeof(struct kn_ip4_hdr);
-	if (copy)
-		room = RTE_MIN(room, (uint32_t)rte_pktmbuf_tailroom(h));
-	if (KN_UNLIKELY(thlen + len > room)) {
-		if (room > thlen && room - thlen < t->mss)
-			t->mss = (uint16_t)(room - thlen);
-		kn_drop(s, h, KN_DROP_TX_TOO_BIG);
-		return -1;
-	}
+	if (KN_UNLIKELY(thlen + len > s->ip_payload_max))
+		return segment_too_big(t, h, thlen, copy);
+	/* A copied payload fits the tail room: rte_pktmbuf_append checks. */
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(h, (uint16_t)(thlen + (copy ? len : 0)));
 	if (KN_UNLIKELY(!p)) {
+		if (copy)
+			return segment_too_big(t, h, thlen, copy);
 		rte_pktmbuf_free(h);
 		return -1;
 	}
@@ -288,7 +300,9 @@ again:;
 	     t->state == KN_TCP_LAST_ACK))
 		flags |= KN_TH_FIN;
 
-	uint32_t awin = adv_window(t);
+	/* The window to advertise is computed where it is needed, late: kept
+	 * live across the decisions below, it cost the path spills. */
+	uint32_t awin;
 	if (len) {
 		if (len == t->mss)
 			goto send;
@@ -312,9 +326,12 @@ again:;
 		uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 		/* Only when the peer may be starved: every ACK carries the
 		 * window anyway. */
-		if (awin > cur && cur < 8u * t->mss &&
-		    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
-			goto send;
+		if (cur < 8u * t->mss) {
+			awin = adv_window(t);
+			if (awin > cur &&
+			    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
+				goto send_awin;
+		}
 	}
 	/* Data waits and nothing is in flight to bring an ACK: a zero window,
 	 * or one too small to fill (sender SWS avoidance). The persist timer
@@ -324,6 +341,8 @@ again:;
 	return 0;
 
 send:
+	awin = adv_window(t);
+send_awin:
 	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, flags, awin) != 0))
 		return kn_tcp_output_failed(t);
 	if (len) {

@@ -211,12 +211,14 @@ void kn_tcp_pmtu_expire(struct kn_tcb *t)
 
 void kn_tcp_rcvq_free(struct kn_tcb *t)
 {
+	/* Every mbuf on the receive queue was charged as it came in (one
+	 * buffer per link: see rcvq_append): counted here, once, rather than
+	 * kept up to date on every segment in and every read. */
+	kn_mem_rcv_release(t->s, kn_mbuf_nsegs(t->rcvq));
 	if (t->rcvq)
 		rte_pktmbuf_free(t->rcvq);
 	t->rcvq = t->rcvq_tail = NULL;
 	t->rcvq_bytes = t->rcvq_mem = 0;
-	kn_mem_rcv_release(t->s, t->rcvq_nmb);
-	t->rcvq_nmb = 0;
 }
 
 static void ooo_free(struct kn_tcb *t)

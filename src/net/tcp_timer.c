@@ -8,13 +8,6 @@
 #define PERSIST_MAX_NS (60 * 1000000000LL)
 #define FIN_WAIT_2_NS (60 * 1000000000LL)
 
-void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
-{
-	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
-	int64_t max = t->s->conf.tcp.rto_max_ns;
-	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
-}
-
 void kn_tcp_persist_arm(struct kn_tcb *t)
 {
 	int64_t d = (t->srtt ? t->srtt + 4 * t->rttvar : t->rto) << t->persist_shift;
@@ -253,8 +246,10 @@ void kn_tcp_timer_file(struct kn_tcb *t, int64_t at)
 		kn_tw_del(&s->tcp_wheel, &t->tw);
 	}
 	kn_tw_add(&s->tcp_wheel, &t->tw, tick);
-	t->t_wheel = (int64_t)t->tw.tick * KN_TCP_TICK_NS;
-	kn_timer_note(s, t->t_wheel);
+	/* The tick fires at tick * TICK_NS; every deadline in
+	 * ((tick - 1) * TICK_NS, tick * TICK_NS] rounds up to it. */
+	t->t_wheel = ((int64_t)t->tw.tick - 1) * KN_TCP_TICK_NS + 1;
+	kn_timer_note(s, (int64_t)t->tw.tick * KN_TCP_TICK_NS);
 }
 
 void kn_tcp_timer_unfile(struct kn_tcb *t)

@@ -180,13 +180,10 @@ static ssize_t recv_status(const struct kn_tcb *t)
 	return -EAGAIN;
 }
 
-/* Reading made room: tell the peer if the window grew enough. */
-static void after_read(struct kn_tcb *t)
+/* after_read() with a window the peer knows (@cur) under 8 segments. */
+static __attribute__((noinline)) void after_read_update(struct kn_tcb *t, uint32_t cur)
 {
-	/* kn_tcp_output() sends a pure window update only when the window the
-	 * peer knows is under 8 segments: check that first, it is cheap. */
-	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-	if (cur < 8u * t->mss && t->state >= KN_TCP_ESTABLISHED && t->state != KN_TCP_TIME_WAIT &&
+	if (t->state >= KN_TCP_ESTABLISHED && t->state != KN_TCP_TIME_WAIT &&
 	    !(t->flags & TF_RCVD_FIN)) {
 		/* A peer that sees less than a segment of window waits on its
 		 * persist timer, backing off to minutes: under memory pressure
@@ -197,6 +194,17 @@ static void after_read(struct kn_tcb *t)
 			t->flags |= TF_ACKNOW;
 		kn_tcp_output(t);
 	}
+}
+
+/* Reading made room: tell the peer if the window grew enough. Inline, after
+ * every read: the common answer is no. */
+static inline void after_read(struct kn_tcb *t)
+{
+	/* kn_tcp_output() sends a pure window update only when the window the
+	 * peer knows is under 8 segments: check that first, it is cheap. */
+	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	if (cur < 8u * t->mss)
+		after_read_update(t, cur);
 }
 
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
@@ -214,7 +222,6 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 		if (c == m->data_len) {
 			t->rcvq = m->next;
 			t->rcvq_mem -= m->buf_len;
-			t->rcvq_nmb--;
 			kn_mem_rcv_release(t->s, 1);
 			m->next = NULL;
 			rte_pktmbuf_free_seg(m);
@@ -243,7 +250,6 @@ struct rte_mbuf *kn_tcp_recv_mbuf(struct kn_tcb *t, int *err)
 	m->next = NULL;
 	t->rcvq_bytes -= m->data_len;
 	t->rcvq_mem -= m->buf_len;
-	t->rcvq_nmb--;
 	kn_mem_rcv_release(t->s, 1);
 	*err = 0;
 	after_read(t);

@@ -316,6 +316,58 @@ static void test_one_byte_segments(void **st)
 	th_teardown(NULL);
 }
 
+/* Receive memory is charged per buffer queued and comes back in full when
+ * the connection goes, whatever happened to the queue meanwhile: kept
+ * segments, small ones copied into the tail, a partial read, a read by mbuf,
+ * and out-of-order data. (The receive queue's charge is counted when the
+ * queue is freed, not kept on every segment.) */
+static void test_rcv_memory_released_on_close(void **st)
+{
+	(void)st;
+	th_setup(no_delack);
+	establish();
+	const struct kn_stats *s = kn_stack_stats(S);
+	assert_int_equal(s->mem_rcv_used, 0);
+	static uint8_t seg[1000];
+	uint32_t seq = ISS_PEER + 1;
+	for (int i = 0; i < 3; i++) {
+		memset(seg, 'a' + i, sizeof(seg));
+		peer_send(KN_TH_ACK, seq, our_iss + 1, 65535, seg, sizeof(seg));
+		seq += sizeof(seg);
+	}
+	assert_int_equal(s->mem_rcv_used, 3);
+	/* Ten one-byte segments go into the last buffer's room. */
+	uint64_t collapsed = s->tcp_rcv_collapsed;
+	for (int i = 0; i < 10; i++) {
+		peer_send(KN_TH_ACK, seq, our_iss + 1, 65535, "z", 1);
+		seq++;
+	}
+	assert_int_equal(s->tcp_rcv_collapsed - collapsed, 10);
+	assert_int_equal(s->mem_rcv_used, 3);
+	/* A read of one and a half buffers frees one. */
+	static uint8_t out[1500];
+	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), sizeof(out));
+	assert_int_equal(out[999], 'a');
+	assert_int_equal(out[1000], 'b');
+	assert_int_equal(s->mem_rcv_used, 2);
+	/* A read by mbuf hands one over. */
+	int err;
+	struct rte_mbuf *m = kn_tcp_recv_mbuf(T, &err);
+	assert_non_null(m);
+	assert_int_equal(m->pkt_len, 500);
+	rte_pktmbuf_free(m);
+	assert_int_equal(s->mem_rcv_used, 1);
+	assert_int_equal(kn_tcp_readable(T), 1010);
+	/* Data beyond a hole waits out of order, charged too. */
+	peer_send(KN_TH_ACK, seq + 100, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(s->mem_rcv_used, 2);
+	kt_cap_clear(&cap);
+	kn_tcp_abort(T);
+	assert_int_equal(s->mem_rcv_used, 0);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
 static void small_rcv_budget(struct kn_stack_conf *c)
 {
 	c->tcp.delack_ns = 0;
@@ -686,6 +738,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo_small_pool),
 		cmocka_unit_test(test_one_byte_segments),
+		cmocka_unit_test(test_rcv_memory_released_on_close),
 		cmocka_unit_test(test_over_budget_dropped_then_accepted),
 		cmocka_unit_test(test_window_shrinks_with_pressure),
 		cmocka_unit_test(test_unread_queue_gets_no_more_window),

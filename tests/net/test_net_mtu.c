@@ -499,6 +499,63 @@ static void test_pmtu_floor_and_expiry(void **st)
 	kt_cap_clear(&cap);
 }
 
+/* ---- a copied payload above what a buffer holds ---- */
+
+static struct rte_mempool *small_room;
+
+/* A stack whose buffers hold 256 bytes past the headroom, on a device that
+ * chains (so the MTU stays 1500). */
+static int setup_small_room(void **st)
+{
+	(void)st;
+	setup_dev(KN_DEV_TX_MULTI_SEG, 0);
+	kn_stack_destroy(S);
+	small_room = rte_pktmbuf_pool_create("mtu-room", 2047, 0, 0, RTE_PKTMBUF_HEADROOM + 256,
+					     SOCKET_ID_ANY);
+	assert_non_null(small_room);
+	int err;
+	S = kn_stack_create(&conf, &cap.dev, small_room, now, &err);
+	assert_non_null(S);
+	kn_stack_flush(S);
+	kt_cap_clear(&cap);
+	return 0;
+}
+
+static int teardown_small_room(void **st)
+{
+	(void)st;
+	kn_stack_destroy(S);
+	kt_cap_clear(&cap);
+	assert_int_equal(rte_mempool_avail_count(small_room), small_room->size);
+	rte_mempool_free(small_room);
+	kt_assert_no_leak();
+	return 0;
+}
+
+/* A payload small enough to be copied into the header's buffer, but above
+ * its room: nothing is sent (TX_TOO_BIG), the mss comes down to what the
+ * buffer holds, and the retransmission timer sends it in segments that
+ * fit, data intact. */
+static void test_copy_above_buffer_room(void **st)
+{
+	(void)st;
+	static uint8_t data[400];
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13);
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, NULL, 65535);
+	uint64_t d0 = kt_drops(S, KN_DROP_TX_TOO_BIG);
+	assert_int_equal(kn_tcp_send(c, data, sizeof(data)), sizeof(data));
+	struct kt_seg s;
+	assert_false(take(&s));
+	assert_int_equal(kt_drops(S, KN_DROP_TX_TOO_BIG), d0 + 1);
+	/* 256 bytes of room less a 32-byte header (timestamps). */
+	assert_int_equal(pump(iss + 1, iss + 1 + sizeof(data), data, 224), 224);
+	assert_int_equal(kt_drops(S, KN_DROP_TX_TOO_BIG), d0 + 1);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+}
+
 int main(void)
 {
 	int rc = kt_eal_init("net-mtu", 2048);
@@ -515,6 +572,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping_small_mtu, setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_ip4_output_fragments, setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_pmtu_floor_and_expiry, setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_above_buffer_room, setup_small_room,
+						teardown_small_room),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();

@@ -418,6 +418,13 @@ static void test_bad_sources(void **st)
 		{KT_IP(255, 255, 255, 255), KN_DROP_IP_BAD_SRC},
 		{KT_IP(224, 0, 0, 1), KN_DROP_IP_BAD_SRC},
 		{KT_IP(198, 18, 0, 255), KN_DROP_IP_BAD_SRC},   /* our subnet's broadcast */
+		/* The edges of each class. */
+		{KT_IP(0, 255, 255, 255), KN_DROP_IP_SRC_THIS_NET},
+		{KT_IP(224, 0, 0, 0), KN_DROP_IP_BAD_SRC},
+		{KT_IP(239, 255, 255, 255), KN_DROP_IP_BAD_SRC},
+		{KT_IP(240, 0, 0, 0), KN_DROP_IP_SRC_RESERVED},
+		{KT_IP(255, 0, 0, 0), KN_DROP_IP_SRC_RESERVED},
+		{KT_IP(255, 255, 255, 254), KN_DROP_IP_SRC_RESERVED},
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t before = kt_drops(S, bad[i].why);
@@ -432,10 +439,11 @@ static void test_bad_sources(void **st)
 	assert_int_equal(kn_udp_recvfrom(u, buf, sizeof(buf), NULL, NULL), -EAGAIN);
 	assert_int_equal(cap.n, 0);
 	/* Neighbours of those stay good: the subnet's network address, another
-	 * subnet's .255, 1.0.0.1, 126.255.255.255, 223.255.255.254. */
+	 * subnet's .255, 1.0.0.0, 126.255.255.255, 128.0.0.0, 223.255.255.254. */
 	static const uint32_t good[] = {KT_IP(198, 18, 0, 0), KT_IP(198, 18, 1, 255),
-					KT_IP(1, 0, 0, 1), KT_IP(126, 255, 255, 255),
-					KT_IP(223, 255, 255, 254)};
+					KT_IP(1, 0, 0, 0), KT_IP(126, 255, 255, 255),
+					KT_IP(128, 0, 0, 0), KT_IP(223, 255, 255, 254),
+					KT_IP(223, 255, 255, 255)};
 	for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		input(kt_udp_frame(good[i], KT_US_IP, 9, 4000, "ok", 2));
 		assert_int_equal(kn_udp_recvfrom(u, buf, sizeof(buf), NULL, NULL), 2);
@@ -443,6 +451,43 @@ static void test_bad_sources(void **st)
 	kn_tcp_close(l);
 	kn_udp_close(u);
 	kn_stack_flush(S);
+}
+
+/* Our subnet's broadcast follows the netmask: 198.18.0.3 on a /30, none on
+ * a /31 (RFC 3021: .3 is the other end) or a /32. */
+static void test_bad_source_broadcast_by_netmask(void **st)
+{
+	(void)st;
+	static const struct {
+		uint32_t mask;
+		bool bcast_bad;
+	} nets[] = {{0xfffffffcu, true}, {0xfffffffeu, false}, {0xffffffffu, false}};
+	for (unsigned i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+		kn_stack_destroy(S);
+		kt_conf(&conf, KT_US_IP);
+		conf.netmask = nets[i].mask;
+		conf.gateway = KT_IP(198, 18, 0, 1);
+		S = kt_stack(&cap, &conf, now);
+		int err;
+		struct kn_udp *u = kn_udp_bind(S, 4000, NULL, &err);
+		assert_non_null(u);
+		uint64_t before = kt_drops(S, KN_DROP_IP_BAD_SRC);
+		char buf[8];
+		input(kt_udp_frame(KT_IP(198, 18, 0, 3), KT_US_IP, 9, 4000, "b", 1));
+		if (nets[i].bcast_bad) {
+			assert_int_equal(kt_drops(S, KN_DROP_IP_BAD_SRC), before + 1);
+			assert_int_equal(kn_udp_recvfrom(u, buf, sizeof(buf), NULL, NULL), -EAGAIN);
+		} else {
+			assert_int_equal(kn_udp_recvfrom(u, buf, sizeof(buf), NULL, NULL), 1);
+		}
+		/* The /24's broadcast is nobody's here. */
+		input(kt_udp_frame(KT_IP(198, 18, 0, 255), KT_US_IP, 9, 4000, "g", 1));
+		assert_int_equal(kn_udp_recvfrom(u, buf, sizeof(buf), NULL, NULL), 1);
+		assert_int_equal(kt_drops(S, KN_DROP_IP_BAD_SRC), before + nets[i].bcast_bad);
+		kn_udp_close(u);
+		kn_stack_flush(S);
+		kt_cap_clear(&cap);
+	}
 }
 
 int main(void)
@@ -462,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_arp_gateway_survives_syn_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_incomplete_evicted_and_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_source_broadcast_by_netmask, setup, teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();

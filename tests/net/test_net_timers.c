@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tcp_harness.h"
+#include "net/tcp.h"
 #include "net/wire.h"
 
 #define PISN 1000000u
@@ -308,6 +309,66 @@ static void test_orphan_last_ack_bounded(void **st)
 	kn_tcp_close(l);
 }
 
+/* ---- re-arming within a tick ---- */
+
+/* A TCB is filed on the wheel at the tick its earliest deadline rounds up
+ * to. A deadline re-armed within that tick leaves it there (kn_tcp_timer_set
+ * does not even call out); one a nanosecond before the tick's first files it
+ * a tick earlier; one pushed back leaves the entry early, and when that
+ * fires the TCB is filed again. Either way a timer fires at its deadline's
+ * tick: never before the deadline, at most a tick after. */
+static void test_timer_rearm_within_tick(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	open_passive(&l, &c, 65535);
+	/* The handshake's stale entry fires: no timer left, off the wheel. */
+	tick(2 * conf.tcp.rto_init_ns);
+	assert_int_equal(c->t_wheel, INT64_MAX);
+	assert_false(kn_tw_filed(&c->tw));
+	/* now = k ms + 0.5 ms */
+	int64_t k = now / KT_MS + 1;
+	tick(k * KT_MS + KT_MS / 2 - now);
+	const struct kn_stats *st_ = kn_stack_stats(S);
+	uint64_t v0 = st_->tcp_timer_visits, d0 = st_->tcp_delacks;
+
+	kn_tcp_timer_set(c, &c->t_delack, 10 * KT_MS);
+	assert_int_equal(c->t_delack, (k + 10) * KT_MS + KT_MS / 2);
+	assert_int_equal(c->tw.tick, k + 11);
+	/* The first nanosecond of tick k + 11: earlier, same tick, it stays. */
+	kn_tcp_timer_set(c, &c->t_delack, (k + 10) * KT_MS + 1 - now);
+	assert_int_equal(c->t_delack, (k + 10) * KT_MS + 1);
+	assert_int_equal(c->tw.tick, k + 11);
+	/* The nanosecond before is tick k + 10's last: filed there. */
+	kn_tcp_timer_set(c, &c->t_delack, (k + 10) * KT_MS - now);
+	assert_int_equal(c->tw.tick, k + 10);
+	/* Pushed back into tick k + 11: the entry stays at k + 10. */
+	kn_tcp_timer_set(c, &c->t_delack, (k + 11) * KT_MS - 3 - now);
+	assert_int_equal(c->tw.tick, k + 10);
+
+	tick((k + 10) * KT_MS - 1 - now);
+	expect_nothing();
+	assert_int_equal(st_->tcp_timer_visits, v0);
+	/* The early entry fires, finds nothing due, files the TCB at k + 11. */
+	tick(1);
+	expect_nothing();
+	assert_int_equal(st_->tcp_timer_visits, v0 + 1);
+	assert_int_equal(c->tw.tick, k + 11);
+	/* At the deadline itself, still in tick k + 11: not yet. */
+	tick((k + 11) * KT_MS - 3 - now);
+	expect_nothing();
+	assert_int_equal(st_->tcp_delacks, d0);
+	/* The tick: the delayed ACK goes. */
+	tick(3);
+	struct kt_seg a = take();
+	assert_int_equal(a.flags, KN_TH_ACK);
+	assert_int_equal(st_->tcp_delacks, d0 + 1);
+	assert_int_equal(st_->tcp_timer_visits, v0 + 2);
+	assert_false(kn_tw_filed(&c->tw));
+	kn_tcp_close(c);
+	kn_tcp_close(l);
+}
+
 /* ---- no mbuf: a timer brings the segment back ---- */
 
 static struct rte_mempool *tiny;
@@ -461,6 +522,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphan_unanswered_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_zero_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_last_ack_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_rearm_within_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_nomem_retried, setup_tiny, teardown_tiny),
 		cmocka_unit_test_setup_teardown(test_synack_nomem_retried, setup_tiny, teardown_tiny),
 		cmocka_unit_test_setup_teardown(test_ack_and_fin_nomem_retried, setup_tiny,
