@@ -185,7 +185,7 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	 * and what the device drops costs the peer a retransmission timeout. */
 	uint32_t frames = RTE_MIN(kn_mem_rcv_free(s), s->rcv_burst_cap);
 	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
-	if (share < t->mss && t->rcvq_nmb + t->ooo_nmb == 0)
+	if (share < t->mss && !t->rcvq && t->ooo_n == 0)
 		share = t->mss;
 	return win > share ? (uint32_t)share : win;
 }

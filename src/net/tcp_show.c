@@ -41,7 +41,7 @@ int kn_stack_dump_tcbs(const struct kn_stack *s, FILE *f)
 			t->snd_una - t->iss, t->snd_nxt - t->iss, t->snd_max - t->iss, t->snd_wnd,
 			t->cwnd, t->ssthresh, t->mss, t->rcv_nxt - t->irs,
 			(int)(t->rcv_adv - t->rcv_nxt), kn_tcp_rcv_window(t), t->sndq_bytes,
-			t->snd_nmb, t->rcvq_bytes, t->rcvq_nmb, t->ooo_n, t->ooo_nmb, t->rxtshift,
+			t->snd_nmb, t->rcvq_bytes, kn_mbuf_nsegs(t->rcvq), t->ooo_n, t->ooo_nmb, t->rxtshift,
 			t->dupacks, t->flags, t->ev.pending, t->ev.mem_wait ? " mem_wait" : "");
 		show_timer(f, "rexmt", t->t_rexmt, s->now);
 		show_timer(f, "persist", t->t_persist, s->now);
