@@ -24,11 +24,10 @@ test: all test-main test-asan test-fuzz test-aarch64
 test-main: all
 	cd $(BUILD) && ctest $(CTEST_FLAGS) -LE known-failing
 
-# Tests kaon does not pass yet (label known-failing): the overload test
-# against the Linux kernel's TCP on af_xdp and af_packet.
+# The overload test alone (1,000 connections, every PMD; about 2.5 minutes).
 .PHONY: test-overload
 test-overload: all
-	cd $(BUILD) && ctest --output-on-failure -L known-failing
+	cd $(BUILD) && ctest --output-on-failure -R '^test_overload$$'
 
 test-asan: deps
 	@[ -f $(BUILD_ASAN)/CMakeCache.txt ] || cmake -S . -B $(BUILD_ASAN) \
