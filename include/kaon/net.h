@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <kaon/net_dev.h>
 #include <kaon/net_drop.h>
@@ -247,6 +248,13 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port,
  *   once it failed. Never -ENOMEM for lack of mbufs.
  */
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len);
+/**
+ * kn_tcp_send() of the pieces of a vector, in order, as one write: all of
+ * it is queued before anything is sent, so the pieces leave in as few
+ * segments as their total allows.
+ * @return as kn_tcp_send(): bytes taken over all pieces (> 0), or -errno.
+ */
+ssize_t kn_tcp_sendv(struct kn_tcb *t, const struct iovec *iov, int iovcnt);
 /**
  * Copy up to @len received bytes out.
  * @return bytes copied (> 0), 0 at EOF, -EAGAIN when nothing is queued, or

@@ -97,22 +97,14 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port, ui
 	return t;
 }
 
-ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
+/* Append up to @p len bytes to the send queue (no output); inlined by
+ * force, as it is most of kn_tcp_send, the hot call.
+ * @return bytes taken; *nomem when send memory ran out first. */
+static inline __attribute__((always_inline)) size_t
+snd_append(struct kn_tcb *t, const uint8_t *p, size_t len, bool *nomem)
 {
 	struct kn_stack *s = t->s;
-	if (t->error)
-		return t->error;
-	if (t->flags & TF_SHUT_WR)
-		return -EPIPE;
-	if (t->state != KN_TCP_ESTABLISHED && t->state != KN_TCP_CLOSE_WAIT)
-		return t->state == KN_TCP_CLOSED ? -EPIPE : -ENOTCONN;
-	uint32_t space = s->conf.tcp.sndbuf > t->sndq_bytes ? s->conf.tcp.sndbuf - t->sndq_bytes : 0;
-	if (space == 0)
-		return -EAGAIN;
-	size_t n = len < space ? len : space;
-	const uint8_t *p = buf;
-	size_t left = n;
-	bool nomem = false;
+	size_t left = len;
 	/* Fill the tail segment first; bytes past a clone's range are free. */
 	struct rte_mbuf *tail = t->sndq_tail;
 	while (left) {
@@ -131,13 +123,13 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 				 * ACKs free and starve them for good. */
 				if (!kn_mem_snd_room(s, 1) ||
 				    (KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters)) && !t->ev.mem_wait)) {
-					nomem = true;
+					*nomem = true;
 					break;
 				}
 				tail = rte_pktmbuf_alloc(s->pool);
 				if (!tail) {
 					s->st.drops[KN_DROP_NO_MBUF]++;
-					nomem = true;
+					*nomem = true;
 					break;
 				}
 				t->snd_nmb++;
@@ -158,15 +150,65 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 		p += c;
 		left -= c;
 	}
-	n -= left;
+	return len - left;
+}
+
+/* Room in @p t's send buffer, or why nothing may be sent (-errno). */
+static inline ssize_t snd_space(const struct kn_tcb *t)
+{
+	if (t->error)
+		return t->error;
+	if (t->flags & TF_SHUT_WR)
+		return -EPIPE;
+	if (t->state != KN_TCP_ESTABLISHED && t->state != KN_TCP_CLOSE_WAIT)
+		return t->state == KN_TCP_CLOSED ? -EPIPE : -ENOTCONN;
+	uint32_t sndbuf = t->s->conf.tcp.sndbuf;
+	return sndbuf > t->sndq_bytes ? (ssize_t)(sndbuf - t->sndq_bytes) : 0;
+}
+
+/* After @p n bytes were queued: send, or say why nothing was taken. */
+static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
+{
 	if (n == 0) {
 		if (nomem)
-			kn_mem_wait(s, &t->ev);
+			kn_mem_wait(t->s, &t->ev);
 		return -EAGAIN;
 	}
 	t->sndq_bytes += (uint32_t)n;
 	kn_tcp_output(t);
 	return (ssize_t)n;
+}
+
+ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
+{
+	ssize_t space = snd_space(t);
+	if (space <= 0)
+		return space ? space : -EAGAIN;
+	bool nomem = false;
+	size_t n = snd_append(t, buf, len < (size_t)space ? len : (size_t)space, &nomem);
+	return snd_done(t, n, nomem);
+}
+
+ssize_t kn_tcp_sendv(struct kn_tcb *t, const struct iovec *iov, int iovcnt)
+{
+	ssize_t space = snd_space(t);
+	if (space <= 0)
+		return space ? space : -EAGAIN;
+	/* Every piece is queued before anything is sent, so a vector becomes
+	 * the segments its total makes, as writev(2) on Linux: a header and
+	 * a body written together leave in one segment even with Nagle off. */
+	size_t n = 0, asked = 0;
+	bool nomem = false;
+	for (int i = 0; i < iovcnt && space && !nomem; i++) {
+		asked |= iov[i].iov_len;
+		size_t want = iov[i].iov_len < (size_t)space ? iov[i].iov_len : (size_t)space;
+		size_t got = snd_append(t, iov[i].iov_base, want, &nomem);
+		n += got;
+		space -= (ssize_t)got;
+	}
+	if (n == 0 && !asked)
+		return 0; /* nothing to send: as send(2) of 0 bytes */
+	return snd_done(t, n, nomem);
 }
 
 static ssize_t recv_status(const struct kn_tcb *t)

@@ -199,30 +199,22 @@ static int user_connect(kaon_sock **out, const kaon_addr *addr, const kaon_conne
 	return 0;
 }
 
-/* Move bytes between the iovecs and the stack with @p op until one call
- * moves something; wait on @p slot while it would block. */
-typedef ssize_t (*tcp_op)(struct kn_tcb *t, void *buf, size_t len);
-
-static ssize_t tcp_recv_op(struct kn_tcb *t, void *buf, size_t len)
+/* Copy received bytes into the iovecs until one call moves something;
+ * wait while it would block. */
+static ssize_t user_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
 {
-	return kn_tcp_recv(t, buf, len);
-}
-
-static ssize_t tcp_send_op(struct kn_tcb *t, void *buf, size_t len)
-{
-	return kn_tcp_send(t, buf, len);
-}
-
-static ssize_t transfer(struct usock *u, const struct iovec *iov, int iovcnt, tcp_op op,
-			kaon_co **slot, int64_t deadline)
-{
+	struct usock *u = (struct usock *)s;
+	if (u->listener)
+		return -ENOTCONN;
+	if (u->shut_rd)
+		return 0;
 	for (;;) {
 		size_t total = 0;
 		ssize_t n = 0;
 		for (int i = 0; i < iovcnt; i++) {
 			if (!iov[i].iov_len)
 				continue;
-			n = op(u->tcb, iov[i].iov_base, iov[i].iov_len);
+			n = kn_tcp_recv(u->tcb, iov[i].iov_base, iov[i].iov_len);
 			if (n <= 0)
 				break;
 			total += (size_t)n;
@@ -233,28 +225,27 @@ static ssize_t transfer(struct usock *u, const struct iovec *iov, int iovcnt, tc
 			return (ssize_t)total;
 		if (n != -EAGAIN)
 			return n; /* 0 at end of stream, or the connection's error */
-		int rc = wait_on(slot, deadline);
+		int rc = wait_on(&u->rd, deadline);
 		if (rc < 0)
 			return rc;
 	}
 }
 
-static ssize_t user_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
-{
-	struct usock *u = (struct usock *)s;
-	if (u->listener)
-		return -ENOTCONN;
-	if (u->shut_rd)
-		return 0;
-	return transfer(u, iov, iovcnt, tcp_recv_op, &u->rd, deadline);
-}
-
+/* Queue the whole vector as one write (see kn_tcp_sendv); wait while
+ * nothing of it fits. */
 static ssize_t user_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline)
 {
 	struct usock *u = (struct usock *)s;
 	if (u->listener)
 		return -ENOTCONN;
-	return transfer(u, iov, iovcnt, tcp_send_op, &u->wr, deadline);
+	for (;;) {
+		ssize_t n = kn_tcp_sendv(u->tcb, iov, iovcnt);
+		if (n != -EAGAIN)
+			return n;
+		int rc = wait_on(&u->wr, deadline);
+		if (rc < 0)
+			return rc;
+	}
 }
 
 static int user_shutdown(kaon_sock *s, int how)
