@@ -59,10 +59,20 @@ static bool timer_rexmt(struct kn_tcb *t)
 		return false;
 	}
 	s->st.tcp_rexmt_timeouts++;
-	/* RFC 5681 §3.1 (4): loss window after a timeout. */
-	uint32_t flight = t->snd_max - t->snd_una;
-	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
-	t->cwnd = t->mss;
+	if (t->state <= KN_TCP_SYN_RECEIVED) {
+		/* A SYN or SYN-ACK lost: the first window is one segment
+		 * (RFC 5681 §3.1, RFC 6928 §2), ssthresh untouched: a
+		 * handshake has no flight to halve. As FreeBSD (tcp_timer_rexmt
+		 * marks snd_cwnd = 1, cc_conn_init then gives one segment);
+		 * Linux waits for a second retransmission (tcp_init_transfer). */
+		t->flags |= TF_SYN_REXMT;
+		t->cwnd = t->mss;
+	} else {
+		/* RFC 5681 §3.1 (4): loss window after a timeout. */
+		uint32_t flight = t->snd_max - t->snd_una;
+		t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+		t->cwnd = t->mss;
+	}
 	t->dupacks = 0;
 	t->flags &= ~TF_INRECOVERY;
 	t->recover = t->snd_max;

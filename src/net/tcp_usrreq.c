@@ -165,6 +165,8 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 		return -EAGAIN;
 	}
 	t->sndq_bytes += (uint32_t)n;
+	if (t->snd_una == t->snd_max && s->now - t->last_snd > t->rto)
+		kn_tcp_idle_restart(t);
 	kn_tcp_output(t);
 	return (ssize_t)n;
 }
