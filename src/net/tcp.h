@@ -298,6 +298,7 @@ static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
 }
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
 void kn_tcp_persist_arm(struct kn_tcb *t);
+__attribute__((cold)) void kn_tcp_persist_shut(struct kn_tcb *t);
 /* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */
 __attribute__((cold)) int kn_tcp_output_failed(struct kn_tcb *t);
 

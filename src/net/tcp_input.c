@@ -944,9 +944,11 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		 * timer runs, as FreeBSD (tcp_do_segment: no TT_REXMT, no
 		 * t_dupacks): the answers to our zero-window probes, which the
 		 * persist timer times, repeat SND.UNA with the same window, and
-		 * three of them made a spurious fast retransmit. */
+		 * three of them made a spurious fast retransmit. Nor with a
+		 * zero window: what a shut window answers was refused, not
+		 * lost behind a hole. */
 		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
-		    nwnd == t->snd_wnd && t->snd_una != t->snd_max && t->t_rexmt)
+		    nwnd == t->snd_wnd && t->snd_una != t->snd_max && t->t_rexmt && nwnd)
 			dupack(t);
 	} else {
 		finacked = new_ack(t, sg);

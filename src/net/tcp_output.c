@@ -342,8 +342,12 @@ again:;
 	/* Data waits and nothing is in flight to bring an ACK: a zero window,
 	 * or one too small to fill (sender SWS avoidance). The persist timer
 	 * probes the first and forces a segment into the second. */
-	if (t->sndq_bytes > off && !t->t_rexmt && !t->t_persist)
-		kn_tcp_persist_arm(t);
+	if (t->sndq_bytes > off && !t->t_persist) {
+		if (t->snd_wnd == 0 && t->state >= KN_TCP_ESTABLISHED)
+			kn_tcp_persist_shut(t);
+		else if (!t->t_rexmt)
+			kn_tcp_persist_arm(t);
+	}
 	return 0;
 
 send:

@@ -151,6 +151,46 @@ static void test_zero_window_probes_no_fast_rexmt(void **st)
 	close_all(l, c);
 }
 
+/* ... and when the peer shuts its window with data still in flight (it
+ * shrank the window): its answers to the segments past the new edge are
+ * refusals, not duplicate ACKs, and the persist timer, not the
+ * retransmission timer, waits for the window (as FreeBSD): no fast
+ * retransmit, no timeout, no ssthresh cut, in 10 s. */
+static void test_shrunk_window_no_fast_rexmt(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, syn_mss, sizeof(syn_mss), 8 * SMSS);
+	uint32_t ssthresh = c->ssthresh;
+	assert_int_equal(kn_tcp_send(c, data, 12 * SMSS), 12 * SMSS);
+	assert_int_equal(count_data(NULL, NULL), 8);
+	uint32_t una = iss + 1 + 4 * SMSS;
+	for (int i = 0; i < 5; i++)
+		peer_send(KN_TH_ACK, PISN + 1, una, 0, NULL, 0);
+	unsigned probes = 0;
+	for (int i = 0; i < 1000; i++) {   /* 10 s */
+		tick(10 * KT_MS);
+		struct kt_seg s;
+		while (take_seg(&s)) {
+			if (s.len == 0)
+				continue;
+			assert_int_equal(s.seq, una);
+			probes++;
+			peer_send(KN_TH_ACK, PISN + 1, una, 0, NULL, 0);
+		}
+	}
+	assert_true(probes >= 3);
+	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
+	assert_int_equal(kn_stack_stats(S)->tcp_fast_rexmt, 0);
+	assert_int_equal(kn_stack_stats(S)->tcp_rexmt_timeouts, 0);
+	assert_int_equal(c->ssthresh, ssthresh);
+	peer_send(KN_TH_ACK, PISN + 1, una, 65535, NULL, 0);
+	uint32_t first;
+	assert_true(count_data(NULL, &first) >= 1);
+	assert_int_equal(first, una);
+	close_all(l, c);
+}
+
 /* The headers of a frame the stack sent, read in place: big frames are
  * chains, and only the first segment (the headers) is looked at. */
 static void frame_hdr(struct rte_mbuf *m, uint32_t *seq, uint32_t *len)
@@ -740,6 +780,7 @@ int main(void)
 		return rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_zero_window_probes_no_fast_rexmt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_window_no_fast_rexmt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_rexmt_past_2_and_4_gib, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_wscale14_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cwnd_app_limited, setup, teardown),
