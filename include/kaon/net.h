@@ -57,7 +57,7 @@ struct kn_tcp_conf {
 	uint32_t rcvbuf;          /**< receive buffer, bytes */
 	uint32_t syn_backlog;     /**< SYN queue bound per listener (half-open) */
 	uint32_t max_tcbs;        /**< connections per stack */
-	uint32_t ooo_max;         /**< out-of-order queue bound, segments */
+	uint32_t ooo_max;         /**< out-of-order queue bound, segments (at most 65535) */
 	int64_t delack_ns;        /**< delayed ACK timeout, 0 = ACK every segment */
 	int64_t rto_init_ns;      /**< RFC 6298 initial RTO */
 	int64_t rto_min_ns;
@@ -67,7 +67,7 @@ struct kn_tcp_conf {
 	uint32_t syn_retries;     /**< SYN retransmissions before ETIMEDOUT */
 	int64_t keepidle_ns;      /**< keepalive (when enabled per socket) */
 	int64_t keepintvl_ns;
-	uint32_t keepcnt;
+	uint32_t keepcnt;         /**< unanswered probes before ETIMEDOUT (at most 127, as Linux) */
 	bool nagle;               /**< default off */
 	bool timestamps;          /**< RFC 7323 timestamps + PAWS */
 	bool wscale;              /**< RFC 7323 window scaling */

@@ -70,6 +70,7 @@
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
 	X(TCP_SYNCOOKIE_BAD,  "ACK to a listener with a bad or expired SYN cookie") \
 	X(TCP_RCV_NO_MEMORY,  "receive memory budget spent: in-window data dropped unacknowledged") \
+	X(TCP_NO_TIMESTAMP,   "segment without the timestamp option on a connection that agreed to them (RFC 7323 §3.2)") \
 	X(UDP_NO_MEMORY,      "receive memory budget spent: datagram dropped") \
 	X(NO_MBUF,            "mbuf pool empty") \
 	X(TX_FULL,            "device took fewer frames than offered") \
@@ -102,6 +103,7 @@ enum kn_drop_reason {
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
 	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped) \
 	X(tcp_rcv_collapsed) X(tcp_ooo_collapsed) X(tcp_ooo_pruned) X(tcp_snd_mem_waits) \
+	X(tcp_idle_restarts) X(tcp_timewait_reused) \
 	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
 	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 

@@ -128,6 +128,13 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 		return NULL;
 	}
 	s->conf = *c;
+	/* Bounds of the counters that hold these (tcp.h): keep_probes is a
+	 * uint8_t, ooo_n a uint16_t; past them a probe count would wrap and
+	 * never reach keepcnt, an out-of-order index would wrap. */
+	if (s->conf.tcp.keepcnt > KN_TCP_KEEPCNT_MAX)
+		s->conf.tcp.keepcnt = KN_TCP_KEEPCNT_MAX;
+	if (s->conf.tcp.ooo_max > KN_TCP_OOO_MAX)
+		s->conf.tcp.ooo_max = KN_TCP_OOO_MAX;
 	s->st.mem_rcv_limit = rcv_mem;
 	s->st.mem_snd_limit = snd_mem;
 	s->rcv_soft = rcv_mem - rcv_mem / 8;

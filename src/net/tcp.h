@@ -18,6 +18,14 @@
 #define KN_TCP_PMTU_EXPIRE_NS (600 * 1000000000LL)
 #define KN_TCP_MAX_WSCALE 14
 #define KN_TCP_IW_SEGS 10             /* RFC 6928 initial window */
+/* cwnd never grows past the largest window a peer can advertise (65535 <<
+ * 14): more could never be used, and the sum can then never wrap. FreeBSD
+ * caps it the same way (TCP_MAXWIN << snd_scale in newreno_ack_received). */
+#define KN_TCP_CWND_MAX (65535u << KN_TCP_MAX_WSCALE)
+/* The ISN of a connection that takes over a 4-tuple from TIME_WAIT: past
+ * all the old one sent, as Linux (tcp_timewait_state_process: tw_snd_nxt +
+ * 65535 + 2), so no old duplicate can be taken for new data. */
+#define KN_TCP_TW_ISN_GAP (65535u + 2u)
 #define KN_TCP_OPT_MAX 40
 #define KN_TCP_TS_HZ 1000             /* timestamp clock: 1 ms */
 #define KN_TCP_PAWS_IDLE_NS (24LL * 24 * 3600 * 1000000000LL)
@@ -42,6 +50,7 @@ enum {
 	TF_FORCE      = 1u << 14, /* window probe: send even into a zero window */
 	TF_HASHED     = 1u << 15,
 	TF_SHUT_RD    = 1u << 16, /* closed by the application: no more reads */
+	TF_SYN_REXMT  = 1u << 17, /* our SYN or SYN-ACK was retransmitted: IW = 1 MSS */
 };
 
 struct kn_ooo_seg {
@@ -76,6 +85,7 @@ struct kn_tcb {
 	uint16_t peer_mss;                 /* the peer's MSS, clamped (0 before its SYN) */
 	int64_t pmtu_expire;               /* when a PMTU-lowered mss goes back up, 0 = not lowered */
 	uint32_t cwnd, ssthresh, recover;
+	int64_t last_snd;                  /* last data segment sent (RFC 5681 §4.1 restart) */
 
 	/* receive sequence space */
 	uint32_t irs, rcv_nxt, rcv_adv;    /* rcv_adv: right edge advertised */
@@ -98,6 +108,8 @@ struct kn_tcb {
 	/* timers: absolute deadlines, 0 = off; set them with kn_tcp_timer_set() */
 	int64_t t_rexmt, t_persist, t_delack, t_keep, t_2msl;
 	int64_t t_wheel;                   /* the first deadline of tw's tick; INT64_MAX: not filed */
+	/* keep_probes counts up to keepcnt, which kn_stack_create clamps
+	 * to KN_TCP_KEEPCNT_MAX so that it fits */
 	uint8_t persist_shift, keep_probes;
 	uint8_t probes_unanswered;         /* zero-window probes the peer ignored */
 	int64_t last_rx;
@@ -119,7 +131,7 @@ struct kn_tcb {
 
 	/* out-of-order queue, sorted, bounded */
 	struct kn_ooo_seg *ooo;
-	uint16_t ooo_n;
+	uint16_t ooo_n;                    /* <= ooo_max, clamped to KN_TCP_OOO_MAX */
 
 	/* listener */
 	TAILQ_HEAD(, kn_tcb) synq, acceptq;
@@ -149,6 +161,17 @@ struct kn_seg {
 	uint32_t src, dst;                 /* host order */
 	uint16_t sport, dport;
 };
+
+/* Config bounds kn_stack_create() applies: the counters that hold them are
+ * narrow. keepcnt as Linux (MAX_TCP_KEEPCNT, the TCP_KEEPCNT bound). */
+#define KN_TCP_KEEPCNT_MAX 127u
+#define KN_TCP_OOO_MAX UINT16_MAX
+
+/* @cwnd + @inc, saturated at KN_TCP_CWND_MAX (any @cwnd: no wrap). */
+static inline uint32_t kn_tcp_cwnd_add(uint32_t cwnd, uint32_t inc)
+{
+	return cwnd < KN_TCP_CWND_MAX - inc ? cwnd + inc : KN_TCP_CWND_MAX;
+}
 
 static inline uint32_t kn_tcp_ts_now(const struct kn_stack *s)
 {
@@ -214,6 +237,7 @@ int kn_tcp_output(struct kn_tcb *t);
 void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, uint32_t ack,
 		    uint8_t flags);
 void kn_tcp_send_ack(struct kn_tcb *t);
+__attribute__((cold)) void kn_tcp_idle_restart(struct kn_tcb *t);
 void kn_tcp_send_challenge_ack(struct kn_tcb *t);
 void kn_tcp_send_rst(struct kn_tcb *t);
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
@@ -274,6 +298,7 @@ static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
 }
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
 void kn_tcp_persist_arm(struct kn_tcb *t);
+__attribute__((cold)) void kn_tcp_persist_shut(struct kn_tcb *t);
 /* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */
 __attribute__((cold)) int kn_tcp_output_failed(struct kn_tcb *t);
 

@@ -308,8 +308,10 @@ static void apply_syn_options(struct kn_tcb *t, const struct kn_seg *sg)
 	kn_tcp_mss_init(t, &sg->opt);
 }
 
-/* RFC 9293 §3.10.7.2: LISTEN. */
-static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg, struct rte_mbuf *m)
+/* RFC 9293 §3.10.7.2: LISTEN. @tw_iss: the ISN to use, when the SYN takes
+ * over a 4-tuple from TIME_WAIT; 0: a fresh one (RFC 6528). */
+static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg, struct rte_mbuf *m,
+			 uint32_t tw_iss)
 {
 	/* First: check for a RST. */
 	if (sg->flags & KN_TH_RST) {
@@ -362,7 +364,7 @@ static void listen_input(struct kn_stack *s, struct kn_tcb *l, struct kn_seg *sg
 	t->irs = sg->seq;
 	t->rcv_nxt = sg->seq + 1;
 	t->rcv_adv = t->rcv_nxt;
-	t->iss = kn_tcp_isn(s, t->lip, t->lport, t->rip, t->rport);
+	t->iss = tw_iss ? tw_iss : kn_tcp_isn(s, t->lip, t->lport, t->rip, t->rport);
 	t->snd_una = t->snd_nxt = t->snd_max = t->recover = t->iss;
 	apply_syn_options(t, sg);
 	t->snd_wnd = sg->wnd;            /* never scaled in a SYN */
@@ -524,7 +526,7 @@ static void dupack(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	s->st.tcp_dupacks++;
 	if (t->flags & TF_INRECOVERY) {
-		t->cwnd += t->mss;              /* inflate */
+		t->cwnd = kn_tcp_cwnd_add(t->cwnd, t->mss); /* inflate */
 		kn_tcp_output(t);
 		return;
 	}
@@ -558,25 +560,42 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 {
 	struct kn_stack *s = t->s;
 	uint32_t acked = sg->ack - t->snd_una;
+	uint32_t flight = t->snd_max - t->snd_una;  /* before this ACK */
 
 	rtt_sample(t, sg);
 
 	if (t->flags & TF_INRECOVERY) {
 		if (SEQ_GEQ(sg->ack, t->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 §3.2 (3)). */
-			uint32_t flight = t->snd_max - sg->ack;
-			t->cwnd = RTE_MIN(t->ssthresh, RTE_MAX(flight, (uint32_t)t->mss) + t->mss);
+			uint32_t left = t->snd_max - sg->ack;
+			t->cwnd = RTE_MIN(t->ssthresh, RTE_MAX(left, (uint32_t)t->mss) + t->mss);
 			t->flags &= ~TF_INRECOVERY;
 		} else {
 			/* Partial ACK: resend the next hole, deflate (§3.2 (4)). */
 			t->cwnd = t->cwnd > acked ? t->cwnd - acked : 0;
-			t->cwnd += t->mss;
+			t->cwnd = kn_tcp_cwnd_add(t->cwnd, t->mss);
 		}
-	} else if (t->cwnd < t->ssthresh) {
-		t->cwnd += RTE_MIN(acked, 2u * t->mss);   /* slow start, ABC L=2 */
 	} else {
-		uint32_t inc = (uint32_t)((uint64_t)t->mss * t->mss / t->cwnd);
-		t->cwnd += inc ? inc : 1;                /* congestion avoidance */
+		/* RFC 6582's recover is compared modulo 2^32: dragged along
+		 * behind SND.UNA, or after 2 GiB without a loss SND.UNA would
+		 * seem to lie before it and fast retransmit stayed off for the
+		 * next 2 GiB. Out of recovery it only has to stop a new
+		 * recovery before SND.UNA passes it (after an RTO). */
+		if (SEQ_LT(t->recover, sg->ack))
+			t->recover = sg->ack;
+		/* Grow only when cwnd was the limit (RFC 7661 §4.2, as Linux's
+		 * tcp_is_cwnd_limited, the flight at this ACK standing in for
+		 * max_packets_out): in slow start while cwnd < 2 x flight, in
+		 * congestion avoidance while the flight filled cwnd to within a
+		 * segment. An application that sends little must not build a
+		 * window it never tried. */
+		if (t->cwnd < t->ssthresh) {
+			if (t->cwnd < 2u * flight)       /* slow start, ABC L=2 */
+				t->cwnd = kn_tcp_cwnd_add(t->cwnd, RTE_MIN(acked, 2u * t->mss));
+		} else if (flight + t->mss > t->cwnd) {
+			uint32_t inc = (uint32_t)((uint64_t)t->mss * t->mss / t->cwnd);
+			t->cwnd = kn_tcp_cwnd_add(t->cwnd, inc ? inc : 1); /* congestion avoidance */
+		}
 	}
 	t->dupacks = 0;
 
@@ -690,6 +709,40 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	return true;
 }
 
+/* A SYN for a 4-tuple in TIME_WAIT (RFC 6191, RFC 1122 §4.2.2.13): may it
+ * open a new connection? As Linux (tcp_timewait_state_process): yes if it
+ * passes PAWS and either its sequence number lies past RCV.NXT or its
+ * timestamp is newer than the last one seen; otherwise TIME_WAIT goes on
+ * (and the segment gets what sync_input gives it). */
+static bool timewait_syn_ok(const struct kn_tcb *t, const struct kn_seg *sg)
+{
+	if ((sg->flags & (KN_TH_SYN | KN_TH_ACK | KN_TH_RST | KN_TH_FIN)) != KN_TH_SYN)
+		return false;
+	bool ts = (t->flags & TF_TS) && sg->opt.has_ts;
+	if (ts && TSTMP_LT(sg->opt.tsval, t->ts_recent) &&
+	    t->s->now - t->ts_recent_age < KN_TCP_PAWS_IDLE_NS)
+		return false;
+	return SEQ_GT(sg->seq, t->rcv_nxt) || (ts && TSTMP_LT(t->ts_recent, sg->opt.tsval));
+}
+
+/* The SYN takes the 4-tuple: TIME_WAIT ends, and the listener (if any) gets
+ * the SYN with an ISN past all the old connection sent. No listener: the
+ * RST of a closed port. Clients that reuse ports (or whose port range is
+ * small) then connect at once instead of after their SYN's first
+ * retransmission. */
+static __attribute__((cold, noinline)) void timewait_reuse(struct kn_stack *s, struct kn_tcb *t,
+							  struct kn_seg *sg, struct rte_mbuf *m)
+{
+	uint32_t iss = t->snd_max + KN_TCP_TW_ISN_GAP;
+	s->st.tcp_timewait_reused++;
+	kn_tcp_closed(t);
+	struct kn_tcb *l = kn_tcb_listener(s, sg->dport);
+	if (l)
+		listen_input(s, l, sg, m, iss ? iss : 1);
+	else
+		closed_input(s, sg, m);
+}
+
 /* RFC 9293 §3.10.7.4: every synchronized state (and SYN-RECEIVED). */
 static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, struct rte_mbuf *m)
 {
@@ -697,6 +750,19 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 
 	if (fast_input(s, t, sg, m))
 		return;
+
+	if (KN_UNLIKELY(t->state == KN_TCP_TIME_WAIT) && timewait_syn_ok(t, sg)) {
+		timewait_reuse(s, t, sg, m);
+		return;
+	}
+
+	/* RFC 7323 §3.2: once timestamps are agreed, every segment but a RST
+	 * carries one; one without is dropped, as FreeBSD does (tcp_input,
+	 * unless net.inet.tcp.tolerate_missing_ts). Linux still takes them. */
+	if ((t->flags & TF_TS) && !sg->opt.has_ts && !(fl & KN_TH_RST)) {
+		kn_drop(s, m, KN_DROP_TCP_NO_TIMESTAMP);
+		return;
+	}
 
 	/* RFC 7323 §5.3: PAWS, before the sequence check. */
 	if ((t->flags & TF_TS) && sg->opt.has_ts && !(fl & KN_TH_RST) &&
@@ -874,8 +940,15 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	uint32_t nwnd = sg->wnd << t->snd_wscale;
 	bool acks_new = SEQ_GT(sg->ack, t->snd_una);
 	if (!acks_new) {
+		/* A duplicate ACK (RFC 5681 §2) only while the retransmission
+		 * timer runs, as FreeBSD (tcp_do_segment: no TT_REXMT, no
+		 * t_dupacks): the answers to our zero-window probes, which the
+		 * persist timer times, repeat SND.UNA with the same window, and
+		 * three of them made a spurious fast retransmit. Nor with a
+		 * zero window: what a shut window answers was refused, not
+		 * lost behind a hole. */
 		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
-		    nwnd == t->snd_wnd && t->snd_una != t->snd_max)
+		    nwnd == t->snd_wnd && t->snd_una != t->snd_max && t->t_rexmt && nwnd)
 			dupack(t);
 	} else {
 		finacked = new_ack(t, sg);
@@ -1063,7 +1136,7 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 		    kn_syncookie_recent(s, l))
 			t = cookie_ack_input(s, l, &sg, m);
 		else if (l)
-			listen_input(s, l, &sg, m);
+			listen_input(s, l, &sg, m, 0);
 		else
 			closed_input(s, &sg, m);
 		if (!t)

@@ -328,16 +328,26 @@ again:;
 		 * window anyway. */
 		if (cur < 8u * t->mss) {
 			awin = adv_window(t);
-			if (awin > cur &&
-			    (awin - cur >= 2u * t->mss || awin - cur >= s->conf.tcp.rcvbuf / 2))
+			/* Judged by what the field can say: with a large shift
+			 * (14: 16 KiB units) a window grown by two segments may
+			 * still round down to the one the peer has, and such an
+			 * "update" changes nothing (rcv_adv stays): after
+			 * shutdown() the loop below sent it again for ever. */
+			uint32_t said = (awin >> t->rcv_wscale) << t->rcv_wscale;
+			if (said > cur &&
+			    (said - cur >= 2u * t->mss || said - cur >= s->conf.tcp.rcvbuf / 2))
 				goto send_awin;
 		}
 	}
 	/* Data waits and nothing is in flight to bring an ACK: a zero window,
 	 * or one too small to fill (sender SWS avoidance). The persist timer
 	 * probes the first and forces a segment into the second. */
-	if (t->sndq_bytes > off && !t->t_rexmt && !t->t_persist)
-		kn_tcp_persist_arm(t);
+	if (t->sndq_bytes > off && !t->t_persist) {
+		if (t->snd_wnd == 0 && t->state >= KN_TCP_ESTABLISHED)
+			kn_tcp_persist_shut(t);
+		else if (!t->t_rexmt)
+			kn_tcp_persist_arm(t);
+	}
 	return 0;
 
 send:
@@ -347,6 +357,7 @@ send_awin:
 		return kn_tcp_output_failed(t);
 	if (len) {
 		s->st.tcp_bytes_tx += len;
+		t->last_snd = s->now;
 		if (SEQ_LT(t->snd_nxt, t->snd_max))
 			s->st.tcp_rexmt++;
 	} else if (!(flags & (KN_TH_SYN | KN_TH_FIN))) {
@@ -383,9 +394,28 @@ send_awin:
 		goto again;
 	if (flags & KN_TH_FIN)
 		return 0;
-	if ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN))
+	/* Data went and the FIN is still to go: it may fit now. Only after
+	 * data: a bare segment did not bring the FIN any closer, and looping
+	 * on one could never end. */
+	if (len && (t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN))
 		goto again;
 	return 0;
+}
+
+/* RFC 5681 §4.1: data after more than an RTO without sending any, nothing
+ * in flight: the ACK clock is gone and what cwnd says of the path is old,
+ * so start again from the restart window min(IW, cwnd). As FreeBSD's
+ * newreno_after_idle, ssthresh keeps three quarters of the old cwnd
+ * (RFC 2861's memory of it; Linux tcp_cwnd_restart too). The caller checks
+ * the condition (kn_tcp_send). */
+void kn_tcp_idle_restart(struct kn_tcb *t)
+{
+	uint32_t rw = KN_TCP_IW_SEGS * (uint32_t)t->mss;
+	if (t->cwnd <= rw)
+		return;
+	t->ssthresh = RTE_MAX(t->ssthresh, t->cwnd - t->cwnd / 4);
+	t->cwnd = rw;
+	t->s->st.tcp_idle_restarts++;
 }
 
 void kn_tcp_send_ack(struct kn_tcb *t)
@@ -457,9 +487,13 @@ void kn_tcp_send_rst(struct kn_tcb *t)
 	memset(th, 0, sizeof(*th));
 	th->sport = rte_cpu_to_be_16(t->lport);
 	th->dport = rte_cpu_to_be_16(t->rport);
-	/* SND.NXT, which the peer has most likely reached: a RST further on
-	 * would only earn a challenge ACK (RFC 5961 §3). */
-	th->seq = rte_cpu_to_be_32(t->snd_nxt);
+	/* SND.MAX, as FreeBSD (tcp_output: a segment without data or SYN/FIN
+	 * carries snd_max) and Linux (its snd_nxt is never pulled back): the
+	 * peer's RCV.NXT lies in [SND.UNA, SND.MAX], and after an RTO pulled
+	 * SND.NXT back a RST there could lie below it, dropped without a word
+	 * (RFC 5961 §3.2). At or past RCV.NXT it is taken, or earns a
+	 * challenge ACK that the RST from CLOSED then answers exactly. */
+	th->seq = rte_cpu_to_be_32(t->snd_max);
 	th->ack = rte_cpu_to_be_32(t->rcv_nxt);
 	th->off = 5 << 4;
 	th->flags = KN_TH_RST | KN_TH_ACK;

@@ -195,7 +195,7 @@ void kn_tcp_mss_init(struct kn_tcb *t, const struct kn_tcp_opts *o)
 	t->peer_mss = (uint16_t)peer;
 	t->mss = mss;
 	t->pmtu_expire = 0;
-	t->cwnd = KN_TCP_IW_SEGS * (uint32_t)mss;
+	t->cwnd = (t->flags & TF_SYN_REXMT ? 1u : KN_TCP_IW_SEGS) * (uint32_t)mss;
 	t->ssthresh = UINT32_MAX / 2;
 }
 

@@ -18,6 +18,22 @@ void kn_tcp_persist_arm(struct kn_tcb *t)
 	kn_tcp_timer_set(t, &t->t_persist, d);
 }
 
+/* The peer shut its window with data of ours to send or still in flight
+ * (it shrank the window, or took the data without room to read it): as
+ * FreeBSD (tcp_output, sendwin == 0), the retransmission timer gives way to
+ * the persist timer, and sending resumes from SND.UNA when the window
+ * opens. Left to the retransmission timer, each timeout cut ssthresh (and
+ * sent nothing: the window is shut), and the connection died of
+ * max_retries while the peer answered every segment. */
+void kn_tcp_persist_shut(struct kn_tcb *t)
+{
+	t->t_rexmt = 0;
+	t->rxtshift = 0;
+	t->snd_nxt = t->snd_una;
+	t->snd_cur = NULL;
+	kn_tcp_persist_arm(t);
+}
+
 /* RFC 6298 §2: fold one RTT sample into SRTT/RTTVAR and the RTO. */
 void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt)
 {
@@ -50,6 +66,10 @@ static bool timer_rexmt(struct kn_tcb *t)
 {
 	struct kn_stack *s = t->s;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
+	if (t->snd_wnd == 0 && t->sndq_bytes && t->state >= KN_TCP_ESTABLISHED) {
+		kn_tcp_persist_shut(t);
+		return true;
+	}
 	uint32_t limit = t->state <= KN_TCP_SYN_RECEIVED ? c->syn_retries : c->max_retries;
 	/* An orphan gets fewer retransmissions (Linux: tcp_orphan_retries). */
 	if (!(t->flags & TF_APP) && t->state > KN_TCP_SYN_RECEIVED && limit > KN_TCP_ORPHAN_RETRIES)
@@ -59,10 +79,20 @@ static bool timer_rexmt(struct kn_tcb *t)
 		return false;
 	}
 	s->st.tcp_rexmt_timeouts++;
-	/* RFC 5681 §3.1 (4): loss window after a timeout. */
-	uint32_t flight = t->snd_max - t->snd_una;
-	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
-	t->cwnd = t->mss;
+	if (t->state <= KN_TCP_SYN_RECEIVED) {
+		/* A SYN or SYN-ACK lost: the first window is one segment
+		 * (RFC 5681 §3.1, RFC 6928 §2), ssthresh untouched: a
+		 * handshake has no flight to halve. As FreeBSD (tcp_timer_rexmt
+		 * marks snd_cwnd = 1, cc_conn_init then gives one segment);
+		 * Linux waits for a second retransmission (tcp_init_transfer). */
+		t->flags |= TF_SYN_REXMT;
+		t->cwnd = t->mss;
+	} else {
+		/* RFC 5681 §3.1 (4): loss window after a timeout. */
+		uint32_t flight = t->snd_max - t->snd_una;
+		t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+		t->cwnd = t->mss;
+	}
 	t->dupacks = 0;
 	t->flags &= ~TF_INRECOVERY;
 	t->recover = t->snd_max;

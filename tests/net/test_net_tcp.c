@@ -146,14 +146,10 @@ static const uint8_t linux_syn[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 5,
  * the figure; Linux accepts it the same way, tcp_validate_incoming: a SYN,ACK
  * in SYN_RECV at rcv_nxt - 1 acknowledging snd_nxt "goto pass"), with no
  * further ACK from the peer.
- * FAILS today (stack bug): kaon drops the peer's SYN,ACK as unacceptable
- * (tcp_input.c ~496-511: SEG.SEQ = RCV.NXT - 1 with SEG.LEN 1 fails the
- * window test), answers with a bare ACK and stays in SYN-RECEIVED, ignoring
- * the ACK of its SYN the segment carries. A Linux peer is ESTABLISHED by then
- * and sends nothing more, so kaon waits for its SYN,ACK retransmission
- * (initial RTO, 1 s) to draw a duplicate ACK. Fix as Linux: in SYN-RECEIVED,
- * a SYN,ACK at RCV.NXT - 1 without data acknowledging SND.NXT is taken as the
- * ACK (drop the SYN, seq + 1) and completes the open. */
+ * Before 526577d kaon dropped that SYN,ACK as unacceptable (SEG.SEQ =
+ * RCV.NXT - 1 with SEG.LEN 1 fails the window test; the SYN was trimmed only
+ * after it) and waited for an RTO; sync_input now takes it first, as Linux.
+ * test_net_tcp_cc runs the same open between two kaon stacks. */
 static void test_simultaneous_open(void **st)
 {
 	(void)st;
