@@ -289,12 +289,28 @@ static void user_fini(void *state)
 #ifndef KAON_XDP_OBJ
 #define KAON_XDP_OBJ "kaon_xdp.o"
 #endif
+#ifndef KAON_XDP_OBJ_INSTALLED
+#define KAON_XDP_OBJ_INSTALLED KAON_XDP_OBJ
+#endif
+
+/* kaon's XDP program: $KAON_XDP_PROG, else the build tree's copy (tests and
+ * tools run from the tree get the program they were built with), else the
+ * one `make install` put beside the library. */
+static const char *xdp_prog_path(void)
+{
+	const char *env = getenv("KAON_XDP_PROG");
+	if (env && *env)
+		return env;
+	if (access(KAON_XDP_OBJ, R_OK) == 0)
+		return KAON_XDP_OBJ;
+	return KAON_XDP_OBJ_INSTALLED;
+}
 
 /*
  * Before the port starts in xdp bifurcation mode: keep the kernel's own
  * ephemeral ports out of kaon's local range, warn about kernel sockets kaon
  * would starve, remove a program a killed kaon left behind, and make the
- * af_xdp PMD load kaon's XDP program ($KAON_XDP_PROG, else the build's).
+ * af_xdp PMD load kaon's XDP program (xdp_prog_path()).
  */
 static int bif_prepare(kaon_config *c)
 {
@@ -320,12 +336,10 @@ static int bif_prepare(kaon_config *c)
 		return rc;
 	}
 	if (!kaon_bif_devargs_has_prog(c->dpdk.vdev[0])) {
-		const char *prog = getenv("KAON_XDP_PROG");
-		if (!prog)
-			prog = KAON_XDP_OBJ;
+		const char *prog = xdp_prog_path();
 		if (access(prog, R_OK) != 0) {
-			fprintf(stderr, "kaon: kaon's XDP program %s is missing (build it, or "
-					"set KAON_XDP_PROG)\n", prog);
+			fprintf(stderr, "kaon: kaon's XDP program %s is missing (build it, install "
+					"it, or set KAON_XDP_PROG)\n", prog);
 			return -ENOENT;
 		}
 		size_t n = strlen(c->dpdk.vdev[0]);
