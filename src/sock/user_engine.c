@@ -105,6 +105,7 @@ static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, co
 /* Undo whatever user_init got done, in reverse order. */
 static void engine_free(struct kaon_user_engine *e)
 {
+	kaon__user_telemetry_remove(e);
 	if (e->kernel)
 		kaon_engine_epoll.fini(e->kernel);
 	/* The stack frees every socket's mbufs before the port's pool goes. */
@@ -206,6 +207,7 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 	e->kernel_every_ns = (int64_t)(o->poll_kernel_us ? o->poll_kernel_us
 							 : KERNEL_POLL_US_DEFAULT) * 1000;
 	e->idle_sleep_ns = (int64_t)o->conf->dpdk.idle_sleep_us * 1000;
+	kaon__user_telemetry_add(e);
 	*state = e;
 	return 0;
 }

@@ -37,7 +37,7 @@ done <"$WORK/build/install_manifest.txt"
 LIBDIR=$ROOT/lib
 for f in include/kaon/co.h include/kaon/sock.h include/kaon/user.h lib/libkaon.a \
 	lib/libkaon.so lib/pkgconfig/kaon.pc lib/cmake/kaon/kaonConfig.cmake \
-	lib/cmake/kaon/kaonConfigVersion.cmake bin/kaon-echo bin/kaon-bench; do
+	lib/cmake/kaon/kaonConfigVersion.cmake bin/kaon-echo bin/kaon-bench bin/kaon-stat; do
 	[ -e "$ROOT/$f" ] || fail "not installed: $PREFIX/$f"
 done
 
