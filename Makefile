@@ -1,12 +1,17 @@
 # Thin wrapper around CMake. `make` builds, `make test` runs every suite,
-# `make bench` runs the benchmarks, `make demo` shows kaon at work.
+# `make bench` runs the benchmarks, `make demo` shows kaon at work,
+# `make install [PREFIX=/usr/local] [DESTDIR=]` installs the library.
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_ARM   ?= build-aarch64
 JOBS        ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps configure test test-main test-asan test-aarch64 bench demo clean
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure install test test-main test-asan test-aarch64 bench demo clean
 
 all: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
@@ -16,6 +21,15 @@ deps:
 
 configure:
 	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# Headers, libraries (static, and shared with a SONAME), kaon.pc, the CMake
+# package, the tools and kaon's XDP program under $(DESTDIR)$(PREFIX). The
+# prefix is compiled in (where kaon looks for its XDP program), so the build
+# is reconfigured with it; DESTDIR only stages the files.
+install:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # The whole suite: the optimized build, the same tests under ASan+UBSan, and
 # the core tests cross-built for aarch64 under qemu-user.

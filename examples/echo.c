@@ -6,7 +6,7 @@
  *   echo PORT                  on the Linux kernel (epoll)
  *   echo PORT CONFIG           on kaon's own TCP/IP stack over DPDK
  *
- * Stop it with Ctrl-C.
+ * Stop it with Ctrl-C. It is C and C++ alike (tests/install builds it as both).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 /* One connection: read what comes, write it back, until the peer leaves. */
 static void *serve(void *arg)
 {
-	kaon_sock *c = arg;
+	kaon_sock *c = (kaon_sock *)arg;
 	char buf[4096];
 	ssize_t n;
 	while ((n = kaon_recv(c, buf, sizeof(buf), KAON_FOREVER)) > 0)
@@ -36,17 +36,20 @@ static void *serve(void *arg)
 
 static void *server(void *arg)
 {
+	const char *port = (const char *)arg;
 	kaon_addr addr;
 	kaon_sock *ls, *c;
-	kaon_addr_parse(&addr, "0.0.0.0", (uint16_t)atoi(arg));
+	kaon_addr_parse(&addr, "0.0.0.0", (uint16_t)atoi(port));
 	int rc = kaon_listen(&ls, &addr, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "echo: listen: %s\n", strerror(-rc));
 		return NULL;
 	}
-	printf("echo: listening on port %s\n", (char *)arg);
+	printf("echo: listening on port %s\n", port);
 	fflush(stdout);
-	kaon_co_opts detached = { .detached = 1 };
+	kaon_co_opts detached;
+	kaon_co_opts_init(&detached);
+	detached.detached = 1;
 	while (!stop) {
 		/* Wake up now and then to notice Ctrl-C. */
 		rc = kaon_accept(ls, &c, NULL, kaon_deadline_in(100000000));

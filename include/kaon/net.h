@@ -28,6 +28,10 @@
 #include <kaon/net_dev.h>
 #include <kaon/net_drop.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rte_mbuf;
 struct rte_mempool;
 struct kn_stack;
@@ -317,4 +321,7 @@ ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len,
 /** Unbind and free queued datagrams. */
 void kn_udp_close(struct kn_udp *u);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rte_mbuf;
 struct kn_dev;
 
@@ -42,4 +46,7 @@ struct kn_dev {
 	void *priv;         /**< the device's own state */
 };
 
+#ifdef __cplusplus
+}
+#endif
 #endif

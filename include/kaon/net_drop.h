@@ -6,6 +6,12 @@
 #ifndef KAON_NET_DROP_H
 #define KAON_NET_DROP_H
 
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define KN_DROP_REASONS(X) \
 	X(NONE,               "not dropped") \
 	X(ETH_TRUNCATED,      "frame shorter than an Ethernet header") \
@@ -114,4 +120,7 @@ struct kn_stats {
 	uint64_t drops[KN_DROP_MAX]; /**< indexed by enum kn_drop_reason */
 };
 
+#ifdef __cplusplus
+}
+#endif
 #endif

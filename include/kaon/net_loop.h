@@ -9,6 +9,10 @@
 
 #include <kaon/net_dev.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct rte_mempool;
 struct kn_loop;
 
@@ -49,4 +53,7 @@ unsigned kn_loop_in_flight(const struct kn_loop *l);
 /** @return the counters of one direction (frames sent by @side). */
 const struct kn_loop_stats *kn_loop_stats(const struct kn_loop *l, int side);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

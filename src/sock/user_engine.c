@@ -105,6 +105,7 @@ static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, co
 /* Undo whatever user_init got done, in reverse order. */
 static void engine_free(struct kaon_user_engine *e)
 {
+	kaon__user_telemetry_remove(e);
 	if (e->kernel)
 		kaon_engine_epoll.fini(e->kernel);
 	/* The stack frees every socket's mbufs before the port's pool goes. */
@@ -206,6 +207,7 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 	e->kernel_every_ns = (int64_t)(o->poll_kernel_us ? o->poll_kernel_us
 							 : KERNEL_POLL_US_DEFAULT) * 1000;
 	e->idle_sleep_ns = (int64_t)o->conf->dpdk.idle_sleep_us * 1000;
+	kaon__user_telemetry_add(e);
 	*state = e;
 	return 0;
 }
@@ -289,12 +291,28 @@ static void user_fini(void *state)
 #ifndef KAON_XDP_OBJ
 #define KAON_XDP_OBJ "kaon_xdp.o"
 #endif
+#ifndef KAON_XDP_OBJ_INSTALLED
+#define KAON_XDP_OBJ_INSTALLED KAON_XDP_OBJ
+#endif
+
+/* kaon's XDP program: $KAON_XDP_PROG, else the build tree's copy (tests and
+ * tools run from the tree get the program they were built with), else the
+ * one `make install` put beside the library. */
+static const char *xdp_prog_path(void)
+{
+	const char *env = getenv("KAON_XDP_PROG");
+	if (env && *env)
+		return env;
+	if (access(KAON_XDP_OBJ, R_OK) == 0)
+		return KAON_XDP_OBJ;
+	return KAON_XDP_OBJ_INSTALLED;
+}
 
 /*
  * Before the port starts in xdp bifurcation mode: keep the kernel's own
  * ephemeral ports out of kaon's local range, warn about kernel sockets kaon
  * would starve, remove a program a killed kaon left behind, and make the
- * af_xdp PMD load kaon's XDP program ($KAON_XDP_PROG, else the build's).
+ * af_xdp PMD load kaon's XDP program (xdp_prog_path()).
  */
 static int bif_prepare(kaon_config *c)
 {
@@ -320,12 +338,10 @@ static int bif_prepare(kaon_config *c)
 		return rc;
 	}
 	if (!kaon_bif_devargs_has_prog(c->dpdk.vdev[0])) {
-		const char *prog = getenv("KAON_XDP_PROG");
-		if (!prog)
-			prog = KAON_XDP_OBJ;
+		const char *prog = xdp_prog_path();
 		if (access(prog, R_OK) != 0) {
-			fprintf(stderr, "kaon: kaon's XDP program %s is missing (build it, or "
-					"set KAON_XDP_PROG)\n", prog);
+			fprintf(stderr, "kaon: kaon's XDP program %s is missing (build it, install "
+					"it, or set KAON_XDP_PROG)\n", prog);
 			return -ENOENT;
 		}
 		size_t n = strlen(c->dpdk.vdev[0]);

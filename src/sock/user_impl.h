@@ -31,4 +31,9 @@ void kaon__user_sock_event(void *user, unsigned events, int err);
 
 extern const struct kaon_sock_stack kaon__sock_user;
 
+/* DPDK telemetry (/kaon/...) reads the counters of the engines added here,
+ * from its own thread; an engine is removed before it is freed. */
+void kaon__user_telemetry_add(struct kaon_user_engine *e);
+void kaon__user_telemetry_remove(struct kaon_user_engine *e);
+
 #endif
