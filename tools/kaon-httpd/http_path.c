@@ -69,12 +69,12 @@ long http_path(const char *target, size_t len, char *out, size_t cap)
 			if (e - p < 3 || (h = hexval(p[1])) < 0 || (l = hexval(p[2])) < 0)
 				return -400;
 			c = (char)(h << 4 | l);
-			if (c == '\0')
-				return -400;
 			p += 2;
 		} else {
 			c = *p;
 		}
+		if (c == '\0')
+			return -400; /* decoded or raw: it would cut the path short */
 		if (c != '/') {
 			out[o++] = c;
 			continue;
