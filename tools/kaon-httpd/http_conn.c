@@ -172,6 +172,29 @@ static void fail(struct conn *c, int status, const struct http_req *r)
 		linger(c);
 }
 
+/* The head of a file sent by sendfile: held back (MSG_MORE) so that it
+ * leaves in one segment with the first file bytes, as nginx's tcp_nopush. */
+static int send_more(struct conn *c, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(c->fd, p, len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->sv->c.bytes += (uint64_t)n;
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		int w = kaon_io_wait(c->fd, KAON_IO_OUT, kaon_deadline_in(c->cf->idle_ns));
+		if (w < 0)
+			return w;
+	}
+	return 0;
+}
+
 /* The body of a large file from its fd: sendfile on a kernel socket, else
  * through the output buffer. @return 0 or -errno (-EIO: the file shrank). */
 static int send_fd(struct conn *c, struct http_file *f)
@@ -261,6 +284,12 @@ static int serve(struct conn *c, const struct http_req *r)
 	int rc;
 	if (head_only || f->data) {
 		rc = emit(c, h, (size_t)n, f->data, head_only ? 0 : (size_t)f->size);
+	} else if (c->fd >= 0) {
+		rc = flush(c);
+		if (rc == 0)
+			rc = send_more(c, h, (size_t)n);
+		if (rc == 0)
+			rc = send_fd(c, f);
 	} else {
 		struct iovec iov[2] = { { c->out, c->olen }, { h, (size_t)n } };
 		c->olen = 0;
