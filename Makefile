@@ -59,6 +59,8 @@ test-aarch64: deps
 # from the seed corpus in fuzz/corpus; new inputs go to a scratch directory.
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECS  ?= 60
+# kaon-httpd's request parser (fuzz/fuzz_http_parse.c), after the stack.
+FUZZ_HTTP_SECS ?= 30
 .PHONY: test-fuzz
 test-fuzz: deps
 	@[ -f $(BUILD_FUZZ)/CMakeCache.txt ] || cmake -S fuzz -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang
@@ -66,6 +68,9 @@ test-fuzz: deps
 	mkdir -p $(BUILD_FUZZ)/corpus-run
 	$(BUILD_FUZZ)/fuzz_net_rx -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
 		$(BUILD_FUZZ)/corpus-run fuzz/corpus
+	mkdir -p $(BUILD_FUZZ)/corpus-http-run
+	$(BUILD_FUZZ)/fuzz_http_parse -max_total_time=$(FUZZ_HTTP_SECS) -print_final_stats=1 \
+		$(BUILD_FUZZ)/corpus-http-run fuzz/corpus-http
 
 # Benchmarks: the coroutine switch, the stack over the in-memory link, and
 # bench/run (127.0.0.1, then -- as root -- the veth testbed rows).

@@ -12,7 +12,7 @@ install(TARGETS kaon_shared kaon_static EXPORT kaonTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(tool kaon-echo kaon-bench kaon-stat)
+foreach(tool kaon-echo kaon-bench kaon-stat kaon-httpd)
   if(TARGET ${tool})
     install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()

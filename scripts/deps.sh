@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang lld libcmocka-dev liburing-dev \
 libdpdk-dev libinih-dev libbpf-dev libxdp-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-qemu-user-static iproute2 ethtool iputils-ping valgrind python3"
+qemu-user-static iproute2 ethtool iputils-ping valgrind python3 curl wrk nginx-light"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The files kaon-httpd serves: a small cache of open files per vcpu (no
+ * locks: one vcpu, one cache), their content type and HTTP dates.
+ *
+ * A cached entry is trusted for HTTP_FILE_TTL_NS, then opened again, so a
+ * file replaced on disk (rename) is served within that time. A file changed
+ * in place while it is being sent can end a response short: the connection
+ * is then closed, never padded.
+ */
+#ifndef KAON_HTTPD_FILE_H
+#define KAON_HTTPD_FILE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "http_path.h"
+
+#define HTTP_FCACHE_SLOTS 64
+/* Files up to this size are read once and kept in memory: one send writes
+ * head and body together. Larger ones are sent from their fd. */
+#define HTTP_SMALL_FILE (64 * 1024)
+#define HTTP_FILE_TTL_NS (1000LL * 1000 * 1000)
+#define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+struct http_file {
+	int refs;
+	int fd;                /* -1 when data holds the content */
+	int64_t size;
+	time_t mtime;
+	char last_modified[HTTP_DATE_LEN + 1];
+	const char *type;      /* Content-Type */
+	char *data;            /* the whole content, for small files */
+	int64_t born;          /* when it was opened (ns) */
+	char path[];           /* the cache key: http_path's result */
+};
+
+struct http_fcache {
+	const struct http_root *root;
+	struct http_file *slot[HTTP_FCACHE_SLOTS];
+};
+
+/*
+ * The file at @p rel below the root, a directory's index.html, with a
+ * reference the caller drops with http_file_put().
+ * @return 0 and *out; -404 (missing), -403 (a directory without index.html,
+ *         not a regular file, an escape through a symlink, no permission),
+ *         -500 (out of descriptors or memory, a read error).
+ */
+int http_fcache_get(struct http_fcache *c, const char *rel, int64_t now, struct http_file **out);
+
+void http_file_put(struct http_file *f);
+
+/* Drop every cached entry (files still referenced live on until put). */
+void http_fcache_clear(struct http_fcache *c);
+
+/* Content-Type by the extension of @p path (application/octet-stream else). */
+const char *http_mime(const char *path);
+
+/* IMF-fixdate of @p t into @p out (HTTP_DATE_LEN + 1 bytes). */
+void http_date(time_t t, char *out);
+
+/* An IMF-fixdate (the only form kaon-httpd sends) into @p t.
+ * @return 0, or -1 for anything else (the condition is then ignored). */
+int http_parse_date(const char *s, size_t len, time_t *t);
+
+#endif

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kaon-httpd: a static-file HTTP/1.1 server on kaon's socket API. One
+ * coroutine per connection (http_conn.c); --stack picks what carries the
+ * bytes: the kernel through epoll or io_uring, or kaon's own TCP/IP stack.
+ * With --vcpus N each vcpu has its own SO_REUSEPORT listener and file cache.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "http_conn.h"
+#include "kaon/co.h"
+#ifdef KAON_TOOLS_HAVE_CONFIG
+#include "kaon/config.h"
+#endif
+#include "kaon/io.h"
+#include "kaon/sock.h"
+#include "kaon/sync.h"
+#ifdef KAON_TOOLS_HAVE_USER
+#include "kaon/user.h"
+#endif
+
+#define PROG "kaon-httpd"
+#define EMFILE_BACKOFF_NS (10 * 1000 * 1000)
+#define SEC 1000000000LL
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " --stack epoll|uring|user --port P (--root DIR | --fixed BYTES)\n"
+		"                  [--addr A] [--config FILE] [--vcpus N] [--cpu LIST]\n"
+		"                  [--max-head BYTES] [--max-body BYTES] [--idle-timeout S]\n"
+		"                  [--header-timeout S] [--no-sendfile]\n"
+		"Serve static files over HTTP/1.1 (GET, HEAD; keep-alive, pipelining).\n"
+		"Prints 'listening on A:P (stack S)' when ready; SIGINT/SIGTERM print the\n"
+		"counters and exit 0.\n"
+		"  --stack S          epoll (default), uring (falls back to epoll when the\n"
+		"                     kernel refuses io_uring) or user: kaon's own TCP/IP\n"
+		"                     stack on DPDK (needs --config; one vcpu)\n"
+		"  --addr A           numeric address to listen on (default 127.0.0.1;\n"
+		"                     0.0.0.0 with --stack user)\n"
+		"  --port P           TCP port, 0 picks a free one (not 0 with user)\n"
+		"  --root DIR         the files; nothing outside DIR is ever served (.., %%2e,\n"
+		"                     symlinks out); a directory serves its index.html or 403\n"
+		"  --fixed BYTES      answer every GET/HEAD with BYTES bytes (benchmarks)\n"
+		"  --config F         kaon config file (the user-space stack; only checked\n"
+		"                     with the kernel stacks)\n"
+		"  --vcpus N          serving threads, one listener each (SO_REUSEPORT)\n"
+		"  --cpu LIST         pin vcpu i to the i-th CPU of LIST\n"
+		"  --max-head BYTES   request line + fields, past it 431 (default 8192)\n"
+		"  --max-body BYTES   largest request body read and dropped; past it 413\n"
+		"                     (default 8192; Transfer-Encoding bodies: 501)\n"
+		"  --idle-timeout S   close a connection idle that long between requests,\n"
+		"                     or a write that makes no progress (default 60)\n"
+		"  --header-timeout S a head not complete S after its first byte: 408 and\n"
+		"                     close (default 10)\n"
+		"  --no-sendfile      send file data through a buffer on the kernel stacks\n");
+}
+
+/* The counters of every vcpu, printed at exit. */
+static void print_counters(const char *why, struct http_server *sv, int n)
+{
+	struct http_counters t = { 0 };
+	for (int i = 0; i < n; i++) {
+		const struct http_counters *c = &sv[i].c;
+		t.accepted += c->accepted;
+		t.closed += c->closed;
+		t.requests += c->requests;
+		for (int k = 0; k < 6; k++)
+			t.status[k] += c->status[k];
+		t.bytes += c->bytes;
+		t.sendfile_bytes += c->sendfile_bytes;
+		t.timeouts += c->timeouts;
+		t.resets += c->resets;
+		t.conn_errors += c->conn_errors;
+		t.accept_errors += c->accept_errors;
+	}
+	printf("%s: connections %llu, closed %llu, requests %llu, 2xx %llu, 3xx %llu, "
+	       "4xx %llu, 5xx %llu, bytes sent %llu (sendfile %llu), timeouts %llu, "
+	       "resets by peer %llu, connection errors %llu, accept errors %llu\n",
+	       why, (unsigned long long)t.accepted, (unsigned long long)t.closed,
+	       (unsigned long long)t.requests, (unsigned long long)t.status[2],
+	       (unsigned long long)t.status[3], (unsigned long long)t.status[4],
+	       (unsigned long long)t.status[5], (unsigned long long)t.bytes,
+	       (unsigned long long)t.sendfile_bytes, (unsigned long long)t.timeouts,
+	       (unsigned long long)t.resets, (unsigned long long)t.conn_errors,
+	       (unsigned long long)t.accept_errors);
+}
+
+static void *acceptor(void *arg)
+{
+	struct http_server *sv = arg;
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "http-conn";
+	for (;;) {
+		kaon_sock *s;
+		int r = kaon_accept(sv->ls, &s, NULL, KAON_FOREVER);
+		if (r == -ECANCELED)
+			break;
+		if (r < 0) {
+			sv->c.accept_errors++;
+			/* Out of descriptors or memory: the others keep being
+			 * served; try again a little later. */
+			if (kaon_sleep_until(kaon_deadline_in(EMFILE_BACKOFF_NS)) < 0)
+				break;
+			continue;
+		}
+		sv->c.accepted++;
+		struct http_conn_arg *a = malloc(sizeof(*a));
+		if (a) {
+			a->sv = sv;
+			a->s = s;
+		}
+		if (!a || kaon_go(NULL, &co, http_conn, a) < 0) {
+			free(a);
+			kaon_close(s);
+			sv->c.closed++;
+			sv->c.conn_errors++;
+		}
+	}
+	return NULL;
+}
+
+static void check_config(const char *path)
+{
+#ifdef KAON_TOOLS_HAVE_CONFIG
+	static kaon_config c;
+	char err[512];
+	if (kaon_config_load(&c, path, 0, err, sizeof(err)) < 0)
+		cli_fail(PROG, "--config: %s", err);
+#else
+	FILE *f = fopen(path, "r");
+	if (!f)
+		cli_fail(PROG, "--config: cannot read %s: %s", path, strerror(errno));
+	fclose(f);
+#endif
+}
+
+#ifdef KAON_TOOLS_HAVE_USER
+/* The user-space stack lives on its vcpu: listen there, then accept. */
+static kaon_sem listened;
+static void *user_listener(void *arg)
+{
+	struct http_server *sv = arg;
+	kaon_listen_opts lo;
+	kaon_listen_opts_init(&lo);
+	sv->listen_err = kaon_listen(&sv->ls, &sv->addr, &lo);
+	kaon_sem_post(&listened);
+	if (sv->listen_err < 0)
+		return NULL;
+	acceptor(sv); /* until the vcpu stops */
+	kaon_close(sv->ls);
+	sv->ls = NULL;
+	return NULL;
+}
+
+static void *wait_listened(void *arg)
+{
+	(void)arg;
+	kaon_sem_wait(&listened, kaon_deadline_in(10 * SEC));
+	return NULL;
+}
+
+static int start_user(struct http_server *sv, kaon_addr *addr, const char *config,
+		      const int *cpus, int ncpus)
+{
+	kaon_vcpu_opts vo;
+	kaon_vcpu_opts_init(&vo);
+	vo.name = PROG;
+	vo.cpu = ncpus ? cpus[0] : -1;
+	if (kaon_user_setup(&vo, config) < 0)
+		return 2; /* it said why */
+	kaon_sem_init(&listened, 0);
+	sv->addr = *addr;
+	int r = kaon_vcpu_start(&sv->v, &vo);
+	if (r < 0) {
+		sv->v = NULL;
+		fprintf(stderr, PROG ": cannot start the user-space stack: %s\n", strerror(-r));
+		return 1;
+	}
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "acceptor";
+	r = kaon_go_on(sv->v, NULL, &co, user_listener, sv);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
+		return 1;
+	}
+	kaon_run(NULL, wait_listened, NULL, NULL); /* this thread is no vcpu */
+	if (sv->listen_err < 0) {
+		char a[KAON_ADDR_STRLEN];
+		fprintf(stderr, PROG ": cannot listen on %s: %s\n",
+			kaon_addr_format(addr, a, sizeof(a)), strerror(-sv->listen_err));
+		return 2;
+	}
+	return 0;
+}
+#endif
+
+/* Listeners first (a taken address is exit 2), then one vcpu per listener. */
+static int start(struct http_server *sv, int n, kaon_addr *addr, const kaon_engine_ops *engine,
+		 const int *cpus, int ncpus)
+{
+	kaon_listen_opts lo;
+	kaon_listen_opts_init(&lo);
+	lo.reuseport = n > 1;
+	for (int i = 0; i < n; i++) {
+		int r = kaon_listen(&sv[i].ls, addr, &lo);
+		if (r < 0) {
+			char a[KAON_ADDR_STRLEN];
+			fprintf(stderr, PROG ": cannot listen on %s: %s\n",
+				kaon_addr_format(addr, a, sizeof(a)), strerror(-r));
+			return 2;
+		}
+		if (i == 0 && (r = kaon_sock_local(sv[0].ls, addr)) < 0) {
+			fprintf(stderr, PROG ": getsockname: %s\n", strerror(-r));
+			return 1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		kaon_vcpu_opts vo;
+		kaon_vcpu_opts_init(&vo);
+		vo.name = PROG;
+		vo.cpu = ncpus ? cpus[i % ncpus] : -1;
+		vo.engine = engine;
+		int r = kaon_vcpu_start(&sv[i].v, &vo);
+		if (r < 0) {
+			sv[i].v = NULL;
+			fprintf(stderr, PROG ": cannot start vcpu %d (engine %s): %s\n", i,
+				engine->name, strerror(-r));
+			return 1;
+		}
+		kaon_co_opts co;
+		kaon_co_opts_init(&co);
+		co.detached = 1;
+		co.name = "acceptor";
+		r = kaon_go_on(sv[i].v, NULL, &co, acceptor, &sv[i]);
+		if (r < 0) {
+			fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL, *rootdir = NULL;
+	int host_given = 0;
+	long long port = -1, nvcpus = 1;
+	int cpus[CLI_MAX_CPUS], ncpus = 0;
+	struct http_conf cf = {
+		.fixed = -1,
+		.max_head = 8192,
+		.max_body = 8192,
+		.idle_ns = 60 * SEC,
+		.header_ns = 10 * SEC,
+		.zero_copy = 1,
+	};
+	static const struct option longopts[] = {
+		{ "stack", required_argument, NULL, 's' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "vcpus", required_argument, NULL, 'n' },
+		{ "cpu", required_argument, NULL, 'C' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "fixed", required_argument, NULL, 'f' },
+		{ "max-head", required_argument, NULL, 'H' },
+		{ "max-body", required_argument, NULL, 'B' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "header-timeout", required_argument, NULL, 't' },
+		{ "no-sendfile", no_argument, NULL, 'Z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	opterr = 0;
+	for (;;) {
+		int o = getopt_long(argc, argv, "", longopts, NULL);
+		if (o == -1)
+			break;
+		switch (o) {
+		case 's': stack = optarg; break;
+		case 'a': host = optarg; host_given = 1; break;
+		case 'p': port = cli_int(PROG, "--port", optarg, 0, 65535); break;
+		case 'c': config = optarg; break;
+		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
+		case 'C': ncpus = cli_cpu_list(PROG, optarg, cpus); break;
+		case 'r': rootdir = optarg; break;
+		case 'f': cf.fixed = cli_int(PROG, "--fixed", optarg, 0, 1LL << 30); break;
+		case 'H': cf.max_head = (size_t)cli_int(PROG, "--max-head", optarg, 256, 1 << 20); break;
+		case 'B': cf.max_body = cli_int(PROG, "--max-body", optarg, 0, 1 << 30); break;
+		case 'i': cf.idle_ns = (int64_t)(cli_seconds(PROG, "--idle-timeout", optarg, 0.01) * SEC); break;
+		case 't': cf.header_ns = (int64_t)(cli_seconds(PROG, "--header-timeout", optarg, 0.01) * SEC); break;
+		case 'Z': cf.zero_copy = 0; break;
+		case 'h': usage(stdout); return 0;
+		default:
+			cli_fail(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
+	if (port < 0)
+		cli_fail(PROG, "--port is required");
+	if (!rootdir == (cf.fixed < 0))
+		cli_fail(PROG, "give one of --root DIR and --fixed BYTES");
+	int user = cli_stack(PROG, stack, config);
+	if (user && nvcpus != 1)
+		cli_fail(PROG, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
+	if (user && port == 0)
+		cli_fail(PROG, "--stack user: give a --port (the stack does not pick one)");
+	if (user && !host_given)
+		host = "0.0.0.0";
+	if (config && !user)
+		check_config(config);
+	kaon_addr addr;
+	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
+		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
+	static struct http_root root = { .fd = -1 };
+	if (rootdir) {
+		int r = http_root_open(&root, rootdir);
+		if (r < 0)
+			cli_fail(PROG, "--root: cannot open directory %s: %s", rootdir, strerror(-r));
+		cf.root = &root;
+	}
+	const kaon_engine_ops *engine = user ? NULL : kaon_io_engine_pick(stack);
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the vcpu threads inherit it */
+	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile(1L << 20);
+
+	struct http_server *sv = calloc((size_t)nvcpus, sizeof(*sv));
+	char *fixed_body = cf.fixed > 0 ? malloc((size_t)cf.fixed) : NULL;
+	if (!sv || (cf.fixed > 0 && !fixed_body)) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	if (fixed_body)
+		memset(fixed_body, 'x', (size_t)cf.fixed);
+	for (int i = 0; i < nvcpus; i++) {
+		sv[i].conf = &cf;
+		sv[i].cache.root = cf.root;
+		sv[i].fixed_body = fixed_body;
+	}
+	int status;
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		status = start_user(sv, &addr, config, cpus, ncpus);
+	else
+#endif
+		status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
+	if (!status) {
+		char a[KAON_ADDR_STRLEN];
+		printf("listening on %s (stack %s)\n", kaon_addr_format(&addr, a, sizeof(a)),
+		       user ? "user" : engine->name);
+		fflush(stdout);
+		int sig;
+		sigwait(&sigs, &sig);
+		for (int i = 0; i < nvcpus; i++) {
+			kaon_vcpu_stop(sv[i].v);
+			sv[i].v = NULL;
+		}
+		print_counters(strsignal(sig), sv, (int)nvcpus);
+	}
+	for (int i = 0; i < nvcpus; i++) {
+		if (sv[i].v)
+			kaon_vcpu_stop(sv[i].v);
+		kaon_close(sv[i].ls); /* NULL for the user stack: closed on its vcpu */
+		http_fcache_clear(&sv[i].cache);
+	}
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		kaon_user_teardown();
+#endif
+	http_root_close(&root);
+	free(fixed_body);
+	free(sv);
+	return status;
+}
