@@ -235,10 +235,11 @@ static void gap(struct bench *b, struct conn *c, int64_t ns, int in_flight)
 		in_flight ? " until the end" : "", b->cfg.max_stall, c->sent, c->got);
 }
 
-static void record(struct bench *b, struct conn *c, uint64_t req, int64_t t0, size_t bytes)
+/* Request @p req of @p c, started at @p t0, ended at @p now. */
+static void record(struct bench *b, struct conn *c, uint64_t req, int64_t t0, int64_t now,
+		   size_t bytes)
 {
 	b->all_requests++;
-	int64_t now = kaon_now();
 	if (b->cfg.max_latency > 0 && now - t0 > (int64_t)(b->cfg.max_latency * 1e9))
 		late(b, c, req, bytes, now - t0, 0);
 	if (b->phase != MEASURE)
@@ -267,6 +268,26 @@ static void pp_prepare(struct conn *c, uint64_t k)
 static unsigned char pp_byte(const struct conn *c, size_t i)
 {
 	return i < PP_HDR ? c->hdr[i] : c->pat[c->off + i];
+}
+
+/* Check @p n echoed bytes in c->rx against the request from c->got on;
+ * report the first wrong one. @return 0 when all match, 1 otherwise. */
+static int pp_check(struct conn *c, uint64_t k, size_t n)
+{
+	size_t pos = c->got, i = 0;
+	if (pos < PP_HDR) {
+		size_t h = PP_HDR - pos < n ? PP_HDR - pos : n;
+		if (memcmp(c->rx, c->hdr + pos, h))
+			goto bad;
+		i = h;
+	}
+	if (i == n || !memcmp(c->rx + i, c->pat + c->off + pos + i, n - i))
+		return 0;
+bad:
+	for (i = 0; c->rx[i] == pp_byte(c, pos + i); i++)
+		;
+	mismatch(c->b, c->id, k, pos + i, c->rx[i], pp_byte(c, pos + i));
+	return 1;
 }
 
 /* Send up to @p n bytes of the request in flight from c->sent on. */
@@ -352,13 +373,10 @@ static int pingpong_once(struct conn *c, uint64_t k)
 			rc = -EPROTO;
 			break;
 		}
-		for (size_t i = 0; i < (size_t)r && !rc; i++)
-			if (c->rx[i] != pp_byte(c, c->got + i)) {
-				mismatch(c->b, c->id, k, c->got + i, c->rx[i], pp_byte(c, c->got + i));
-				rc = 1;
-			}
-		if (rc)
+		if (pp_check(c, k, (size_t)r)) {
+			rc = 1;
 			break;
+		}
 		c->got += (size_t)r;
 	}
 	if (writer) {
@@ -377,10 +395,14 @@ static int pingpong_once(struct conn *c, uint64_t k)
 static int run_pingpong(struct conn *c, uint64_t limit)
 {
 	struct bench *b = c->b;
+	/* One clock read per echoed chunk and none more: a request ends at
+	 * its last byte's read, and the next one starts then (at memif's
+	 * rate, clock reads were a fifth of this client's time). */
+	int64_t now = kaon_now();
 	while (c->done < limit && b->phase != STOPPING) {
 		uint64_t k = c->done;
 		pp_prepare(c, k);
-		c->t0 = c->last_rx = kaon_now();
+		c->t0 = c->last_rx = now;
 		int r = pingpong_once(c, k);
 		if (r) {
 			if (r < 0)
@@ -388,7 +410,8 @@ static int run_pingpong(struct conn *c, uint64_t limit)
 			return -1;
 		}
 		c->done++;
-		record(b, c, k, c->t0, c->cur);
+		now = c->last_rx;
+		record(b, c, k, c->t0, now, c->cur);
 		c->t0 = 0;
 	}
 	return c->done < limit ? -1 : 0;
@@ -469,8 +492,9 @@ static void run_stream(struct conn *c)
 			break;
 		}
 		uint64_t end = pos + (uint64_t)n;
+		int64_t now = kaon_now();
 		for (uint64_t m = pos / size; (m + 1) * size <= end; m++) {
-			record(b, c, m, c->sent_at[m % depth], size);
+			record(b, c, m, c->sent_at[m % depth], now, size);
 			kaon_sem_post(&c->credits);
 		}
 		pos = end;
