@@ -24,6 +24,7 @@
 #include "test_util.h"
 
 static kaon_config conf_a, conf_b;
+static struct rte_ring *ring_ab, *ring_ba;
 static struct kaon_user_opts opts_a, opts_b;
 static kaon_vcpu *va, *vb;
 
@@ -58,6 +59,8 @@ static int setup(void **s)
 	assert_int_equal(kaon__sock_stack_register(&kaon__sock_user), -EEXIST);
 	struct rte_ring *ab = rte_ring_create("ab", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	struct rte_ring *ba = rte_ring_create("ba", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	ring_ab = ab;
+	ring_ba = ba;
 	assert_non_null(ab);
 	assert_non_null(ba);
 	int pa = rte_eth_from_rings("ringA", &ba, 1, &ab, 1, 0);
@@ -79,13 +82,41 @@ static int setup(void **s)
 	return 0;
 }
 
+static void *tcb_count(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)kn_stack_tcb_count(kaon_user_stack());
+}
+
+static void *run_on(kaon_vcpu *v, kaon_fn fn, void *arg);
+
+/* The ring PMD hands the peer the sender's own mbufs: a frame still in a
+ * ring when its sender's pool is freed would be read from freed memory.
+ * So stop only when both stacks hold no connection and both rings are
+ * empty: nothing is in flight and nothing more will be sent. */
+static int quiesce(void)
+{
+	int64_t until = kaon_deadline_in(5000 * MS);
+	while (kaon_now() < until) {
+		uintptr_t a = (uintptr_t)run_on(va, tcb_count, NULL);
+		uintptr_t b = (uintptr_t)run_on(vb, tcb_count, NULL);
+		if (a == 0 && b == 0 && rte_ring_count(ring_ab) == 0 &&
+		    rte_ring_count(ring_ba) == 0)
+			return 0;
+		usleep(1000);
+	}
+	print_message("teardown: connections or frames still in flight after 5 s\n");
+	return -1;
+}
+
 static int teardown(void **s)
 {
 	(void)s;
+	int rc = quiesce();
 	kaon_vcpu_stop(va);
 	kaon_vcpu_stop(vb);
 	kaon_dpdk_eal_cleanup();
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------- helpers */
