@@ -14,10 +14,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "serve.h"
 #include "kaon/co.h"
-#ifdef KAON_TOOLS_HAVE_CONFIG
-#include "kaon/config.h"
-#endif
 #include "kaon/io.h"
 #include "kaon/sock.h"
 #include "kaon/sync.h"
@@ -31,10 +29,10 @@
 
 #define PROG "kaon-echo"
 #define ECHO_BUF (16 * 1024)
-#define EMFILE_BACKOFF_NS (10 * 1000 * 1000)
 
+/* Per connection, on the server's vcpu (accepts are counted in srv). */
 struct counters {
-	uint64_t accepted, closed, bytes, resets, conn_errors, accept_errors;
+	uint64_t closed, bytes, resets, conn_errors;
 };
 
 struct udp_counters {
@@ -42,20 +40,12 @@ struct udp_counters {
 };
 
 struct server {
-	kaon_sock *ls;
-	kaon_vcpu *v;
-	kaon_addr addr;    /* user stack: the listener is made on the vcpu */
-	int listen_err;
+	struct serve srv;  /* listener, vcpu, acceptor */
 	struct counters c; /* touched only by the server's vcpu */
 	int udp;           /* first server only: echo UDP on uaddr */
 	kaon_addr uaddr;
 	int udp_err;
 	struct udp_counters u;
-};
-
-struct conn {
-	struct server *sv;
-	kaon_sock *s;
 };
 
 static void usage(FILE *f)
@@ -96,8 +86,8 @@ static void count_error(struct server *sv, ssize_t err)
 /* The one echo handler: whatever arrives goes back, until end of stream. */
 static void *echo_conn(void *arg)
 {
-	struct conn *cn = arg;
-	struct server *sv = cn->sv;
+	struct serve_conn *cn = arg;
+	struct server *sv = cn->owner;
 	kaon_sock *s = cn->s;
 	free(cn);
 	char buf[ECHO_BUF];
@@ -139,7 +129,7 @@ static int start_udp(struct server *sv)
 	co.detached = 1;
 	co.name = "udp-echo";
 	sv->udp_err = -ETIMEDOUT;
-	int r = kaon_go_on(sv->v, NULL, &co, udp_echo, sv);
+	int r = kaon_go_on(sv->srv.v, NULL, &co, udp_echo, sv);
 	if (r < 0) {
 		fprintf(stderr, PROG ": cannot start the UDP echo: %s\n", strerror(-r));
 		return 1;
@@ -185,59 +175,6 @@ static void *udp_echo(void *arg)
 	}
 	kaon_close(s);
 	return NULL;
-}
-
-static void *acceptor(void *arg)
-{
-	struct server *sv = arg;
-	kaon_co_opts co;
-	kaon_co_opts_init(&co);
-	co.detached = 1;
-	co.name = "echo-conn";
-	for (;;) {
-		kaon_sock *s;
-		int r = kaon_accept(sv->ls, &s, NULL, KAON_FOREVER);
-		if (r == -ECANCELED)
-			break;
-		if (r < 0) {
-			sv->c.accept_errors++;
-			/* Out of descriptors or memory: the others keep being served;
-			 * try again a little later. */
-			if (kaon_sleep_until(kaon_deadline_in(EMFILE_BACKOFF_NS)) < 0)
-				break;
-			continue;
-		}
-		sv->c.accepted++;
-		struct conn *cn = malloc(sizeof(*cn));
-		if (cn) {
-			cn->sv = sv;
-			cn->s = s;
-		}
-		if (!cn || kaon_go(NULL, &co, echo_conn, cn) < 0) {
-			free(cn);
-			kaon_close(s);
-			sv->c.closed++;
-			sv->c.conn_errors++;
-		}
-	}
-	return NULL;
-}
-
-/* The kernel stacks take nothing from the file yet, but a bad one is still
- * refused, with the file, line and key. */
-static void check_config(const char *path)
-{
-#ifdef KAON_TOOLS_HAVE_CONFIG
-	static kaon_config c;
-	char err[512];
-	if (kaon_config_load(&c, path, 0, err, sizeof(err)) < 0)
-		cli_fail(PROG, "--config: %s", err);
-#else
-	FILE *f = fopen(path, "r");
-	if (!f)
-		cli_fail(PROG, "--config: cannot read %s: %s", path, strerror(errno));
-	fclose(f);
-#endif
 }
 
 #ifdef KAON_TOOLS_HAVE_USER
@@ -313,7 +250,7 @@ static void *stats_every(void *arg)
 			     "closed %llu tcp_rexmt %llu drops %llu port rx %llu tx %llu "
 			     "imissed %llu\n",
 			(kaon_now() - t0) / 1e9, kn_stack_tcb_count(st), in_use, size,
-			(unsigned long long)sv->c.accepted, (unsigned long long)sv->c.closed,
+			(unsigned long long)sv->srv.accepted, (unsigned long long)sv->c.closed,
 			(unsigned long long)ks->tcp_rexmt, (unsigned long long)drops,
 			(unsigned long long)es.ipackets, (unsigned long long)es.opackets,
 			(unsigned long long)es.imissed);
@@ -321,122 +258,18 @@ static void *stats_every(void *arg)
 	return NULL;
 }
 
-/* The user-space stack lives on its vcpu: listen there, then accept. */
-static kaon_sem listened;
-static void *user_listener(void *arg)
+/* On the user stack's vcpu, once it listens: the live numbers, if asked. */
+static void user_listening(struct serve *srv)
 {
-	struct server *sv = arg;
-	kaon_listen_opts lo;
-	kaon_listen_opts_init(&lo);
-	sv->listen_err = kaon_listen(&sv->ls, &sv->addr, &lo);
-	kaon_sem_post(&listened);
-	if (sv->listen_err < 0)
-		return NULL;
-	if (getenv("KAON_STATS_EVERY")) {
-		kaon_co_opts co;
-		kaon_co_opts_init(&co);
-		co.detached = 1;
-		co.name = "stats-every";
-		kaon_go(NULL, &co, stats_every, sv);
-	}
-	acceptor(sv); /* until the vcpu stops */
-	kaon_close(sv->ls);
-	sv->ls = NULL;
-	return NULL;
-}
-
-static void *wait_listened(void *arg)
-{
-	(void)arg;
-	kaon_sem_wait(&listened, kaon_deadline_in(10 * 1000000000LL));
-	return NULL;
-}
-
-/* One vcpu running the user-space stack. @return 0 or the exit status. */
-static int start_user(struct server *sv, kaon_addr *addr, const char *config,
-		      const int *cpus, int ncpus)
-{
-	kaon_vcpu_opts vo;
-	kaon_vcpu_opts_init(&vo);
-	vo.name = "kaon-echo";
-	vo.cpu = ncpus ? cpus[0] : -1;
-	if (kaon_user_setup(&vo, config) < 0)
-		return 2; /* it said why: file, line and key */
-	kaon_sem_init(&listened, 0);
-	sv->addr = *addr;
-	int r = kaon_vcpu_start(&sv->v, &vo);
-	if (r < 0) {
-		sv->v = NULL;
-		fprintf(stderr, PROG ": cannot start the user-space stack: %s\n", strerror(-r));
-		return 1;
-	}
+	if (!getenv("KAON_STATS_EVERY"))
+		return;
 	kaon_co_opts co;
 	kaon_co_opts_init(&co);
 	co.detached = 1;
-	co.name = "acceptor";
-	r = kaon_go_on(sv->v, NULL, &co, user_listener, sv);
-	if (r < 0) {
-		fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
-		return 1;
-	}
-	kaon_run(NULL, wait_listened, NULL, NULL); /* this thread is no vcpu */
-	if (sv->listen_err < 0) {
-		char a[KAON_ADDR_STRLEN];
-		fprintf(stderr, PROG ": cannot listen on %s: %s\n",
-			kaon_addr_format(addr, a, sizeof(a)), strerror(-sv->listen_err));
-		return 2;
-	}
-	return sv->udp ? start_udp(sv) : 0;
+	co.name = "stats-every";
+	kaon_go(NULL, &co, stats_every, srv->owner);
 }
 #endif
-
-/* Listeners first (a taken address is exit 2), then one vcpu per listener.
- * @return 0 or the exit status; the caller cleans up. */
-static int start(struct server *sv, int n, kaon_addr *addr, const kaon_engine_ops *engine,
-		 const int *cpus, int ncpus)
-{
-	kaon_listen_opts lo;
-	kaon_listen_opts_init(&lo);
-	lo.reuseport = n > 1;
-	for (int i = 0; i < n; i++) {
-		int r = kaon_listen(&sv[i].ls, addr, &lo);
-		if (r < 0) {
-			char a[KAON_ADDR_STRLEN];
-			fprintf(stderr, PROG ": cannot listen on %s: %s\n",
-				kaon_addr_format(addr, a, sizeof(a)), strerror(-r));
-			return 2;
-		}
-		/* Port 0: the others bind the port the first one got. */
-		if (i == 0 && (r = kaon_sock_local(sv[0].ls, addr)) < 0) {
-			fprintf(stderr, PROG ": getsockname: %s\n", strerror(-r));
-			return 1;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		kaon_vcpu_opts vo;
-		kaon_vcpu_opts_init(&vo);
-		vo.name = "kaon-echo";
-		vo.cpu = ncpus ? cpus[i % ncpus] : -1;
-		vo.engine = engine;
-		int r = kaon_vcpu_start(&sv[i].v, &vo);
-		if (r < 0) {
-			sv[i].v = NULL;
-			fprintf(stderr, PROG ": cannot start vcpu %d (engine %s): %s\n", i,
-				engine->name, strerror(-r));
-			return 1;
-		}
-		kaon_co_opts co;
-		kaon_co_opts_init(&co);
-		co.detached = 1;
-		co.name = "acceptor";
-		r = kaon_go_on(sv[i].v, NULL, &co, acceptor, &sv[i]);
-		if (r < 0) {
-			fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
-			return 1;
-		}
-	}
-	return sv[0].udp ? start_udp(&sv[0]) : 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -485,7 +318,7 @@ int main(int argc, char **argv)
 	if (user && !host_given)
 		host = "0.0.0.0";
 	if (config && !user)
-		check_config(config);
+		serve_check_config(PROG, config);
 	kaon_addr addr;
 	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
 		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
@@ -506,6 +339,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
+	struct serve **list = calloc((size_t)nvcpus, sizeof(*list));
+	if (!list) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < nvcpus; i++) {
+		sv[i].srv = (struct serve){ .conn = echo_conn, .conn_name = "echo-conn",
+					    .vcpu_name = PROG, .owner = &sv[i] };
+		list[i] = &sv[i].srv;
+	}
 	kaon_sem_init(&udp_bound, 0);
 	if (udp_port) {
 		sv[0].udp = 1;
@@ -513,16 +356,20 @@ int main(int argc, char **argv)
 	}
 	int status;
 #ifdef KAON_TOOLS_HAVE_USER
-	if (user)
-		status = start_user(sv, &addr, config, cpus, ncpus);
-	else
+	if (user) {
+		sv[0].srv.listening = user_listening;
+		status = serve_start_user(PROG, &sv[0].srv, &addr, config, cpus, ncpus);
+	} else
 #endif
-		status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
+		status = serve_start(PROG, list, (int)nvcpus, &addr, engine, cpus, ncpus);
+	if (status == 0 && udp_port)
+		status = start_udp(&sv[0]);
+	free(list);
 	if (status) {
 		for (int i = 0; i < nvcpus; i++) {
-			if (sv[i].v)
-				kaon_vcpu_stop(sv[i].v);
-			kaon_close(sv[i].ls);
+			if (sv[i].srv.v)
+				kaon_vcpu_stop(sv[i].srv.v);
+			kaon_close(sv[i].srv.ls);
 		}
 #ifdef KAON_TOOLS_HAVE_USER
 		if (user)
@@ -542,21 +389,22 @@ int main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 
 	struct counters t = { 0 };
+	uint64_t accepted = 0, accept_errors = 0;
 	for (int i = 0; i < nvcpus; i++) {
-		kaon_vcpu_stop(sv[i].v);
-		kaon_close(sv[i].ls); /* NULL for the user stack: closed on its vcpu */
-		t.accepted += sv[i].c.accepted;
-		t.closed += sv[i].c.closed;
+		kaon_vcpu_stop(sv[i].srv.v);
+		kaon_close(sv[i].srv.ls); /* NULL for the user stack: closed on its vcpu */
+		accepted += sv[i].srv.accepted;
+		accept_errors += sv[i].srv.accept_errors;
+		t.closed += sv[i].c.closed + sv[i].srv.spawn_errors;
 		t.bytes += sv[i].c.bytes;
 		t.resets += sv[i].c.resets;
-		t.conn_errors += sv[i].c.conn_errors;
-		t.accept_errors += sv[i].c.accept_errors;
+		t.conn_errors += sv[i].c.conn_errors + sv[i].srv.spawn_errors;
 	}
 	printf("%s: connections %llu, bytes echoed %llu, resets by peer %llu, "
 	       "connection errors %llu, accept errors %llu\n",
-	       strsignal(sig), (unsigned long long)t.accepted, (unsigned long long)t.bytes,
+	       strsignal(sig), (unsigned long long)accepted, (unsigned long long)t.bytes,
 	       (unsigned long long)t.resets,
-	       (unsigned long long)t.conn_errors, (unsigned long long)t.accept_errors);
+	       (unsigned long long)t.conn_errors, (unsigned long long)accept_errors);
 	if (udp_port)
 		printf("udp: datagrams %llu, bytes %llu, too big to echo %llu, errors %llu\n",
 		       (unsigned long long)sv[0].u.datagrams, (unsigned long long)sv[0].u.bytes,

@@ -386,8 +386,9 @@ static int next_head(struct conn *c, long *len)
 
 void *http_conn(void *arg)
 {
-	struct http_conn_arg *a = arg;
-	struct conn c = { .sv = a->sv, .cf = a->sv->conf, .s = a->s, .fd = -1 };
+	struct serve_conn *a = arg;
+	struct http_server *sv = a->owner;
+	struct conn c = { .sv = sv, .cf = sv->conf, .s = a->s, .fd = -1 };
 	free(a);
 	kaon_sock_setopt(c.s, KAON_SO_NODELAY, 1);
 	if (c.cf->zero_copy)

@@ -13,6 +13,7 @@
 
 #include "http_file.h"
 #include "kaon/sock.h"
+#include "serve.h"
 
 /* What every vcpu serves, set once by main before any vcpu starts. */
 struct http_conf {
@@ -25,18 +26,16 @@ struct http_conf {
 	int zero_copy;                /* sendfile(2) on kernel sockets */
 };
 
+/* Per connection (accepts are counted in struct serve). */
 struct http_counters {
-	uint64_t accepted, closed, requests, status[6]; /* status[1..5]: 1xx..5xx */
-	uint64_t bytes, timeouts, resets, conn_errors, accept_errors, sendfile_bytes;
+	uint64_t closed, requests, status[6]; /* status[1..5]: 1xx..5xx */
+	uint64_t bytes, timeouts, resets, conn_errors, sendfile_bytes;
 };
 
 /* One per vcpu; touched only by that vcpu. */
 struct http_server {
+	struct serve srv;      /* listener, vcpu, acceptor */
 	const struct http_conf *conf;
-	kaon_sock *ls;
-	kaon_vcpu *v;
-	kaon_addr addr;
-	int listen_err;
 	struct http_fcache cache;
 	char *fixed_body;      /* --fixed: the body, made once */
 	time_t date_sec;       /* the Date field, formatted once a second */
@@ -44,12 +43,8 @@ struct http_server {
 	struct http_counters c;
 };
 
-struct http_conn_arg {
-	struct http_server *sv;
-	kaon_sock *s;
-};
-
-/* The coroutine: serves @p arg (a malloc'd http_conn_arg it frees). */
+/* The coroutine: serves @p arg (a malloc'd serve_conn whose owner is the
+ * http_server; it frees it). */
 void *http_conn(void *arg);
 
 #endif

@@ -15,9 +15,6 @@
 #include "cli.h"
 #include "http_conn.h"
 #include "kaon/co.h"
-#ifdef KAON_TOOLS_HAVE_CONFIG
-#include "kaon/config.h"
-#endif
 #include "kaon/io.h"
 #include "kaon/sock.h"
 #include "kaon/sync.h"
@@ -26,7 +23,6 @@
 #endif
 
 #define PROG "kaon-httpd"
-#define EMFILE_BACKOFF_NS (10 * 1000 * 1000)
 #define SEC 1000000000LL
 
 static void usage(FILE *f)
@@ -66,10 +62,13 @@ static void usage(FILE *f)
 static void print_counters(const char *why, struct http_server *sv, int n)
 {
 	struct http_counters t = { 0 };
+	uint64_t accepted = 0, accept_errors = 0;
 	for (int i = 0; i < n; i++) {
 		const struct http_counters *c = &sv[i].c;
-		t.accepted += c->accepted;
-		t.closed += c->closed;
+		accepted += sv[i].srv.accepted;
+		accept_errors += sv[i].srv.accept_errors;
+		t.closed += c->closed + sv[i].srv.spawn_errors;
+		t.conn_errors += sv[i].srv.spawn_errors;
 		t.requests += c->requests;
 		for (int k = 0; k < 6; k++)
 			t.status[k] += c->status[k];
@@ -78,177 +77,17 @@ static void print_counters(const char *why, struct http_server *sv, int n)
 		t.timeouts += c->timeouts;
 		t.resets += c->resets;
 		t.conn_errors += c->conn_errors;
-		t.accept_errors += c->accept_errors;
 	}
 	printf("%s: connections %llu, closed %llu, requests %llu, 2xx %llu, 3xx %llu, "
 	       "4xx %llu, 5xx %llu, bytes sent %llu (sendfile %llu), timeouts %llu, "
 	       "resets by peer %llu, connection errors %llu, accept errors %llu\n",
-	       why, (unsigned long long)t.accepted, (unsigned long long)t.closed,
+	       why, (unsigned long long)accepted, (unsigned long long)t.closed,
 	       (unsigned long long)t.requests, (unsigned long long)t.status[2],
 	       (unsigned long long)t.status[3], (unsigned long long)t.status[4],
 	       (unsigned long long)t.status[5], (unsigned long long)t.bytes,
 	       (unsigned long long)t.sendfile_bytes, (unsigned long long)t.timeouts,
 	       (unsigned long long)t.resets, (unsigned long long)t.conn_errors,
-	       (unsigned long long)t.accept_errors);
-}
-
-static void *acceptor(void *arg)
-{
-	struct http_server *sv = arg;
-	kaon_co_opts co;
-	kaon_co_opts_init(&co);
-	co.detached = 1;
-	co.name = "http-conn";
-	for (;;) {
-		kaon_sock *s;
-		int r = kaon_accept(sv->ls, &s, NULL, KAON_FOREVER);
-		if (r == -ECANCELED)
-			break;
-		if (r < 0) {
-			sv->c.accept_errors++;
-			/* Out of descriptors or memory: the others keep being
-			 * served; try again a little later. */
-			if (kaon_sleep_until(kaon_deadline_in(EMFILE_BACKOFF_NS)) < 0)
-				break;
-			continue;
-		}
-		sv->c.accepted++;
-		struct http_conn_arg *a = malloc(sizeof(*a));
-		if (a) {
-			a->sv = sv;
-			a->s = s;
-		}
-		if (!a || kaon_go(NULL, &co, http_conn, a) < 0) {
-			free(a);
-			kaon_close(s);
-			sv->c.closed++;
-			sv->c.conn_errors++;
-		}
-	}
-	return NULL;
-}
-
-static void check_config(const char *path)
-{
-#ifdef KAON_TOOLS_HAVE_CONFIG
-	static kaon_config c;
-	char err[512];
-	if (kaon_config_load(&c, path, 0, err, sizeof(err)) < 0)
-		cli_fail(PROG, "--config: %s", err);
-#else
-	FILE *f = fopen(path, "r");
-	if (!f)
-		cli_fail(PROG, "--config: cannot read %s: %s", path, strerror(errno));
-	fclose(f);
-#endif
-}
-
-#ifdef KAON_TOOLS_HAVE_USER
-/* The user-space stack lives on its vcpu: listen there, then accept. */
-static kaon_sem listened;
-static void *user_listener(void *arg)
-{
-	struct http_server *sv = arg;
-	kaon_listen_opts lo;
-	kaon_listen_opts_init(&lo);
-	sv->listen_err = kaon_listen(&sv->ls, &sv->addr, &lo);
-	kaon_sem_post(&listened);
-	if (sv->listen_err < 0)
-		return NULL;
-	acceptor(sv); /* until the vcpu stops */
-	kaon_close(sv->ls);
-	sv->ls = NULL;
-	return NULL;
-}
-
-static void *wait_listened(void *arg)
-{
-	(void)arg;
-	kaon_sem_wait(&listened, kaon_deadline_in(10 * SEC));
-	return NULL;
-}
-
-static int start_user(struct http_server *sv, kaon_addr *addr, const char *config,
-		      const int *cpus, int ncpus)
-{
-	kaon_vcpu_opts vo;
-	kaon_vcpu_opts_init(&vo);
-	vo.name = PROG;
-	vo.cpu = ncpus ? cpus[0] : -1;
-	if (kaon_user_setup(&vo, config) < 0)
-		return 2; /* it said why */
-	kaon_sem_init(&listened, 0);
-	sv->addr = *addr;
-	int r = kaon_vcpu_start(&sv->v, &vo);
-	if (r < 0) {
-		sv->v = NULL;
-		fprintf(stderr, PROG ": cannot start the user-space stack: %s\n", strerror(-r));
-		return 1;
-	}
-	kaon_co_opts co;
-	kaon_co_opts_init(&co);
-	co.detached = 1;
-	co.name = "acceptor";
-	r = kaon_go_on(sv->v, NULL, &co, user_listener, sv);
-	if (r < 0) {
-		fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
-		return 1;
-	}
-	kaon_run(NULL, wait_listened, NULL, NULL); /* this thread is no vcpu */
-	if (sv->listen_err < 0) {
-		char a[KAON_ADDR_STRLEN];
-		fprintf(stderr, PROG ": cannot listen on %s: %s\n",
-			kaon_addr_format(addr, a, sizeof(a)), strerror(-sv->listen_err));
-		return 2;
-	}
-	return 0;
-}
-#endif
-
-/* Listeners first (a taken address is exit 2), then one vcpu per listener. */
-static int start(struct http_server *sv, int n, kaon_addr *addr, const kaon_engine_ops *engine,
-		 const int *cpus, int ncpus)
-{
-	kaon_listen_opts lo;
-	kaon_listen_opts_init(&lo);
-	lo.reuseport = n > 1;
-	for (int i = 0; i < n; i++) {
-		int r = kaon_listen(&sv[i].ls, addr, &lo);
-		if (r < 0) {
-			char a[KAON_ADDR_STRLEN];
-			fprintf(stderr, PROG ": cannot listen on %s: %s\n",
-				kaon_addr_format(addr, a, sizeof(a)), strerror(-r));
-			return 2;
-		}
-		if (i == 0 && (r = kaon_sock_local(sv[0].ls, addr)) < 0) {
-			fprintf(stderr, PROG ": getsockname: %s\n", strerror(-r));
-			return 1;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		kaon_vcpu_opts vo;
-		kaon_vcpu_opts_init(&vo);
-		vo.name = PROG;
-		vo.cpu = ncpus ? cpus[i % ncpus] : -1;
-		vo.engine = engine;
-		int r = kaon_vcpu_start(&sv[i].v, &vo);
-		if (r < 0) {
-			sv[i].v = NULL;
-			fprintf(stderr, PROG ": cannot start vcpu %d (engine %s): %s\n", i,
-				engine->name, strerror(-r));
-			return 1;
-		}
-		kaon_co_opts co;
-		kaon_co_opts_init(&co);
-		co.detached = 1;
-		co.name = "acceptor";
-		r = kaon_go_on(sv[i].v, NULL, &co, acceptor, &sv[i]);
-		if (r < 0) {
-			fprintf(stderr, PROG ": cannot start the acceptor: %s\n", strerror(-r));
-			return 1;
-		}
-	}
-	return 0;
+	       (unsigned long long)accept_errors);
 }
 
 int main(int argc, char **argv)
@@ -320,7 +159,7 @@ int main(int argc, char **argv)
 	if (user && !host_given)
 		host = "0.0.0.0";
 	if (config && !user)
-		check_config(config);
+		serve_check_config(PROG, config);
 	kaon_addr addr;
 	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
 		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
@@ -349,7 +188,15 @@ int main(int argc, char **argv)
 	}
 	if (fixed_body)
 		memset(fixed_body, 'x', (size_t)cf.fixed);
+	struct serve **list = calloc((size_t)nvcpus, sizeof(*list));
+	if (!list) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
 	for (int i = 0; i < nvcpus; i++) {
+		sv[i].srv = (struct serve){ .conn = http_conn, .conn_name = "http-conn",
+					    .vcpu_name = PROG, .owner = &sv[i] };
+		list[i] = &sv[i].srv;
 		sv[i].conf = &cf;
 		sv[i].cache.root = cf.root;
 		sv[i].fixed_body = fixed_body;
@@ -357,10 +204,11 @@ int main(int argc, char **argv)
 	int status;
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user)
-		status = start_user(sv, &addr, config, cpus, ncpus);
+		status = serve_start_user(PROG, &sv[0].srv, &addr, config, cpus, ncpus);
 	else
 #endif
-		status = start(sv, (int)nvcpus, &addr, engine, cpus, ncpus);
+		status = serve_start(PROG, list, (int)nvcpus, &addr, engine, cpus, ncpus);
+	free(list);
 	if (!status) {
 		char a[KAON_ADDR_STRLEN];
 		printf("listening on %s (stack %s)\n", kaon_addr_format(&addr, a, sizeof(a)),
@@ -369,15 +217,15 @@ int main(int argc, char **argv)
 		int sig;
 		sigwait(&sigs, &sig);
 		for (int i = 0; i < nvcpus; i++) {
-			kaon_vcpu_stop(sv[i].v);
-			sv[i].v = NULL;
+			kaon_vcpu_stop(sv[i].srv.v);
+			sv[i].srv.v = NULL;
 		}
 		print_counters(strsignal(sig), sv, (int)nvcpus);
 	}
 	for (int i = 0; i < nvcpus; i++) {
-		if (sv[i].v)
-			kaon_vcpu_stop(sv[i].v);
-		kaon_close(sv[i].ls); /* NULL for the user stack: closed on its vcpu */
+		if (sv[i].srv.v)
+			kaon_vcpu_stop(sv[i].srv.v);
+		kaon_close(sv[i].srv.ls); /* NULL for the user stack: closed on its vcpu */
 		http_fcache_clear(&sv[i].cache);
 	}
 #ifdef KAON_TOOLS_HAVE_USER
