@@ -98,6 +98,23 @@ void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
 	kn_stack_flush(S);
 }
 
+int th_setup_default(void **st)
+{
+	(void)st;
+	th_setup(NULL);
+	return 0;
+}
+
+struct kt_seg th_take(void)
+{
+	struct kt_seg s;
+	assert_true(take_seg(&s));
+	if (getenv("KT_TRACE"))
+		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u (left %u)\n", s.seq, s.ack,
+			s.flags, s.len, s.win, cap.n);
+	return s;
+}
+
 bool take_seg(struct kt_seg *s)
 {
 	kn_stack_flush(S);

@@ -28,6 +28,8 @@ extern uint32_t th_ts_recent;
 void th_setup(void (*tweak)(struct kn_stack_conf *));
 /* Destroy it and check that every mbuf went back to the pool. */
 int th_teardown(void **st);
+/* cmocka setup: th_setup(NULL). */
+int th_setup_default(void **st);
 /* Advance the clock, run timers, flush. */
 void tick(int64_t dt);
 /* The peer sends a segment (with TCP options, for the second), with a
@@ -39,5 +41,7 @@ void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
 /* The next segment the stack sent, parsed and checksum-checked.
  * @return false if it sent nothing. */
 bool take_seg(struct kt_seg *s);
+/* The next segment, which must be there (KT_TRACE=1 prints each). */
+struct kt_seg th_take(void);
 
 #endif

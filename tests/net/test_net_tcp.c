@@ -13,28 +13,6 @@
 
 static const uint8_t syn_opts[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0};
 
-static int setup(void **st)
-{
-	(void)st;
-	th_setup(NULL);
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	return th_teardown(st);
-}
-
-static struct kt_seg take(void)
-{
-	struct kt_seg s;
-	assert_true(take_seg(&s));
-	if (getenv("KT_TRACE"))
-		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u (left %u)\n", s.seq, s.ack,
-			s.flags, s.len, s.win, cap.n);
-	return s;
-}
-
 static void expect_nothing(void)
 {
 	kn_stack_flush(S);
@@ -48,7 +26,7 @@ static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, uint16_t wi
 	*lp = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	assert_non_null(*lp);
 	peer_send_opts(KN_TH_SYN, PISN, 0, win, syn_opts, 8);  /* MSS + WS 7 */
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	assert_int_equal(sa.ack, PISN + 1);
 	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
@@ -67,7 +45,7 @@ static void test_passive_open_data_delack(void **st)
 	int err;
 	l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	peer_send_opts(KN_TH_SYN, PISN, 0, 65535, syn_opts, 8);
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	assert_int_equal(sa.ack, PISN + 1);
 	assert_true(sa.has_mss);
@@ -84,7 +62,7 @@ static void test_passive_open_data_delack(void **st)
 	tick(conf.tcp.delack_ns - 1);
 	expect_nothing();
 	tick(1);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(a.ack, PISN + 5);
 	char buf[16];
@@ -96,11 +74,11 @@ static void test_passive_open_data_delack(void **st)
 	peer_send(KN_TH_ACK, PISN + 5, sa.seq + 1, 1000, big, SMSS);
 	expect_nothing();
 	peer_send(KN_TH_ACK, PISN + 5 + SMSS, sa.seq + 1, 1000, big, SMSS);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.ack, PISN + 5 + 2 * SMSS);
 	/* A reply carries the ACK. */
 	assert_int_equal(kn_tcp_send(c, "pong", 4), 4);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.len, 4);
 	assert_memory_equal(a.data, "pong", 4);
 	assert_int_equal(a.seq, sa.seq + 1);
@@ -118,20 +96,20 @@ static void test_active_open(void **st)
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	assert_non_null(c);
 	kn_stack_flush(S);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	assert_int_equal(syn.flags, KN_TH_SYN);
 	assert_true(syn.has_mss && syn.has_ws);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_SYN_SENT);
 	assert_int_equal(kn_tcp_send(c, "x", 1), -ENOTCONN);
 	peer_send_opts(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, 65535, syn_opts, 8);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(a.ack, PISN + 1);
 	assert_int_equal(a.seq, syn.seq + 1);
 	assert_true(cev.events & KN_EV_CONNECTED);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
 	kn_tcp_abort(c);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_int_equal(r.flags & KN_TH_RST, KN_TH_RST);
 }
 
@@ -156,12 +134,12 @@ static void test_simultaneous_open(void **st)
 	int err;
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	kn_stack_flush(S);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	assert_int_equal(syn.flags, KN_TH_SYN);
 	assert_true(syn.has_mss && syn.has_ws && syn.has_ts);
 	/* The peer's SYN crosses ours. */
 	peer_send_opts(KN_TH_SYN, PISN, 0, 64240, linux_syn, sizeof(linux_syn));
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_SYN_RECEIVED);
 	/* Ours: SYN,ACK of our ISS, with our options again. */
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
@@ -195,7 +173,7 @@ static void test_simultaneous_open(void **st)
 	}
 	/* Data flows with the negotiated options: timestamps echo the peer. */
 	assert_int_equal(kn_tcp_send(c, "hi", 2), 2);
-	struct kt_seg d = take();
+	struct kt_seg d = th_take();
 	assert_int_equal(d.seq, syn.seq + 1);
 	assert_int_equal(d.ack, PISN + 1);
 	assert_int_equal(d.len, 2);
@@ -215,11 +193,11 @@ static void test_rst_in_syn_received(void **st)
 	int err;
 	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	peer_send(KN_TH_SYN, PISN, 0, 65535, NULL, 0);
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(kn_stack_tcb_count(S), 2);
 	/* In window but not RCV.NXT: challenge ACK, still there. */
 	peer_send(KN_TH_RST, PISN + 100, 0, 0, NULL, 0);
-	struct kt_seg ch = take();
+	struct kt_seg ch = th_take();
 	assert_int_equal(ch.flags, KN_TH_ACK);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_RST_CHALLENGE), 1);
 	assert_int_equal(kn_stack_tcb_count(S), 2);
@@ -231,7 +209,7 @@ static void test_rst_in_syn_received(void **st)
 	(void)sa;
 	/* The listener still works. */
 	peer_send(KN_TH_SYN, PISN + 5000, 0, 65535, NULL, 0);
-	sa = take();
+	sa = th_take();
 	assert_int_equal(sa.ack, PISN + 5001);
 	kn_tcp_close(l);
 	kn_stack_flush(S);
@@ -247,24 +225,24 @@ static void test_old_duplicate_syn(void **st)
 	 * connection waits for the right one (RFC 9293 fig. 8). */
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	kn_stack_flush(S);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	peer_send(KN_TH_SYN | KN_TH_ACK, 777, syn.seq + 5000, 65535, NULL, 0);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_int_equal(r.flags, KN_TH_RST);
 	assert_int_equal(r.seq, syn.seq + 5000);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_SYN_SENT);
 	peer_send(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, 65535, NULL, 0);
-	take();
+	th_take();
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
 	/* ESTABLISHED: an old SYN outside the window is ACKed, one inside gets
 	 * a challenge ACK; the connection stays. */
 	peer_send(KN_TH_SYN, PISN - 100000, 0, 65535, NULL, 0);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(a.ack, PISN + 1);
 	tick(KT_SEC); /* past the per-connection limit on such ACKs (500 ms) */
 	peer_send(KN_TH_SYN, PISN + 10, 0, 65535, NULL, 0);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_SYN_CHALLENGE), 1);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
@@ -283,7 +261,7 @@ static void test_rst_rules(void **st)
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_RST_INVALID), 1);
 	/* In window, not exact: challenge ACK. */
 	peer_send(KN_TH_RST, PISN + 2, 0, 0, NULL, 0);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(a.ack, PISN + 1);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
@@ -297,14 +275,14 @@ static void test_rst_rules(void **st)
 	kn_tcp_close(c);
 	/* No socket: RST with the right numbers. */
 	peer_send(KN_TH_ACK, 5, iss + 77, 100, "zz", 2);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.flags, KN_TH_RST);
 	assert_int_equal(a.seq, iss + 77);
 	struct kt_tcp t = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT, .dport = 81,
 			   .seq = 50, .flags = KN_TH_SYN, .win = 100};
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	kn_stack_flush(S);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.flags, KN_TH_RST | KN_TH_ACK);
 	assert_int_equal(a.ack, 51);
 	assert_int_equal(a.seq, 0);
@@ -322,14 +300,14 @@ static void test_syn_retransmit_timing(void **st)
 	int err;
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	kn_stack_flush(S);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	/* RFC 6298: 1 s, then doubling. */
 	int64_t rto = conf.tcp.rto_init_ns;
 	for (unsigned i = 0; i < conf.tcp.syn_retries; i++) {
 		tick(rto - 1);
 		expect_nothing();
 		tick(1);
-		struct kt_seg r = take();
+		struct kt_seg r = th_take();
 		assert_int_equal(r.flags, KN_TH_SYN);
 		assert_int_equal(r.seq, syn.seq);
 		rto *= 2;
@@ -351,13 +329,13 @@ static void test_data_retransmit_karn(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	assert_int_equal(kn_tcp_send(c, "abcdef", 6), 6);
-	struct kt_seg d = take();
+	struct kt_seg d = th_take();
 	assert_int_equal(d.seq, iss + 1);
 	/* No sample yet (handshake gave one: 0 ns, so RTO = minimum). */
 	tick(conf.tcp.rto_min_ns - 1);
 	expect_nothing();
 	tick(1);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_int_equal(r.seq, iss + 1);
 	assert_int_equal(r.len, 6);
 	assert_memory_equal(r.data, "abcdef", 6);
@@ -365,7 +343,7 @@ static void test_data_retransmit_karn(void **st)
 	tick(2 * conf.tcp.rto_min_ns - 1);
 	expect_nothing();
 	tick(1);
-	take();
+	th_take();
 	/* An ACK after retransmission gives no RTT sample (Karn), and stops
 	 * the timer. */
 	tick(10 * KT_MS);
@@ -392,12 +370,12 @@ static void test_handshake_rtt_sample_with_timestamps(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	assert_int_equal(kn_tcp_send(c, "abcdef", 6), 6);
-	struct kt_seg d = take();
+	struct kt_seg d = th_take();
 	assert_true(d.has_ts);
 	tick(conf.tcp.rto_min_ns - 1);
 	expect_nothing();
 	tick(1);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_int_equal(r.seq, iss + 1);
 	assert_int_equal(r.len, 6);
 	kn_tcp_abort(c);
@@ -422,14 +400,14 @@ static void test_fast_retransmit_newreno(void **st)
 	/* Segments 1 and 3 lost: three dup ACKs for the first. */
 	for (int i = 0; i < 3; i++)
 		peer_send(KN_TH_ACK, PISN + 1, una, 65535, NULL, 0);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_int_equal(r.seq, una);
 	assert_int_equal(r.len, SMSS);
 	assert_int_equal(kn_stack_stats(S)->tcp_fast_rexmt, 1);
 	kt_cap_clear(&cap);
 	/* Partial ACK up to the second hole: it is resent at once. */
 	peer_send(KN_TH_ACK, PISN + 1, una + 2 * SMSS, 65535, NULL, 0);
-	r = take();
+	r = th_take();
 	assert_int_equal(r.seq, una + 2 * SMSS);
 	kt_cap_clear(&cap);
 	/* Full ACK: recovery ends, nothing outstanding. */
@@ -449,7 +427,7 @@ static void test_active_close_time_wait(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	assert_int_equal(kn_tcp_shutdown(c), 0);
-	struct kt_seg f = take();
+	struct kt_seg f = th_take();
 	assert_int_equal(f.flags, KN_TH_FIN | KN_TH_ACK);
 	assert_int_equal(f.seq, iss + 1);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_FIN_WAIT_1);
@@ -459,7 +437,7 @@ static void test_active_close_time_wait(void **st)
 	/* Still readable in FIN-WAIT-2. */
 	peer_send(KN_TH_ACK, PISN + 1, iss + 2, 65535, "late", 4);
 	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 5, iss + 2, 65535, NULL, 0);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 6);
 	kt_cap_clear(&cap);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_TIME_WAIT);
@@ -470,7 +448,7 @@ static void test_active_close_time_wait(void **st)
 	/* A retransmitted FIN is ACKed again. */
 	tick(10 * KT_SEC);
 	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 5, iss + 2, 65535, NULL, 0);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.ack, PISN + 6);
 	assert_int_equal(kn_stack_tcb_count(S), 2);
 	tick(conf.tcp.time_wait_ns - 1);
@@ -487,16 +465,16 @@ static void test_passive_close(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 1, iss + 1, 65535, NULL, 0);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 2);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_CLOSE_WAIT);
 	assert_true(cev.events & KN_EV_READABLE);
 	char b[4];
 	assert_int_equal(kn_tcp_recv(c, b, sizeof(b)), 0);
 	assert_int_equal(kn_tcp_send(c, "bye", 3), 3);
-	take();
+	th_take();
 	kn_tcp_close(c);
-	struct kt_seg f = take();
+	struct kt_seg f = th_take();
 	assert_int_equal(f.flags, KN_TH_FIN | KN_TH_ACK);
 	assert_int_equal(f.seq, iss + 4);
 	peer_send(KN_TH_ACK, PISN + 2, iss + 5, 65535, NULL, 0);
@@ -510,10 +488,10 @@ static void test_simultaneous_close(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	kn_tcp_shutdown(c);
-	take();
+	th_take();
 	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 1, iss + 1, 65535, NULL, 0);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_CLOSING);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 2);
 	peer_send(KN_TH_ACK, PISN + 2, iss + 2, 65535, NULL, 0);
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_TIME_WAIT);
@@ -530,13 +508,13 @@ static void test_zero_window_persist(void **st)
 	uint32_t iss = open_passive(&l, &c, 65535);
 	/* The peer closes its window. */
 	assert_int_equal(kn_tcp_send(c, "0123456789", 10), 10);
-	take();
+	th_take();
 	peer_send(KN_TH_ACK, PISN + 1, iss + 11, 0, NULL, 0);
 	assert_int_equal(kn_tcp_send(c, "abc", 3), 3);
 	expect_nothing();
 	/* Persist timer: a one-byte probe. */
 	tick(KT_SEC);
-	struct kt_seg p = take();
+	struct kt_seg p = th_take();
 	assert_int_equal(p.len, 1);
 	assert_int_equal(p.seq, iss + 11);
 	assert_int_equal(kn_stack_stats(S)->tcp_persist_probes, 1);
@@ -549,7 +527,7 @@ static void test_zero_window_persist(void **st)
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
 	/* The window opens: the rest goes. */
 	peer_send(KN_TH_ACK, PISN + 1, iss + 11, 1000, NULL, 0);
-	struct kt_seg d = take();
+	struct kt_seg d = th_take();
 	assert_int_equal(d.seq, iss + 11);
 	assert_int_equal(d.len, 3);
 	/* A shrunk window is honoured: nothing past it goes out. */
@@ -558,7 +536,7 @@ static void test_zero_window_persist(void **st)
 	assert_int_equal(kn_tcp_send(c, big, sizeof(big)), (ssize_t)sizeof(big));
 	uint32_t sent = 0;
 	while (cap.n)
-		sent += take().len;
+		sent += th_take().len;
 	assert_true(sent <= 4u << 7);
 	kn_tcp_abort(c);
 	kn_tcp_close(l);
@@ -571,12 +549,12 @@ static void test_out_of_order(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	peer_send(KN_TH_ACK, PISN + 1 + 5, iss + 1, 65535, "world", 5);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 1); /* immediate duplicate ACK */
 	peer_send(KN_TH_ACK, PISN + 1 + 5, iss + 1, 65535, "world", 5); /* duplicate */
-	take();
+	th_take();
 	peer_send(KN_TH_ACK, PISN + 1, iss + 1, 65535, "hello", 5);
-	a = take();
+	a = th_take();
 	assert_int_equal(a.ack, PISN + 11);
 	char buf[16];
 	assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), 10);
@@ -594,7 +572,7 @@ static void test_out_of_order(void **st)
 	peer_send(KN_TH_ACK, PISN + 14, iss + 1, 65535, "unread", 6);
 	kt_cap_clear(&cap);
 	kn_tcp_close(c);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_true(r.flags & KN_TH_RST);
 	kn_tcp_close(l);
 }
@@ -621,7 +599,7 @@ static void test_listen_queues_bounded(void **st)
 	assert_int_equal(kn_stack_stats(S)->tcp_synq_evicted, 1);
 	assert_int_equal(kn_stack_tcb_count(S), 3);
 	for (int i = 0; i < 3; i++) {
-		struct kt_seg sa = take();
+		struct kt_seg sa = th_take();
 		iss[i] = sa.seq;
 	}
 	/* The evicted one's ACK finds no TCB: RST. */
@@ -631,7 +609,7 @@ static void test_listen_queues_bounded(void **st)
 	t.flags = KN_TH_ACK;
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	kn_stack_flush(S);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_true(r.flags & KN_TH_RST);
 	/* Both others complete; the accept queue holds one: the other ACK is
 	 * dropped and that connection stays in SYN-RECEIVED. */
@@ -662,7 +640,7 @@ static void test_timestamps_paws(void **st)
 	uint8_t o[20];
 	memcpy(o, syn_opts, sizeof(syn_opts));
 	peer_send_opts(KN_TH_SYN, PISN, 0, 65535, o, 20);  /* TS val 5 */
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_true(sa.has_ts);
 	assert_int_equal(sa.tsecr, 5);
 	static const uint8_t ts10[12] = {1, 1, 8, 10, 0, 0, 0, 10, 0, 0, 0, 0};
@@ -677,7 +655,7 @@ static void test_timestamps_paws(void **st)
 	kn_stack_input(S, kt_tcp_frame(&t), now);
 	kn_stack_flush(S);
 	assert_int_equal(kt_drops(S, KN_DROP_TCP_PAWS), 1);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 1);
 	assert_int_equal(a.tsecr, 10);
 	assert_int_equal(kn_tcp_readable(c), 0);
@@ -698,7 +676,7 @@ static void test_keepalive(void **st)
 	uint32_t iss = open_passive(&l, &c, 65535);
 	kn_tcp_keepalive(c, true);
 	tick(10 * KT_SEC);
-	struct kt_seg p = take();
+	struct kt_seg p = th_take();
 	assert_int_equal(p.seq, iss);  /* SND.NXT - 1 */
 	/* Answered: the idle clock restarts. */
 	peer_send(KN_TH_ACK, PISN + 1, iss + 1, 65535, NULL, 0);
@@ -720,24 +698,24 @@ int main(void)
 	if (rc)
 		return rc;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_passive_open_data_delack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_active_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_simultaneous_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rst_in_syn_received, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_old_duplicate_syn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rst_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syn_retransmit_timing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_retransmit_karn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_rtt_sample_with_timestamps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_active_close_time_wait, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passive_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_simultaneous_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zero_window_persist, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listen_queues_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timestamps_paws, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passive_open_data_delack, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_active_open, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_open, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rst_in_syn_received, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_old_duplicate_syn, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rst_rules, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_syn_retransmit_timing, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_data_retransmit_karn, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_rtt_sample_with_timestamps, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fast_retransmit_newreno, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_active_close_time_wait, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_passive_close, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_close, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_zero_window_persist, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_order, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_listen_queues_bounded, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_timestamps_paws, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive, th_setup_default, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();

@@ -29,28 +29,6 @@ static const uint8_t syn_ws7[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7};
 /* MSS 1460 and no window scale. */
 static const uint8_t syn_mss[] = {2, 4, 0x05, 0xb4};
 
-static int setup(void **st)
-{
-	(void)st;
-	th_setup(NULL);
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	return th_teardown(st);
-}
-
-static struct kt_seg take(void)
-{
-	struct kt_seg s;
-	assert_true(take_seg(&s));
-	if (getenv("KT_TRACE"))
-		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u (left %u)\n", s.seq, s.ack,
-			s.flags, s.len, s.win, cap.n);
-	return s;
-}
-
 /* Throw away what the stack sent (its tx batch too). */
 static void clear(void)
 {
@@ -86,7 +64,7 @@ static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, const uint8
 	*lp = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	assert_non_null(*lp);
 	peer_send_opts(KN_TH_SYN, PISN, 0, win, opt, optlen);
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
 	*cp = kn_tcp_accept(*lp, &cev);
@@ -475,10 +453,10 @@ static void test_iw_after_syn_rexmt(void **st)
 	int err;
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 	assert_non_null(c);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	assert_int_equal(syn.flags, KN_TH_SYN);
 	tick(conf.tcp.rto_init_ns);
-	struct kt_seg syn2 = take();
+	struct kt_seg syn2 = th_take();
 	assert_int_equal(syn2.flags, KN_TH_SYN);
 	peer_send_opts(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, 65535, syn_ws7, sizeof(syn_ws7));
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
@@ -499,9 +477,9 @@ static void test_iw_after_synack_rexmt(void **st)
 	int err;
 	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	peer_send_opts(KN_TH_SYN, PISN, 0, 65535, syn_ws7, sizeof(syn_ws7));
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	tick(conf.tcp.rto_init_ns);
-	struct kt_seg sa2 = take();
+	struct kt_seg sa2 = th_take();
 	assert_int_equal(sa2.flags, KN_TH_SYN | KN_TH_ACK);
 	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, NULL, 0);
 	struct kn_tcb *c = kn_tcp_accept(l, &cev);
@@ -523,7 +501,7 @@ static uint32_t into_time_wait(struct kn_tcb **lp, uint32_t *snd_max)
 	assert_int_equal(kn_tcp_send(c, data, 100), 100);
 	clear();
 	kn_tcp_close(c);            /* we close first: our FIN */
-	struct kt_seg f = take();
+	struct kt_seg f = th_take();
 	assert_true(f.flags & KN_TH_FIN);
 	*snd_max = iss + 1 + 100 + 1;
 	peer_send(KN_TH_ACK | KN_TH_FIN, PISN + 1, *snd_max, 65535, NULL, 0);
@@ -541,7 +519,7 @@ static void test_time_wait_reuse(void **st)
 	tick(KT_MS);                /* a newer timestamp */
 	/* A new SYN, sequence past RCV.NXT, newer timestamp: a SYN-ACK at once. */
 	peer_send_opts(KN_TH_SYN, rcv_nxt + 100000, 0, 65535, syn_ws7, sizeof(syn_ws7));
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	assert_int_equal(sa.ack, rcv_nxt + 100001);
 	assert_int_equal(sa.seq, snd_max + 65537);
@@ -562,7 +540,7 @@ static void test_time_wait_reuse_by_timestamp(void **st)
 	uint32_t rcv_nxt = into_time_wait(&l, &snd_max);
 	tick(KT_MS);
 	peer_send_opts(KN_TH_SYN, rcv_nxt - 50000, 0, 65535, syn_ws7, sizeof(syn_ws7));
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	assert_int_equal(kn_stack_stats(S)->tcp_timewait_reused, 1);
 	close_all(l, NULL);
@@ -609,7 +587,7 @@ static void test_time_wait_reuse_no_timestamps(void **st)
 	assert_int_equal(kn_stack_stats(S)->tcp_timewait_reused, 0);
 	/* Above: taken at once. */
 	peer_send_opts(KN_TH_SYN, rcv_nxt + 10, 0, 65535, syn_ws7, sizeof(syn_ws7));
-	s = take();
+	s = th_take();
 	assert_int_equal(s.flags, KN_TH_SYN | KN_TH_ACK);
 	assert_int_equal(s.ack, rcv_nxt + 11);
 	assert_int_equal(kn_stack_stats(S)->tcp_timewait_reused, 1);
@@ -708,7 +686,7 @@ static void test_abort_rst_at_snd_max(void **st)
 	assert_int_equal(count_data(NULL, &first), 1);
 	assert_int_equal(first, iss + 1);
 	kn_tcp_abort(c);
-	struct kt_seg r = take();
+	struct kt_seg r = th_take();
 	assert_true(r.flags & KN_TH_RST);
 	assert_int_equal(r.seq, iss + 1 + 3 * SMSS);
 	close_all(l, NULL);
@@ -779,23 +757,23 @@ int main(void)
 	if (rc)
 		return rc;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_zero_window_probes_no_fast_rexmt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shrunk_window_no_fast_rexmt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fast_rexmt_past_2_and_4_gib, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shutdown_wscale14_ends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cwnd_app_limited, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cwnd_idle_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cwnd_no_wrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iw_after_syn_rexmt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_iw_after_synack_rexmt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_time_wait_reuse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_time_wait_reuse_by_timestamp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_time_wait_old_syn_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_time_wait_reuse_no_timestamps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_simultaneous_open_two_stacks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_rst_at_snd_max, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_timestamp_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_clamps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_window_probes_no_fast_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_window_no_fast_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fast_rexmt_past_2_and_4_gib, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_wscale14_ends, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_app_limited, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_idle_restart, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_cwnd_no_wrap, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_iw_after_syn_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_iw_after_synack_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_time_wait_reuse, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_time_wait_reuse_by_timestamp, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_time_wait_old_syn_refused, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_time_wait_reuse_no_timestamps, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_open_two_stacks, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_rst_at_snd_max, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_no_timestamp_dropped, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_config_clamps, th_setup_default, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();

@@ -13,25 +13,6 @@
 
 static const uint8_t syn_opts[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7};
 
-static int setup(void **st)
-{
-	(void)st;
-	th_setup(NULL);
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	return th_teardown(st);
-}
-
-static struct kt_seg take(void)
-{
-	struct kt_seg s;
-	assert_true(take_seg(&s));
-	return s;
-}
-
 static void expect_nothing(void)
 {
 	kn_stack_flush(S);
@@ -55,7 +36,7 @@ static uint32_t open_passive(struct kn_tcb **lp, struct kn_tcb **cp, uint16_t wi
 	*lp = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	assert_non_null(*lp);
 	peer_send_opts(KN_TH_SYN, PISN, 0, win, syn_opts, sizeof(syn_opts));
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, win, NULL, 0);
 	*cp = kn_tcp_accept(*lp, &cev);
@@ -93,7 +74,7 @@ static int setup_many(void **st)
 static uint32_t open_from(struct kn_tcb *l, uint16_t sport, uint16_t dport, struct kn_tcb **cp)
 {
 	send_from(sport, dport, KN_TH_SYN, PISN, 0, 65535, NULL, 0);
-	struct kt_seg sa = take();
+	struct kt_seg sa = th_take();
 	assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 	send_from(sport, dport, KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, NULL, 0);
 	*cp = kn_tcp_accept(l, NULL);
@@ -123,10 +104,10 @@ static void test_idle_tcbs_not_visited(void **st)
 		}
 		/* We close first; the peer's FIN+ACK: TIME_WAIT. */
 		kn_tcp_close(c);
-		struct kt_seg f = take();
+		struct kt_seg f = th_take();
 		assert_true(f.flags & KN_TH_FIN);
 		send_from(sport, dport, KN_TH_ACK | KN_TH_FIN, PISN + 1, f.seq + 1, 65535, NULL, 0);
-		struct kt_seg a = take();
+		struct kt_seg a = th_take();
 		assert_int_equal(a.ack, PISN + 2);
 		assert_int_equal(kn_tcp_get_state(c), KN_TCP_TIME_WAIT);
 	}
@@ -150,7 +131,7 @@ static void test_idle_tcbs_not_visited(void **st)
 		seq++;
 		for (int ms = 0; ms < 40; ms++)
 			tick(KT_MS);
-		struct kt_seg a = take();
+		struct kt_seg a = th_take();
 		assert_int_equal(a.ack, seq);
 	}
 	uint64_t visits = kn_stack_stats(S)->tcp_timer_visits - v0;
@@ -180,7 +161,7 @@ static uint32_t zero_window(struct kn_tcb **lp, struct kn_tcb **cp)
 	uint32_t iss = open_passive(lp, cp, 65535);
 	static uint8_t data[100];
 	assert_int_equal(kn_tcp_send(*cp, data, sizeof(data)), (ssize_t)sizeof(data));
-	struct kt_seg d = take();
+	struct kt_seg d = th_take();
 	assert_int_equal(d.len, 100);
 	peer_send(KN_TH_ACK, PISN + 1, iss + 101, 0, NULL, 0);
 	assert_int_equal(kn_tcp_send(*cp, data, sizeof(data)), (ssize_t)sizeof(data));
@@ -291,10 +272,10 @@ static void test_orphan_last_ack_bounded(void **st)
 	struct kn_tcb *l, *c;
 	uint32_t iss = open_passive(&l, &c, 65535);
 	peer_send(KN_TH_ACK | KN_TH_FIN, PISN + 1, iss + 1, 65535, NULL, 0);
-	take();
+	th_take();
 	assert_int_equal(kn_tcp_get_state(c), KN_TCP_CLOSE_WAIT);
 	kn_tcp_close(c);
-	struct kt_seg f = take();
+	struct kt_seg f = th_take();
 	assert_true(f.flags & KN_TH_FIN);
 	int64_t t0 = now;
 	unsigned fins = 0;
@@ -360,7 +341,7 @@ static void test_timer_rearm_within_tick(void **st)
 	assert_int_equal(st_->tcp_delacks, d0);
 	/* The tick: the delayed ACK goes. */
 	tick(3);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags, KN_TH_ACK);
 	assert_int_equal(st_->tcp_delacks, d0 + 1);
 	assert_int_equal(st_->tcp_timer_visits, v0 + 2);
@@ -490,7 +471,7 @@ static void test_ack_and_fin_nomem_retried(void **st)
 	expect_nothing();
 	pool_refill();
 	tick_next(KT_SEC);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 2);
 	/* Our FIN, while the pool is empty. */
 	pool_empty();
@@ -517,12 +498,12 @@ int main(void)
 	if (rc)
 		return rc;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_idle_tcbs_not_visited, setup_many, teardown),
-		cmocka_unit_test_setup_teardown(test_orphan_zero_window_freed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_orphan_unanswered_probes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_held_zero_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_orphan_last_ack_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timer_rearm_within_tick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_tcbs_not_visited, setup_many, th_teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_zero_window_freed, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_unanswered_probes, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_held_zero_window, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_last_ack_bounded, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_timer_rearm_within_tick, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_syn_nomem_retried, setup_tiny, teardown_tiny),
 		cmocka_unit_test_setup_teardown(test_synack_nomem_retried, setup_tiny, teardown_tiny),
 		cmocka_unit_test_setup_teardown(test_ack_and_fin_nomem_retried, setup_tiny,
