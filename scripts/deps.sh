@@ -4,11 +4,11 @@
 set -eu
 
 # dpdk-dev: dpdk-dumpcap and dpdk-telemetry.py (test_capture, test_kaon_stat);
-# tshark reads the captures back.
+# tshark reads the captures back; python3-matplotlib draws bench/run's tables.
 PKGS="build-essential cmake pkg-config clang lld libcmocka-dev liburing-dev \
 libdpdk-dev libinih-dev libbpf-dev libxdp-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 qemu-user-static iproute2 ethtool iputils-ping valgrind python3 curl wrk nginx-light \
-dpdk-dev tshark"
+dpdk-dev tshark python3-matplotlib"
 
 missing=""
 for p in $PKGS; do
