@@ -66,7 +66,7 @@ def numbers_on_log_axis(ax, ticker, lowest):
     fmt = ticker.FuncFormatter(lambda v, _: "%g" % v)
     ax.yaxis.set_major_formatter(fmt)
     lo, hi = ax.get_ylim()
-    if lo > 0 and hi / lo < 100:
+    if lo > 0 and hi / lo < 20:
         ax.yaxis.set_minor_formatter(fmt)
 
 
