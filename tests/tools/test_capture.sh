@@ -118,7 +118,17 @@ wait_for "$WORK/cap.log" "Packets captured" $cap_pid dpdk-dumpcap
 	--conns 3 --size 100 --mode pingpong --requests 20 --timeout 60 \
 	>"$WORK/bench.log" 2>&1 || fail "kaon-bench failed"
 
-# dumpcap writes out what it holds and closes the file on SIGINT.
+# Stop dumpcap once it has written at least what the run must have sent (3
+# handshakes, 60 requests and 60 replies): its count goes up as it writes,
+# and it takes frames from its ring in order, so the handshakes are in.
+least=$((3 * 3 + 60 + 60))
+i=0
+until [ "$(tr -c '0-9' '\n' <"$WORK/cap.log" | grep . | tail -1)" -ge $least ]; do
+	kill -0 $cap_pid 2>/dev/null || fail "dpdk-dumpcap exited"
+	i=$((i + 1))
+	[ $i -lt 600 ] || fail "dpdk-dumpcap wrote fewer than $least frames in 30 s"
+	sleep 0.05
+done
 kill -INT $cap_pid
 i=0
 while kill -0 $cap_pid 2>/dev/null; do
