@@ -6,13 +6,15 @@
  * is documented in kaon.conf.example. A bad file is refused whole, with one
  * message naming the file, the line and the key; unknown sections and keys
  * are errors, and so is a key given twice (except the repeatable `vdev` and
- * `allow`).
+ * `allow`). F-Stack's f-stack.conf is read too, its keys mapped onto kaon's
+ * (kaon_config_load_warn()).
  */
 #ifndef KAON_CONFIG_H
 #define KAON_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +35,7 @@ enum kaon_bif_mode {
 
 typedef struct kaon_config {
 	char path[KAON_CONF_STR];
+	int fstack;                            /**< the file was F-Stack's format */
 
 	struct {
 		char lcores[KAON_CONF_STR];        /**< EAL -l, default "0" */
@@ -42,6 +45,7 @@ typedef struct kaon_config {
 		int n_vdev;
 		unsigned memory_mb;                /**< EAL -m, default 256 */
 		int no_huge;                       /**< EAL --no-huge, default 0 */
+		unsigned mem_channels;             /**< EAL -n, 0 (default): EAL's own */
 		char file_prefix[KAON_CONF_STR];   /**< EAL --file-prefix, default "kaon" */
 		int log_level;                     /**< EAL --log-level, 1..8, default 5 */
 		unsigned pkt_tx_delay_us;          /**< tx batching delay, default 0 */
@@ -96,6 +100,17 @@ void kaon_config_defaults(kaon_config *c);
  */
 int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
 		     size_t errlen);
+
+/**
+ * kaon_config_load(), with warnings to @p warn (kaon_config_load() uses
+ * stderr; NULL: none). Only F-Stack files warn: an F-Stack file (one with a
+ * [freebsd.boot] or [freebsd.sysctl] section, or [dpdk] lcore_mask or
+ * port_list) is read by mapping its keys onto kaon's (docs/config.md, "F-Stack's
+ * f-stack.conf"); a key kaon ignores gets one warning line "FILE:LINE:
+ * warning: [section] key: ...", a key kaon cannot honour fails the load.
+ */
+int kaon_config_load_warn(kaon_config *c, const char *path, int need_port, FILE *warn,
+			  char *err, size_t errlen);
 
 /**
  * The EAL arguments the [dpdk] section stands for, as a NULL-terminated argv

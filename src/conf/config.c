@@ -12,21 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/loader.h"
 #include "conf/parse.h"
-
-struct loader {
-	kaon_config *c;
-	FILE *f;
-	int line;            /* of the line inih is handling */
-	int long_line;       /* a line did not fit inih's buffer */
-	char *err;
-	size_t errlen;
-	int failed;
-	/* Keys seen, to refuse duplicates: one bit per key id. */
-	uint64_t seen;
-	int addr_line, gateway_line;
-	int fail_line;
-};
 
 void kaon_config_defaults(kaon_config *c)
 {
@@ -54,10 +41,26 @@ void kaon_config_defaults(kaon_config *c)
 	c->bif.local_port_hi = 59999;
 }
 
-static int fail(struct loader *l, int line, const char *section, const char *key,
-		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int fail(struct loader *l, int line, const char *section, const char *key,
-		const char *fmt, ...)
+/* Where a message points: the key as the file spells it, and for an F-Stack
+ * key mapped onto one of kaon's, kaon's name too. */
+static void where_key(const struct loader *l, const char *section, const char *key,
+		      char *buf, size_t len)
+{
+	if (l->fs_section && key && (strcmp(l->fs_section, section) || strcmp(l->fs_key, key)))
+		snprintf(buf, len, "[%s] %s (kaon's [%s] %s)", l->fs_section, l->fs_key,
+			 section, key);
+	else if (l->fs_section && key)
+		snprintf(buf, len, "[%s] %s", l->fs_section, l->fs_key);
+	else if (key)
+		snprintf(buf, len, "[%s] %s", section, key);
+	else if (section)
+		snprintf(buf, len, "[%s]", section);
+	else
+		buf[0] = 0;
+}
+
+int kaon__conf_fail(struct loader *l, int line, const char *section, const char *key,
+		    const char *fmt, ...)
 {
 	if (l->failed)
 		return 0;
@@ -71,15 +74,32 @@ static int fail(struct loader *l, int line, const char *section, const char *key
 	char where[64] = "";
 	if (line > 0)
 		snprintf(where, sizeof(where), "%d:", line);
-	if (key)
-		snprintf(l->err, l->errlen, "%s:%s [%s] %s: %s", l->c->path, where, section, key,
-			 what);
-	else if (section)
-		snprintf(l->err, l->errlen, "%s:%s [%s]: %s", l->c->path, where, section, what);
+	char name[256];
+	where_key(l, section, key, name, sizeof(name));
+	if (name[0])
+		snprintf(l->err, l->errlen, "%s:%s %s: %s", l->c->path, where, name, what);
 	else
 		snprintf(l->err, l->errlen, "%s:%s %s", l->c->path, where, what);
 	return 0;
 }
+
+void kaon__conf_warn(struct loader *l, int line, const char *section, const char *key,
+		     const char *fmt, ...)
+{
+	if (!l->warn || l->failed)
+		return;
+	char what[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	char name[256];
+	where_key(l, section, key, name, sizeof(name));
+	fprintf(l->warn, "%s:%d: warning: %s%s%s\n", l->c->path, line, name, name[0] ? ": " : "",
+		what);
+}
+
+#define fail kaon__conf_fail
 
 /* Every key: its section, name, id (for duplicate detection), kind and
  * where it goes. */
@@ -102,6 +122,7 @@ static const struct key keys[] = {
 	{ "dpdk", "memory", K_UINT, 0, F(dpdk.memory_mb), 16, 1 << 20, 0 },
 	{ "dpdk", "no_huge", K_BOOL, 0, F(dpdk.no_huge), 0, 1, 0 },
 	{ "dpdk", "file_prefix", K_STR, 0, F(dpdk.file_prefix), 0, 0, 0 },
+	{ "dpdk", "mem_channels", K_UINT, 0, F(dpdk.mem_channels), 0, 32, 0 },
 	{ "dpdk", "log_level", K_LOGLEVEL, 0, F(dpdk.log_level), 1, 8, 0 },
 	{ "dpdk", "pkt_tx_delay", K_UINT, 0, F(dpdk.pkt_tx_delay_us), 0, 1000000, 0 },
 	{ "dpdk", "idle_sleep", K_UINT, 0, F(dpdk.idle_sleep_us), 0, 1000000, 0 },
@@ -134,7 +155,7 @@ static const struct key keys[] = {
 
 static const char *const sections[] = { "dpdk", "port0", "tcp", "bifurcation" };
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+int kaon__conf_set(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *l = user;
 	if (l->failed)
@@ -299,6 +320,12 @@ static void check_whole(struct loader *l, int need_port)
 int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
 		     size_t errlen)
 {
+	return kaon_config_load_warn(c, path, need_port, stderr, err, errlen);
+}
+
+int kaon_config_load_warn(kaon_config *c, const char *path, int need_port, FILE *warn,
+			  char *err, size_t errlen)
+{
 	kaon_config_defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path ? path : "");
 	if (errlen)
@@ -313,8 +340,10 @@ int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
 		return e == EACCES ? -EACCES : -ENOENT;
 	}
-	struct loader l = { .c = c, .f = f, .err = err, .errlen = errlen };
-	int rc = ini_parse_stream(reader, &l, handler, &l);
+	struct loader l = { .c = c, .f = f, .err = err, .errlen = errlen, .warn = warn };
+	l.fstack = kaon__fstack_sniff(f);
+	c->fstack = l.fstack;
+	int rc = ini_parse_stream(reader, &l, l.fstack ? kaon__fstack_set : kaon__conf_set, &l);
 	int read_error = ferror(f);
 	fclose(f);
 	/* inih goes on after a syntax error; an earlier syntax error wins over
@@ -332,8 +361,11 @@ int kaon_config_load(kaon_config *c, const char *path, int need_port, char *err,
 			     "not an INI line (expected [section], key = value or a ; comment)");
 		else if (rc < 0)
 			fail(&l, 0, NULL, NULL, "out of memory while parsing");
-		else
+		else {
+			if (l.fstack)
+				kaon__fstack_check_whole(&l);
 			check_whole(&l, need_port);
+		}
 	}
 	if (l.failed) {
 		char saved[KAON_CONF_STR];
@@ -387,6 +419,10 @@ int kaon_config_eal_argv(const kaon_config *c, const char *prog, char **argv, in
 	P("%u", c->dpdk.memory_mb);
 	if (c->dpdk.no_huge)
 		P("--no-huge");
+	if (c->dpdk.mem_channels) {
+		P("-n");
+		P("%u", c->dpdk.mem_channels);
+	}
 	P("--file-prefix=%s", c->dpdk.file_prefix);
 	P("--log-level=%d", c->dpdk.log_level);
 	for (int i = 0; i < c->dpdk.n_vdev; i++) {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dev/capture.h"
+
 #include <rte_eal.h>
 #include <rte_devargs.h>
 #include <rte_errno.h>
@@ -119,12 +121,14 @@ int kaon_dpdk_eal_init(const kaon_config *c, const char *prog, char *err, size_t
 		return -EINVAL;
 	}
 	eal_started = 1;
+	kaon__capture_init();
 	return 0;
 }
 
 void kaon_dpdk_eal_cleanup(void)
 {
 	if (eal_started) {
+		kaon__capture_fini();
 		rte_eal_cleanup();
 		eal_started = 0;
 	}

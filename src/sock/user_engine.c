@@ -117,8 +117,7 @@ static void engine_free(struct kaon_user_engine *e)
 	/* Hand the whole interface back to the kernel. */
 	if (e->bif_xdp)
 		kaon_bif_xdp_detach(e->ifname);
-	if (e->registered)
-		rte_thread_unregister();
+	kaon__user_lcore_give(e->lcore_how);
 	free(e);
 }
 
@@ -138,21 +137,17 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 	if (!e)
 		return -ENOMEM;
 	e->conf = o->conf;
-	/* A vcpu thread that DPDK did not create gets an lcore id of its own:
-	 * without one, DPDK 22.11's af_xdp PMD stalls after a thousand frames
-	 * or so (seen with kaon-echo's vcpu thread; per-lcore mempool caches
-	 * want one too). */
-	if (rte_lcore_id() == LCORE_ID_ANY) {
-		if (rte_thread_register() < 0) {
-			fprintf(stderr, "kaon: cannot register the vcpu thread with DPDK: %s\n",
-				rte_strerror(rte_errno));
-			free(e);
-			return -EAGAIN;
-		}
-		e->registered = 1;
+	/* A vcpu thread that DPDK did not create gets an lcore id of its own
+	 * (user_lcore.c says how, and why not always rte_thread_register). */
+	int rc = kaon__user_lcore_take(&e->lcore_how);
+	if (rc < 0) {
+		fprintf(stderr, "kaon: cannot give the vcpu thread a DPDK lcore id: %s\n",
+			rte_strerror(-rc));
+		free(e);
+		return -EAGAIN;
 	}
 	char err[256];
-	int rc = kaon_dpdk_port_open(&e->port, o->conf, o->port,
+	rc = kaon_dpdk_port_open(&e->port, o->conf, o->port,
 				     o->link_wait_ms ? o->link_wait_ms : LINK_WAIT_MS_DEFAULT, err,
 				     sizeof(err));
 	if (rc < 0) {

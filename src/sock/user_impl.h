@@ -13,7 +13,7 @@ struct kaon_user_engine {
 	int bif_xdp;
 	struct kaon_bif_neigh_cache *neigh; /* xdp bifurcation: the kernel's neighbours */
 	int64_t neigh_next;          /* when to read its notifications next */
-	int registered;              /* we gave the vcpu thread a DPDK lcore id */
+	int lcore_how;               /* how the vcpu thread got its DPDK lcore id */
 	struct kaon_dpdk *port;
 	struct kn_stack *stack;
 	const kaon_config *conf;
@@ -35,5 +35,12 @@ extern const struct kaon_sock_stack kaon__sock_user;
  * from its own thread; an engine is removed before it is freed. */
 void kaon__user_telemetry_add(struct kaon_user_engine *e);
 void kaon__user_telemetry_remove(struct kaon_user_engine *e);
+
+/* The calling vcpu thread's DPDK lcore id (user_lcore.c): its own, a spare
+ * worker lcore's, or registered. 0 or -errno; kaon__user_lcore_give(*how)
+ * on the same thread undoes it. */
+enum { KAON_LCORE_OWN, KAON_LCORE_ADOPTED, KAON_LCORE_REGISTERED };
+int kaon__user_lcore_take(int *how);
+void kaon__user_lcore_give(int how);
 
 #endif
