@@ -320,6 +320,10 @@ int main(int argc, char **argv)
 	}
 	if (!a || !b || interval <= 0)
 		usage();
+	/* It runs in the background for as long as the testbed is up: an
+	 * inherited descriptor, such as flock(1)'s hold on the testbed lock,
+	 * must not stay open with it. */
+	close_range(3, ~0U, 0);
 	struct wire_params p[2];
 	uint64_t seed;
 	char err[256];
