@@ -9,6 +9,7 @@
  *
  *   kaon-wire --a IF --b IF [--spec "delay=20ms loss=1%"] [--stats FILE]
  *             [--interval S] [--cpu N] [--pidfile FILE]
+ *   kaon-wire --check --spec SPEC      only parse SPEC (exit 0, or 2 and why)
  *
  * A is the client side (c2s = A to B). The counters (JSON) go to --stats
  * every --interval seconds (1), at once on SIGUSR1 and at exit (SIGINT,
@@ -288,6 +289,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: kaon-wire --a IF --b IF [--spec SPEC] [--stats FILE] "
 			"[--interval S] [--cpu N] [--pidfile FILE]\n"
+			"       kaon-wire --check --spec SPEC\n"
 			"SPEC: see bench/wire_imp.h, e.g. \"delay=20ms loss=1%% rate=500mbit\"\n");
 	exit(2);
 }
@@ -296,9 +298,13 @@ int main(int argc, char **argv)
 {
 	const char *a = NULL, *b = NULL, *spec = "", *stats = NULL, *pidfile = NULL;
 	double interval = 1;
-	int cpu = -1;
+	int cpu = -1, check = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
+		if (!strcmp(o, "--check")) {
+			check = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		if (!strcmp(o, "--a"))
@@ -318,7 +324,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (!a || !b || interval <= 0)
+	if ((!check && (!a || !b)) || interval <= 0)
 		usage();
 	/* It runs in the background for as long as the testbed is up: an
 	 * inherited descriptor, such as flock(1)'s hold on the testbed lock,
@@ -331,6 +337,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kaon-wire: spec: %s\n", err);
 		return 2;
 	}
+	if (check)
+		return 0;
 	if (cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);

@@ -124,6 +124,8 @@ start_wire() {
 	bin=$(wire_bin)
 	[ -x "$bin" ] || die "kaon-wire not found at $bin: build it (or set KAON_WIRE)"
 	wire_links_ok || die "no wire in the path: testbed.sh up --wire SPEC first"
+	# A bad spec leaves the running wire alone.
+	"$bin" --check --spec "$spec" || die "bad wire spec '$spec'"
 	stop_wire
 	rm -f "$WRUN.pid" "$WRUN.json"
 	# setsid and its own log: the forwarder outlives this script and must

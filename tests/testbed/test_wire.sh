@@ -109,6 +109,18 @@ else
 	bad "plain pair: rtt '$rtt'"
 fi
 "$TB" up --wire "delay=1ms" || bad "second up --wire"
+# Another spec on the running wire; a bad one is refused and changes nothing.
+"$TB" addr on
+"$TB" wire "delay=10ms seed=2" || bad "wire SPEC"
+rtt=$(cli ping -c 3 -i 0.2 -W 2 198.18.0.2 | sed -n 's|^rtt [^=]*= \([0-9.]*\)/.*|\1|p')
+if [ -n "$rtt" ] && awk -v r="$rtt" 'BEGIN { exit !(r >= 20.0 && r < 40.0) }'; then
+	ok "wire SPEC: rtt $rtt ms (>= 20)"
+else
+	bad "wire SPEC: rtt '$rtt'"
+fi
+"$TB" wire "delay=fast" >/dev/null 2>&1 && bad "bad spec accepted" || ok "bad spec refused"
+"$TB" wire stats | grep -q '"spec": "delay=10ms seed=2"' && ok "the wire before it still runs" ||
+	bad "a bad spec stopped the wire"
 "$TB" down || bad "down"
 ip netns list | grep -q '^kaon-' && bad "namespaces left after down" || ok "down removed everything"
 
