@@ -84,6 +84,17 @@ def wire_stats():
         return {}
 
 
+def delta(after, before):
+    """after - before, for the counters of two wire_stats() readings."""
+    if isinstance(after, dict):
+        return {k: delta(v, (before or {}).get(k)) for k, v in after.items()
+                if k not in ("spec", "seed", "uptime_s", "held", "held_max",
+                             "queue_max_bytes")}
+    if isinstance(after, int) and isinstance(before, int):
+        return after - before
+    return after
+
+
 def last_json(text):
     res = None
     for line in text.splitlines():
@@ -179,10 +190,13 @@ def scenario(bindir, name, spec, seconds, log):
     for n in ("kaon-cli", "kaon-srv"):
         sh(*ns(n, ["sysctl", "-qw"] + SYSCTLS + ["net.ipv4.tcp_congestion_control=cubic"]))
     rows = []
+    last = [wire_stats()]
 
     def row(kind, res):
         res.update(scenario=name, spec=spec, row=kind)
-        res["wire"] = wire_stats()
+        now = wire_stats()
+        res["wire"] = delta(now, last[0])  # what the wire did during this row
+        last[0] = now
         rows.append(res)
         log("%-16s %-14s %7.3f Gb/s  %s%s" % (
             name, kind, res.get("gbps") or 0.0,
