@@ -130,7 +130,9 @@ def take_lock(log):
     except BlockingIOError:
         log("bench/run http: waiting for %s (someone else uses the testbed)" %
             testbed.TESTBED_LOCK)
+        t0 = time.monotonic()
         fcntl.flock(fd, fcntl.LOCK_EX)
+        log("bench/run http: got the lock after %.0f s" % (time.monotonic() - t0))
     testbed._lock_fd = fd
 
 
