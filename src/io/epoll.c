@@ -36,6 +36,11 @@ struct ep_slot {
 	 * set by the next EPOLLIN edge. Saves the recv that would say EAGAIN. */
 	bool readable;
 	bool stream; /* a short read means drained (not so for datagrams) */
+	/* The peer shut its side, or the socket failed (RDHUP, HUP, ERR seen):
+	 * no edge will ever come again, so a read never waits for one. The
+	 * edge that said so may also have brought the last bytes, which a
+	 * short read takes: the end of the stream must still be read. */
+	bool ended;
 };
 
 struct ep {
@@ -159,6 +164,8 @@ static int ep_poll(void *state, int64_t now, int64_t deadline)
 		unsigned result = ev & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP);
 		if (mask & KAON_IO_IN)
 			e->slots[tag].readable = true;
+		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			e->slots[tag].ended = true;
 		woken += ep_wake_slot(&e->slots[tag], mask, result ? (int)result : 1);
 	}
 	return woken;
@@ -230,6 +237,7 @@ static void ep_forget(void *state, int fd)
 		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
 	e->slots[fd].registered = false;
 	e->slots[fd].readable = true;
+	e->slots[fd].ended = false;
 }
 
 /*
@@ -246,7 +254,7 @@ static ssize_t ep_io_recv(void *state, int fd, void *buf, size_t len, int flags,
 		return -EBADF;
 	for (;;) {
 		bool known = (size_t)fd < e->nslots && e->slots[fd].registered &&
-			     e->slots[fd].stream;
+			     e->slots[fd].stream && !e->slots[fd].ended;
 		if (!known || e->slots[fd].readable ||
 		    (deadline != KAON_FOREVER && deadline <= kaon_now())) {
 			ssize_t n = recv(fd, buf, len, flags | MSG_DONTWAIT);
