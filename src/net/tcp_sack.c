@@ -328,7 +328,9 @@ static bool next_seg(struct kn_tcb *t, uint32_t *seq, uint32_t *len, bool *rescu
 		if (rule == 1) {
 			/* (2) new data, as the peer's window allows; or the FIN */
 			uint32_t end = t->snd_una + t->sndq_bytes;
-			uint32_t wend = t->snd_una + t->snd_wnd;
+			/* the right edge as advertised: partial ACKs send
+			 * before sync_input takes the window they carry */
+			uint32_t wend = t->snd_wl2 + t->snd_wnd;
 			if (SEQ_LT(t->snd_max, end) && SEQ_LT(t->snd_max, wend)) {
 				*seq = t->snd_max;
 				*len = RTE_MIN(end - t->snd_max, wend - t->snd_max);
@@ -346,7 +348,8 @@ static bool next_seg(struct kn_tcb *t, uint32_t *seq, uint32_t *len, bool *rescu
 	/* (4) rescue retransmission, once a recovery: the last segment, when
 	 * nothing is SACKed above it (a tail loss that no ACK would show). */
 	if (!(t->flags & TF_RESCUED) && SEQ_LT(high, t->snd_max)) {
-		uint32_t end = t->snd_una + t->sndq_bytes;   /* the FIN lies past it */
+		/* the highest data sent (a FIN lies past it) */
+		uint32_t end = SEQ_MIN(t->snd_una + t->sndq_bytes, t->snd_max);
 		uint32_t start = SEQ_GT(end, high) && end - high > t->mss ? end - t->mss : high;
 		*seq = start;
 		*len = SEQ_GT(end, start) ? end - start : 0;

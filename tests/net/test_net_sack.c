@@ -104,12 +104,17 @@ static uint8_t sack_opt(uint8_t *o, unsigned n, const uint32_t *b)
 	return k;
 }
 
-/* The peer ACKs @ack with @n SACK blocks. */
-static void ack_sack(uint32_t ack, unsigned n, const uint32_t *b)
+/* The peer ACKs @ack with @n SACK blocks and window @win. */
+static void ack_sack_win(uint32_t ack, uint16_t win, unsigned n, const uint32_t *b)
 {
 	uint8_t o[40];
 	uint8_t k = n ? sack_opt(o, n, b) : 0;
-	peer_send_opts(KN_TH_ACK, PISN + 1, ack, WIN, o, k);
+	peer_send_opts(KN_TH_ACK, PISN + 1, ack, win, o, k);
+}
+
+static void ack_sack(uint32_t ack, unsigned n, const uint32_t *b)
+{
+	ack_sack_win(ack, WIN, n, b);
 }
 
 /* The data segments sent now: @seqs gets their sequence numbers. */
@@ -574,6 +579,29 @@ static void test_rescue_retransmission(void **st)
 	close_all(l, c);
 }
 
+/* The rescue resends the last segment sent, not the end of what the
+ * application wrote: here more waits behind a window that ends at SND.MAX
+ * (found by fuzz_net_rx: data past the peer's window). */
+static void test_rescue_within_window(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	assert_int_equal(kn_tcp_send(c, data, 20 * smss), (int)(20 * smss));
+	assert_int_equal(sent(seqs, 16), 0);
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack_win(una, (uint16_t)(10 * smss), 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+	ack_sack_win(SEG(6), (uint16_t)(4 * smss), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));
+	assert_int_equal(stats()->tcp_sack_rescues, 1);
+	close_all(l, c);
+}
+
 /* The retransmission is lost too: the RTO resends SND.UNA with cwnd one
  * segment, leaves recovery and clears the scoreboard (RFC 6675 §5.1). */
 static void test_rto_after_lost_retransmission(void **st)
@@ -680,6 +708,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_three_losses_one_rtt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_data_in_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup, teardown),
