@@ -547,8 +547,21 @@ static void dupack(struct kn_tcb *t)
 		kn_tcp_output(t);
 		return;
 	}
-	if (++t->dupacks < KN_TCP_DUPTHRESH)
+	if (++t->dupacks < KN_TCP_DUPTHRESH) {
+		/* RFC 3042 limited transmit (RFC 6675 §5 step 2), with SACK:
+		 * each of the first two duplicates lets one new segment go
+		 * past cwnd (the flight at most cwnd + 2 SMSS). A small
+		 * window otherwise never gets the three duplicates that a
+		 * loss needs: on the lossy fake link nearly every RTO came
+		 * with 2 or 3 segments in flight and one lost. */
+		if ((t->flags & TF_SACK) && t->snd_nxt == t->snd_max) {
+			uint32_t cwnd = t->cwnd;
+			t->cwnd = kn_tcp_cwnd_add(cwnd, t->dupacks * (uint32_t)t->mss);
+			kn_tcp_output(t);
+			t->cwnd = cwnd;
+		}
 		return;
+	}
 	/* RFC 6582 §3.2 (2): only if this loss is past the last recovery. */
 	if (SEQ_LT(t->snd_una, t->recover))
 		return;
@@ -978,6 +991,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	bool newsack = false;
 	if (KN_UNLIKELY(sg->opt.sack_n) || KN_UNLIKELY(t->flags & TF_SB))
 		newsack = kn_tcp_sack_input(t, sg);
+	bool isdup = false;
 	if (!acks_new) {
 		/* A duplicate ACK (RFC 5681 §2) only while the retransmission
 		 * timer runs, as FreeBSD (tcp_do_segment: no TT_REXMT, no
@@ -985,22 +999,19 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		 * persist timer times, repeat SND.UNA with the same window, and
 		 * three of them made a spurious fast retransmit. Nor with a
 		 * zero window: what a shut window answers was refused, not
-		 * lost behind a hole. With SACK, one whose blocks tell
-		 * nothing new is no duplicate either (RFC 6675 §2): repeated
-		 * or forged blocks do not start a recovery. */
+		 * lost behind a hole. With SACK, RFC 6675 §2's definition:
+		 * one whose blocks tell nothing new is no duplicate (repeated
+		 * or forged blocks do not start a recovery), one that SACKs
+		 * new data is one even if the window moved (a receiver's
+		 * window shrinks as its out-of-order queue fills). */
+		bool sackdup = (t->flags & TF_SACK) && sg->opt.sack_n;
 		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
-		    nwnd == t->snd_wnd && t->snd_una != t->snd_max && t->t_rexmt && nwnd &&
-		    (newsack || !sg->opt.sack_n || !(t->flags & TF_SACK)))
-			dupack(t);
+		    (nwnd == t->snd_wnd || newsack) && t->snd_una != t->snd_max && t->t_rexmt &&
+		    nwnd && (newsack || !sackdup))
+			isdup = true;
 	} else {
 		finacked = new_ack(t, sg);
 	}
-	/* RFC 6675 §5: the scoreboard alone may show a loss (IsLost(HighACK
-	 * + 1)) before DupThresh duplicate ACKs, or on an ACK that also moved
-	 * SND.UNA or the window. */
-	if (KN_UNLIKELY(newsack) && !(t->flags & TF_INRECOVERY) && kn_tcp_sack_una_lost(t) &&
-	    SEQ_GEQ(t->snd_una, t->recover) && t->snd_una != t->snd_max && t->t_rexmt)
-		kn_tcp_sack_enter(t);
 	/* Send window update: the SND.WL1/WL2 rule, or an ACK of new data, as
 	 * Linux's tcp_may_update_window. With the strict rule, one in-window
 	 * segment whose sequence ran ahead (it carried no data) pinned WL1:
@@ -1028,6 +1039,16 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 				kn_tcp_timer_rexmt_arm(t);
 		}
 	}
+	/* After the window update: what a duplicate sends (limited transmit,
+	 * recovery) must fit the window this very ACK advertised. */
+	if (isdup)
+		dupack(t);
+	/* RFC 6675 §5: the scoreboard alone may show a loss (IsLost(HighACK
+	 * + 1)) before DupThresh duplicate ACKs, or on an ACK that also moved
+	 * SND.UNA or the window. */
+	if (KN_UNLIKELY(newsack) && !(t->flags & TF_INRECOVERY) && kn_tcp_sack_una_lost(t) &&
+	    SEQ_GEQ(t->snd_una, t->recover) && t->snd_una != t->snd_max && t->t_rexmt)
+		kn_tcp_sack_enter(t);
 	switch (t->state) {
 	case KN_TCP_FIN_WAIT_1:
 		if (finacked) {

@@ -525,9 +525,9 @@ static void test_three_losses_one_rtt(void **st)
 	close_all(l, c);
 }
 
-/* Segment 0 lost, 1..5 SACKed, 6..9 still out: when the retransmission
- * of 0 is acknowledged, pipe has room and NextSeg's rule 2 sends new
- * data. */
+/* Segment 0 lost, 1..5 SACKed, the rest still out: when the
+ * retransmission of 0 is acknowledged, pipe has room and NextSeg's rule 2
+ * sends new data. */
 static void test_new_data_in_recovery(void **st)
 {
 	(void)st;
@@ -537,17 +537,22 @@ static void test_new_data_in_recovery(void **st)
 	uint32_t seqs[16];
 	assert_int_equal(kn_tcp_send(c, data, 4 * smss), (int)(4 * smss));  /* waits for cwnd */
 	assert_int_equal(sent(seqs, 16), 0);
+	/* The first two duplicates send 10 and 11 (RFC 3042 limited
+	 * transmit), the third starts recovery with 12 in flight. */
 	for (unsigned k = 2; k <= 6; k++)
 		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
 	assert_true(c->flags & TF_SACK_RECOV);
-	/* cwnd 5: 0 (lost, resent) and 6..9 (not lost) make pipe 5. */
-	assert_int_equal(c->cwnd, 5 * smss);
-	assert_int_equal(sent(seqs, 16), 1);
-	assert_int_equal(seqs[0], SEG(0));
-	ack_sack(SEG(6), 0, NULL);
-	assert_true(c->flags & TF_SACK_RECOV);
-	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(c->cwnd, 6 * smss);
+	assert_int_equal(sent(seqs, 16), 3);
 	assert_int_equal(seqs[0], SEG(10));
+	assert_int_equal(seqs[1], SEG(11));
+	assert_int_equal(seqs[2], SEG(0));
+	/* 0..7 acknowledged: pipe 4 (8..11), room for two new segments. */
+	ack_sack(SEG(8), 0, NULL);
+	assert_true(c->flags & TF_SACK_RECOV);
+	assert_int_equal(sent(seqs, 16), 2);
+	assert_int_equal(seqs[0], SEG(12));
+	assert_int_equal(seqs[1], SEG(13));
 	assert_int_equal(stats()->tcp_sack_rescues, 0);
 	close_all(l, c);
 }
