@@ -21,7 +21,7 @@
  *          (to the listener on 80) or active (FZ_O_ACTIVE: kn_tcp_connect).
  *   SEG    u8 conn | u8 TCP flags | i16 seq (relative to the peer's next) |
  *          i16 ack (relative to the highest sequence the stack sent) |
- *          u16 window | u16 payload length | u8 FZ_S_*
+ *          u16 window | u16 payload length | u8 FZ_S_* (and SACK blocks)
  *   PUMP   u8 conn | u16 window | u8 rounds: the peer ACKs everything the
  *          stack sent, 1 ms apart, rounds times (lets large writes flow)
  *   WRITE  u8 conn | u24 length (BE): kn_tcp_send until refused
@@ -72,6 +72,11 @@ enum {
 	FZ_S_NO_TS   = 1u << 0, /* omit the timestamp option */
 	FZ_S_OLD_TS  = 1u << 1, /* a timestamp from the past (PAWS) */
 	FZ_S_BAD_CSUM = 1u << 2,
+	/* a SACK option: 1 + bits 4..5 blocks (3 at most next to a
+	 * timestamp), block i = [ack + (2i+1)·b, ack + (2i+2)·b) with
+	 * b = 1 + window % 1500; bit 6: the first block as a D-SACK
+	 * [ack - b, ack) instead */
+	FZ_S_SACK     = 1u << 3,
 };
 #define FZ_CONNS 4
 #define FZ_PPORT0 50000

@@ -498,12 +498,30 @@ static void op_seg(struct conv *c, const uint8_t *a)
 	uint16_t win = be16(a + 5);
 	uint32_t len = be16(a + 7) % (FZ_SEG_MAX + 1);
 	uint8_t sf = a[9];
-	uint8_t to[12];
+	uint8_t to[40];
 	uint32_t tl = (sf & FZ_S_NO_TS) ? 0 : ts_opt(c, to, sf & FZ_S_OLD_TS);
-	if (len > (uint32_t)F.mtu - 40 - tl)
-		len = (uint32_t)F.mtu - 40 - tl;
 	uint32_t seq = c->peer_nxt + (uint32_t)(int32_t)dseq;
 	uint32_t ack = c->stack_max + (uint32_t)(int32_t)dack;
+	if (sf & FZ_S_SACK) {
+		unsigned n = 1u + ((sf >> 4) & 3u);
+		if (n > (40u - tl - 4u) / 8u)
+			n = (40u - tl - 4u) / 8u;
+		uint32_t b = 1u + win % 1500u;
+		to[tl++] = 1;
+		to[tl++] = 1;
+		to[tl++] = 5;
+		to[tl++] = (uint8_t)(2 + 8 * n);
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t start = ack + (2 * i + 1) * b;
+			if (i == 0 && (sf & 0x40))
+				start = ack - b;
+			put32(to + tl, start);
+			put32(to + tl + 4, start + b);
+			tl += 8;
+		}
+	}
+	if (len > (uint32_t)F.mtu - 40 - tl)
+		len = (uint32_t)F.mtu - 40 - tl;
 	c->ts_val++;
 	peer_seg(c, flags, seq, ack, win, to, tl, len, sf & FZ_S_BAD_CSUM);
 	if (!(sf & FZ_S_BAD_CSUM) && !(flags & 0x06) && seq_leq(seq, c->peer_nxt)) {

@@ -391,6 +391,42 @@ int main(int argc, char **argv)
 	c_clock(230);
 	save(dir, "conv_left_open");
 
+	/* SACK: a window in flight, duplicate ACKs with blocks (RFC 6675
+	 * recovery), a D-SACK, out-of-order data the stack SACKs, partial
+	 * ACKs, a retransmission timeout; then the same without timestamps
+	 * (4 blocks). */
+	hdr_flags = FZ_H_MULTISEG;
+	hdr_mtu = 0;
+	c_open(0, linux_syn, 1460, 7, 65535);
+	c_write(0, 200000);
+	c_pump(0, 65535, 2);
+	c_seg(0, 0x10, 0, -14600, 2920, 0, FZ_S_SACK);
+	c_seg(0, 0x10, 0, -14600, 2920, 0, FZ_S_SACK | 0x10);
+	c_seg(0, 0x10, 0, -14600, 2920, 0, FZ_S_SACK | 0x20);
+	c_seg(0, 0x10, 0, -14600, 2920, 0, FZ_S_SACK | 0x20);
+	c_seg(0, 0x10, 0, -8760, 1460, 0, FZ_S_SACK | 0x10);
+	c_seg(0, 0x10, 0, -4380, 1460, 0, FZ_S_SACK | 0x40);
+	c_seg(0, 0x10, 3000, 0, 65535, 1000, 0);
+	c_seg(0, 0x10, 6000, 0, 65535, 1000, 0);
+	c_seg(0, 0x10, 0, 0, 65535, 1000, 0);
+	c_seg(0, 0x10, 0, 0, 65535, 1000, 0);
+	c_clock(250);
+	c_pump(0, 65535, 20);
+	c_close(0, 0);
+	c_pump(0, 65535, 20);
+	save(dir, "conv_sack");
+
+	hdr_flags = FZ_H_NO_TS;
+	c_open(1, FZ_O_MSS | FZ_O_SACKOK, 1460, 0, 65535);
+	c_write(1, 100000);
+	c_pump(1, 65535, 1);
+	c_seg(1, 0x10, 0, -11680, 1460, 0, FZ_S_SACK | FZ_S_NO_TS | 0x30);
+	c_seg(1, 0x10, 0, -11680, 1460, 0, FZ_S_SACK | FZ_S_NO_TS | 0x30);
+	c_seg(1, 0x10, 0, -11680, 1460, 0, FZ_S_SACK | FZ_S_NO_TS | 0x30);
+	c_seg(1, 0x10, 0, -2920, 1460, 0, FZ_S_SACK | FZ_S_NO_TS | 0x70);
+	c_pump(1, 65535, 20);
+	save(dir, "conv_sack_no_ts");
+
 	/* Big datagrams out, big pings in (fragmented to the MTU). */
 	c_u16(FZ_OP_UDP, 1472);
 	c_u16(FZ_OP_UDP, 3000);

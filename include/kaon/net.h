@@ -82,6 +82,7 @@ struct kn_tcp_conf {
 	 * (Linux tcp_invalid_ratelimit; 0 = no limit) */
 	int64_t invalid_ratelimit_ns;
 	bool syncookies;          /**< RFC 4987 SYN cookies when the SYN queue is full */
+	bool sack;                /**< RFC 2018 SACK (and RFC 6675 recovery) offered and agreed */
 };
 
 struct kn_static_arp {

@@ -110,6 +110,8 @@ enum kn_drop_reason {
 	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped) \
 	X(tcp_rcv_collapsed) X(tcp_ooo_collapsed) X(tcp_ooo_pruned) X(tcp_snd_mem_waits) \
 	X(tcp_idle_restarts) X(tcp_timewait_reused) \
+	X(tcp_sack_recoveries) X(tcp_sack_blocks_rx) X(tcp_sack_blocks_tx) X(tcp_sack_bad_blocks) \
+	X(tcp_dsack_rx) X(tcp_dsack_tx) X(tcp_sack_rescues) \
 	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
 	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 

@@ -64,6 +64,7 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	t->nagle = false;
 	t->timestamps = true;
 	t->wscale = true;
+	t->sack = true;
 	t->challenge_ack_limit = 1000;
 	t->invalid_ratelimit_ns = 500 * 1000000LL;
 }

@@ -51,6 +51,27 @@ enum {
 	TF_HASHED     = 1u << 15,
 	TF_SHUT_RD    = 1u << 16, /* closed by the application: no more reads */
 	TF_SYN_REXMT  = 1u << 17, /* our SYN or SYN-ACK was retransmitted: IW = 1 MSS */
+	TF_SACK       = 1u << 18, /* SACK-permitted agreed (RFC 2018) */
+	TF_SACK_RECOV = 1u << 19, /* the recovery (TF_INRECOVERY) is RFC 6675's */
+	TF_DSACK      = 1u << 20, /* a D-SACK block waits for the next ACK (RFC 2883) */
+	TF_SB         = 1u << 21, /* the scoreboard holds blocks (sb_n > 0) */
+	TF_RESCUED    = 1u << 22, /* this recovery's rescue retransmission went (RFC 6675) */
+};
+
+/* SACK (RFC 2018): at most 4 blocks fit the 40 bytes of options, 3 next to
+ * timestamps. */
+#define KN_TCP_SACK_BLOCKS 4
+/* kn_tcp_opts.sack_n: a SACK option was malformed (ignored) */
+#define KN_TCP_SACK_BAD 0x80
+/* The scoreboard's bound, in disjoint ranges: a 64-segment out-of-order
+ * queue (ooo_max's default) has at most 32 of them. Past it the highest
+ * range is forgotten: data believed unSACKed is only sent again. */
+#define KN_TCP_SB_MAX 32
+/* RFC 6675 DupThresh */
+#define KN_TCP_DUPTHRESH 3
+
+struct kn_sack_blk {
+	uint32_t start, end;
 };
 
 struct kn_ooo_seg {
@@ -142,14 +163,28 @@ struct kn_tcb {
 	int64_t persist_since;             /* first probe of this zero window */
 	int64_t probe_sent;                /* last zero-window probe */
 	int64_t cookie_sent;               /* last SYN cookie sent, 0 = never */
+
+	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
+	 * TF_SACK_RECOV or a non-empty out-of-order queue */
+	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */
+	uint8_t sb_n;
+	uint8_t rcv_sack_n;                /* entries in rcv_sack_recent */
+	uint32_t sacked;                   /* bytes the scoreboard holds */
+	uint32_t sack_lost;                /* IsLost boundary: unSACKed data below it is lost */
+	uint32_t high_rxt;                 /* RFC 6675 HighRxt: end of what recovery resent */
+	uint32_t rcv_sack_recent[KN_TCP_SACK_BLOCKS]; /* last out-of-order arrivals, newest first */
+	uint32_t dsack_start, dsack_end;   /* the duplicate to report (TF_DSACK) */
 };
 
-/* Parsed options of one segment. */
+/* Parsed options of one segment. Everything before sack is zeroed per
+ * segment; sack holds sack_n & 7 blocks (start, end) in host order. */
 struct kn_tcp_opts {
 	uint16_t mss;
 	uint8_t wscale;
-	bool has_mss, has_wscale, has_ts;
+	bool has_mss, has_wscale, has_ts, has_sackok;
+	uint8_t sack_n;                    /* blocks, | KN_TCP_SACK_BAD */
 	uint32_t tsval, tsecr;
+	uint32_t sack[2 * KN_TCP_SACK_BLOCKS];
 };
 
 /* One received segment, parsed. */
@@ -258,6 +293,19 @@ static inline bool kn_syncookie_recent(const struct kn_stack *s, const struct kn
 {
 	return l->cookie_sent && s->now - l->cookie_sent < KN_SYNCOOKIE_LIFE_NS;
 }
+
+/* tcp_sack.c: SACK (RFC 2018, RFC 2883) and RFC 6675 loss recovery */
+void kn_tcp_sack_rcv_note(struct kn_tcb *t, uint32_t seq);
+void kn_tcp_sack_dsack(struct kn_tcb *t, uint32_t start, uint32_t end);
+uint32_t kn_tcp_sack_opts(struct kn_tcb *t, uint8_t *opt, uint32_t optlen, uint32_t room);
+bool kn_tcp_sack_input(struct kn_tcb *t, const struct kn_seg *sg);
+void kn_tcp_sack_trim(struct kn_tcb *t, uint32_t una);
+void kn_tcp_sack_clear(struct kn_tcb *t);
+bool kn_tcp_sack_una_lost(const struct kn_tcb *t);
+void kn_tcp_sack_enter(struct kn_tcb *t);
+int kn_tcp_sack_output(struct kn_tcb *t);
+/* tcp_output.c, for tcp_sack.c: one segment at @seq (see there) */
+int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen);
 
 /* tcp_timer.c */
 #define KN_TCP_TICK_NS 1000000LL /* timer granularity: 1 ms */

@@ -2,6 +2,7 @@
  * RFC 5961 (blind in-window attacks), RFC 7323 (PAWS, window scaling),
  * RFC 6298 (RTT), RFC 5681 and RFC 6582 (fast retransmit, NewReno). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,8 +114,10 @@ static bool rcv_mem_short(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf 
  * has room for its mbufs, or if it is in order and will be copied into the
  * receive queue's tail (charging nothing). Over the receive budget, an
  * in-order segment first takes the memory of the out-of-order queue, from
- * its far end (Linux's tcp_prune_ofo_queue): we never SACKed it, and the
- * hole must be filled before any of it can be read anyway. The room check
+ * its far end (Linux's tcp_prune_ofo_queue): the hole must be filled before
+ * any of it can be read anyway. What was SACKed is reneged on: the sender
+ * keeps SACKed data until it is cumulatively acknowledged, and its
+ * retransmission timeout forgets the blocks (RFC 2018 §8). The room check
  * comes first: it is the common answer, and cheap (inline, once per data
  * segment). */
 static inline bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
@@ -167,6 +170,14 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 	unsigned i = 0;
 	while (i < t->ooo_n && SEQ_LT(t->ooo[i].seq, seq))
 		i++;
+	/* Already queued from the same start: a duplicate (D-SACK). */
+	if (!fin && i < t->ooo_n && t->ooo[i].seq == seq &&
+	    SEQ_GEQ(t->ooo[i].seq + t->ooo[i].len, seq + len)) {
+		kn_tcp_sack_dsack(t, seq, seq + len);
+		if (m)
+			rte_pktmbuf_free(m);
+		return true;
+	}
 	/* Trim the front against the previous entry. */
 	if (i > 0) {
 		struct kn_ooo_seg *p = &t->ooo[i - 1];
@@ -177,6 +188,7 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 				if (fin && !p->fin && cut == len && seq + len == pend) {
 					p->fin = true;  /* a bare FIN right after it */
 				}
+				kn_tcp_sack_dsack(t, seq, seq + len);
 				if (m)
 					rte_pktmbuf_free(m);
 				return true;
@@ -196,6 +208,7 @@ static bool ooo_insert(struct kn_tcb *t, uint32_t seq, uint32_t len, bool fin, s
 	if (i < t->ooo_n && SEQ_GT(seq + len, t->ooo[i].seq)) {
 		uint32_t keep = t->ooo[i].seq - seq;
 		if (keep == 0) {
+			kn_tcp_sack_dsack(t, seq, seq + len);
 			if (m)
 				rte_pktmbuf_free(m);
 			return true;
@@ -305,6 +318,8 @@ static void apply_syn_options(struct kn_tcb *t, const struct kn_seg *sg)
 	} else {
 		t->snd_wscale = t->rcv_wscale = 0;
 	}
+	if (sg->opt.has_sackok && c->sack)
+		t->flags |= TF_SACK;
 	kn_tcp_mss_init(t, &sg->opt);
 }
 
@@ -526,15 +541,36 @@ static void dupack(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	s->st.tcp_dupacks++;
 	if (t->flags & TF_INRECOVERY) {
-		t->cwnd = kn_tcp_cwnd_add(t->cwnd, t->mss); /* inflate */
+		/* RFC 6675: pipe, not an inflated cwnd, says what may go. */
+		if (!(t->flags & TF_SACK_RECOV))
+			t->cwnd = kn_tcp_cwnd_add(t->cwnd, t->mss); /* inflate */
 		kn_tcp_output(t);
 		return;
 	}
-	if (++t->dupacks < 3)
+	if (++t->dupacks < KN_TCP_DUPTHRESH) {
+		/* RFC 3042 limited transmit (RFC 6675 §5 step 2), with SACK:
+		 * each of the first two duplicates lets one new segment go
+		 * past cwnd (the flight at most cwnd + 2 SMSS). A small
+		 * window otherwise never gets the three duplicates that a
+		 * loss needs: on the lossy fake link nearly every RTO came
+		 * with 2 or 3 segments in flight and one lost. */
+		if ((t->flags & TF_SACK) && t->snd_nxt == t->snd_max) {
+			uint32_t cwnd = t->cwnd;
+			t->cwnd = kn_tcp_cwnd_add(cwnd, t->dupacks * (uint32_t)t->mss);
+			kn_tcp_output(t);
+			t->cwnd = cwnd;
+		}
 		return;
+	}
 	/* RFC 6582 §3.2 (2): only if this loss is past the last recovery. */
 	if (SEQ_LT(t->snd_una, t->recover))
 		return;
+	/* With SACK blocks to go by, RFC 6675; else NewReno (a peer that
+	 * agreed to SACK but sends no block gets NewReno too). */
+	if (t->flags & TF_SB) {
+		kn_tcp_sack_enter(t);
+		return;
+	}
 	uint32_t flight = t->snd_max - t->snd_una;
 	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
 	t->recover = t->snd_max;
@@ -565,7 +601,11 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 	rtt_sample(t, sg);
 
 	if (t->flags & TF_INRECOVERY) {
-		if (SEQ_GEQ(sg->ack, t->recover)) {
+		if (t->flags & TF_SACK_RECOV) {
+			/* RFC 6675: cwnd stays ssthresh; leave at RecoveryPoint. */
+			if (SEQ_GEQ(sg->ack, t->recover))
+				t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
+		} else if (SEQ_GEQ(sg->ack, t->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 §3.2 (3)). */
 			uint32_t left = t->snd_max - sg->ack;
 			t->cwnd = RTE_MIN(t->ssthresh, RTE_MAX(left, (uint32_t)t->mss) + t->mss);
@@ -615,7 +655,10 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 	} else if (!t->t_persist) {
 		kn_tcp_timer_rexmt_arm(t);
 	}
-	if (t->flags & TF_INRECOVERY) {
+	if (KN_UNLIKELY(t->flags & TF_SACK_RECOV)) {
+		/* Partial ACK: the scoreboard says what goes (RFC 6675 (C)). */
+		kn_tcp_output(t);
+	} else if (t->flags & TF_INRECOVERY) {
 		/* Partial ACK: retransmit the first unacked segment now. */
 		uint32_t save = t->snd_nxt;
 		t->snd_nxt = t->snd_una;
@@ -666,8 +709,8 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 {
 	if (t->state != KN_TCP_ESTABLISHED ||
 	    (sg->flags & (KN_TH_SYN | KN_TH_FIN | KN_TH_RST | KN_TH_URG | KN_TH_ACK)) != KN_TH_ACK ||
-	    sg->seq != t->rcv_nxt || t->ooo_n ||
-	    (t->flags & (TF_INRECOVERY | TF_SHUT_RD | TF_RCVD_FIN)) ||
+	    sg->seq != t->rcv_nxt || t->ooo_n || sg->opt.sack_n ||
+	    (t->flags & (TF_INRECOVERY | TF_SHUT_RD | TF_RCVD_FIN | TF_SB)) ||
 	    (sg->wnd << t->snd_wscale) != t->snd_wnd ||
 	    SEQ_LT(sg->ack, t->snd_una) || SEQ_GT(sg->ack, t->snd_max) ||
 	    (sg->ack == t->snd_una && sg->len == 0) ||
@@ -796,6 +839,9 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		ok = SEQ_IN(sg->seq, t->rcv_nxt, t->rcv_nxt + wnd) ||
 		     SEQ_IN(sg->seq + seglen - 1, t->rcv_nxt, t->rcv_nxt + wnd);
 	if (!ok) {
+		/* Data entirely below RCV.NXT: a duplicate (RFC 2883 D-SACK). */
+		if (sg->len && !(fl & KN_TH_RST) && SEQ_LEQ(sg->seq + sg->len, t->rcv_nxt))
+			kn_tcp_sack_dsack(t, sg->seq, sg->seq + sg->len);
 		if (!(fl & KN_TH_RST)) {
 			if (t->state == KN_TCP_TIME_WAIT && (fl & KN_TH_FIN))
 				kn_tcp_timer_set(t, &t->t_2msl, s->conf.tcp.time_wait_ns);
@@ -816,6 +862,8 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 			fl &= (uint8_t)~KN_TH_FIN;
 			cut = sg->len;
 		}
+		if (cut && !(fl & KN_TH_RST))
+			kn_tcp_sack_dsack(t, sg->seq, sg->seq + cut);
 		m = chain_adj(m, cut);
 		sg->seq += cut;
 		sg->len -= cut;
@@ -939,6 +987,11 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	}
 	uint32_t nwnd = sg->wnd << t->snd_wscale;
 	bool acks_new = SEQ_GT(sg->ack, t->snd_una);
+	/* RFC 6675 Update(): the scoreboard first, at the ACK's SND.UNA. */
+	bool newsack = false;
+	if (KN_UNLIKELY(sg->opt.sack_n) || KN_UNLIKELY(t->flags & TF_SB))
+		newsack = kn_tcp_sack_input(t, sg);
+	bool isdup = false;
 	if (!acks_new) {
 		/* A duplicate ACK (RFC 5681 §2) only while the retransmission
 		 * timer runs, as FreeBSD (tcp_do_segment: no TT_REXMT, no
@@ -946,10 +999,16 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		 * persist timer times, repeat SND.UNA with the same window, and
 		 * three of them made a spurious fast retransmit. Nor with a
 		 * zero window: what a shut window answers was refused, not
-		 * lost behind a hole. */
+		 * lost behind a hole. With SACK, RFC 6675 §2's definition:
+		 * one whose blocks tell nothing new is no duplicate (repeated
+		 * or forged blocks do not start a recovery), one that SACKs
+		 * new data is one even if the window moved (a receiver's
+		 * window shrinks as its out-of-order queue fills). */
+		bool sackdup = (t->flags & TF_SACK) && sg->opt.sack_n;
 		if (sg->ack == t->snd_una && sg->len == 0 && !(fl & KN_TH_FIN) &&
-		    nwnd == t->snd_wnd && t->snd_una != t->snd_max && t->t_rexmt && nwnd)
-			dupack(t);
+		    (nwnd == t->snd_wnd || newsack) && t->snd_una != t->snd_max && t->t_rexmt &&
+		    nwnd && (newsack || !sackdup))
+			isdup = true;
 	} else {
 		finacked = new_ack(t, sg);
 	}
@@ -980,6 +1039,16 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 				kn_tcp_timer_rexmt_arm(t);
 		}
 	}
+	/* After the window update: what a duplicate sends (limited transmit,
+	 * recovery) must fit the window this very ACK advertised. */
+	if (isdup)
+		dupack(t);
+	/* RFC 6675 §5: the scoreboard alone may show a loss (IsLost(HighACK
+	 * + 1)) before DupThresh duplicate ACKs, or on an ACK that also moved
+	 * SND.UNA or the window. */
+	if (KN_UNLIKELY(newsack) && !(t->flags & TF_INRECOVERY) && kn_tcp_sack_una_lost(t) &&
+	    SEQ_GEQ(t->snd_una, t->recover) && t->snd_una != t->snd_max && t->t_rexmt)
+		kn_tcp_sack_enter(t);
 	switch (t->state) {
 	case KN_TCP_FIN_WAIT_1:
 		if (finacked) {
@@ -1043,8 +1112,9 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 				s->st.tcp_bytes_rx += sg->len;
 				rcvq_append(t, m);
 				fin = fl & KN_TH_FIN;
-			} else {
-				ooo_insert(t, sg->seq, sg->len, fl & KN_TH_FIN, m);
+			} else if (ooo_insert(t, sg->seq, sg->len, fl & KN_TH_FIN, m) &&
+				   (t->flags & TF_SACK)) {
+				kn_tcp_sack_rcv_note(t, sg->seq);
 			}
 			m = NULL;
 			if (!fin)
@@ -1120,7 +1190,7 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 	sg.dst = rte_be_to_cpu_32(ip->dst);
 	sg.sport = rte_be_to_cpu_16(th->sport);
 	sg.dport = rte_be_to_cpu_16(th->dport);
-	memset(&sg.opt, 0, sizeof(sg.opt));
+	memset(&sg.opt, 0, offsetof(struct kn_tcp_opts, sack));
 	if (off > sizeof(*th) &&
 	    kn_tcp_parse_opts((const uint8_t *)(th + 1), off - sizeof(*th), sg.flags & KN_TH_SYN,
 			      &sg.opt) != 0) {

@@ -108,8 +108,10 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 		t->sndq_tail = NULL;
 }
 
-/* Copy @len bytes at @seq from the send buffer to @dst. */
-static void snd_copy(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t *dst)
+/* Copy @len bytes at @seq from the send buffer to @dst. Inlined: with
+ * send_segment built twice (kn_tcp_output_at too) it was called out of
+ * line, 50 instructions a request more on stack-loop. */
+static inline __attribute__((always_inline)) void snd_copy(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t *dst)
 {
 	uint32_t off;
 	struct rte_mbuf *m = snd_seek(t, seq, &off);
@@ -209,6 +211,14 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 			opt[optlen++] = 3;
 			opt[optlen++] = t->req_wscale;
 		}
+		/* RFC 2018 §2: offered on our SYN, answered on a SYN-ACK
+		 * only if the peer's SYN offered it (apply_syn_options). */
+		if (t->state == KN_TCP_SYN_SENT ? s->conf.tcp.sack : (t->flags & TF_SACK)) {
+			opt[optlen++] = KN_TCPOPT_NOP;
+			opt[optlen++] = KN_TCPOPT_NOP;
+			opt[optlen++] = KN_TCPOPT_SACK_OK;
+			opt[optlen++] = 2;
+		}
 	}
 	bool ts = (t->flags & TF_TS) || ((flags & KN_TH_SYN) && t->state == KN_TCP_SYN_SENT &&
 					 s->conf.tcp.timestamps);
@@ -220,6 +230,21 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 		put32(opt + optlen, kn_tcp_ts_now(s) + t->ts_offset);
 		put32(opt + optlen + 4, t->ts_recent);
 		optlen += 8;
+	}
+	/* SACK blocks for what the out-of-order queue holds, and D-SACK
+	 * (RFC 2018 §4, RFC 2883): only while there is something to say, so
+	 * the in-order path pays one test. They never push a frame past the
+	 * MTU: a full segment carries fewer blocks, or none (Linux shrinks the
+	 * segment instead; here the ACKs that follow carry them). */
+	if (KN_UNLIKELY(t->ooo_n || (t->flags & TF_DSACK)) && (t->flags & TF_SACK) &&
+	    (flags & (KN_TH_ACK | KN_TH_SYN)) == KN_TH_ACK) {
+		uint32_t used = sizeof(struct kn_tcp_hdr) + optlen + len;
+		uint32_t room = KN_TCP_OPT_MAX - optlen;
+		if (used >= s->ip_payload_max)
+			room = 0;
+		else if (s->ip_payload_max - used < room)
+			room = s->ip_payload_max - used;
+		optlen = kn_tcp_sack_opts(t, opt, optlen, room);
 	}
 	uint32_t thlen = sizeof(struct kn_tcp_hdr) + optlen;
 
@@ -267,6 +292,62 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 	return 0;
 }
 
+/* An ACK went with window @awin: what it advertised and acknowledged. */
+static inline __attribute__((always_inline)) void ack_sent(struct kn_tcb *t, uint8_t flags,
+							   uint32_t awin)
+{
+	uint32_t field_win = (flags & KN_TH_SYN) ? RTE_MIN(awin, 65535u)
+						 : (awin >> t->rcv_wscale) << t->rcv_wscale;
+	if (SEQ_GT(t->rcv_nxt + field_win, t->rcv_adv))
+		t->rcv_adv = t->rcv_nxt + field_win;
+	t->flags &= ~(TF_ACKNOW | TF_DELACK);
+	t->t_delack = 0;
+	t->segs_unacked = 0;
+}
+
+/* One segment at @seq with at most @maxlen (and one MSS) of data, and the
+ * FIN if it is due right after them: RFC 6675 recovery (tcp_sack.c)
+ * picks its segments itself instead of walking SND.NXT. With no data
+ * there, a bare ACK. SND.NXT and SND.MAX move past what was sent.
+ * @return the sequence space sent (0 for a bare ACK), or -1 if the segment
+ * could not be built (the caller reports it: kn_tcp_output_failed). */
+int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen)
+{
+	struct kn_stack *s = t->s;
+	uint32_t end = t->snd_una + t->sndq_bytes;
+	uint32_t len = SEQ_LT(seq, end) ? RTE_MIN(end - seq, maxlen) : 0;
+	if (len > t->mss)
+		len = t->mss;
+	uint8_t flags = out_flags[t->state];
+	if ((t->flags & TF_SHUT_WR) && seq + len == end &&
+	    (t->state == KN_TCP_FIN_WAIT_1 || t->state == KN_TCP_CLOSING ||
+	     t->state == KN_TCP_LAST_ACK))
+		flags |= KN_TH_FIN;
+	uint32_t awin = adv_window(t);
+	if (KN_UNLIKELY(send_segment(t, seq, len, flags, awin) != 0))
+		return -1;
+	if (len) {
+		s->st.tcp_bytes_tx += len;
+		t->last_snd = s->now;
+		if (SEQ_LT(seq, t->snd_max))
+			s->st.tcp_rexmt++;
+	} else if (!(flags & KN_TH_FIN)) {
+		s->st.tcp_acks_tx++;
+	}
+	if (flags & KN_TH_FIN)
+		t->flags |= TF_SENTFIN;
+	uint32_t nxt = seq + len + ((flags & KN_TH_FIN) ? 1 : 0);
+	if (SEQ_GT(nxt, t->snd_max))
+		t->snd_max = nxt;
+	if (SEQ_GT(nxt, t->snd_nxt))
+		t->snd_nxt = nxt;
+	if (nxt != seq && !t->t_rexmt)
+		kn_tcp_timer_rexmt_arm(t);
+	if (flags & KN_TH_ACK)
+		ack_sent(t, flags, awin);
+	return (int)(nxt - seq);
+}
+
 /* Send whatever the state, the windows and the flags allow. @return 0, or
  * -ENOMEM if a segment could not be built (the timers will retry). */
 int kn_tcp_output(struct kn_tcb *t)
@@ -276,6 +357,9 @@ int kn_tcp_output(struct kn_tcb *t)
 		return 0;
 	if (KN_UNLIKELY(t->pmtu_expire) && s->now >= t->pmtu_expire)
 		kn_tcp_pmtu_expire(t); /* checked as it sends, as Linux's tcp_current_mss */
+	/* RFC 6675 recovery chooses its segments from the scoreboard. */
+	if (KN_UNLIKELY(t->flags & TF_SACK_RECOV))
+		return kn_tcp_sack_output(t);
 again:;
 	uint32_t off = t->snd_nxt - t->snd_una;
 	uint32_t win = RTE_MIN(t->snd_wnd, t->cwnd);
@@ -379,15 +463,8 @@ send_awin:
 	 * by the retransmission timer. */
 	if (t->snd_nxt != startseq && !t->t_rexmt && !(force && t->snd_wnd == 0))
 		kn_tcp_timer_rexmt_arm(t);
-	if (flags & KN_TH_ACK) {
-		uint32_t field_win = (flags & KN_TH_SYN) ? RTE_MIN(awin, 65535u)
-							 : (awin >> t->rcv_wscale) << t->rcv_wscale;
-		if (SEQ_GT(t->rcv_nxt + field_win, t->rcv_adv))
-			t->rcv_adv = t->rcv_nxt + field_win;
-		t->flags &= ~(TF_ACKNOW | TF_DELACK);
-		t->t_delack = 0;
-		t->segs_unacked = 0;
-	}
+	if (flags & KN_TH_ACK)
+		ack_sent(t, flags, awin);
 	if (force)
 		return 0;
 	if (more || (len && t->snd_nxt != t->snd_una + t->sndq_bytes))

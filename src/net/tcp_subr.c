@@ -120,6 +120,11 @@ void kn_tcp_set_state(struct kn_tcb *t, uint8_t st)
 
 /* Parse the options of one segment. @return 0, or -1 if an option has a
  * length of 0 or 1 or runs past the header. */
+static inline uint32_t get32(const uint8_t *v)
+{
+	return (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+}
+
 int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_opts *o)
 {
 	uint32_t i = 0;
@@ -148,6 +153,32 @@ int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_op
 			if (olen == 3 && syn) {
 				o->has_wscale = true;
 				o->wscale = v[0] > KN_TCP_MAX_WSCALE ? KN_TCP_MAX_WSCALE : v[0];
+			}
+			break;
+		case KN_TCPOPT_SACK_OK:
+			if (olen == 2 && syn)
+				o->has_sackok = true;
+			break;
+		case KN_TCPOPT_SACK:
+			/* RFC 2018 §3: 2 + 8n bytes. A block cut short, or a
+			 * fifth block (only two options can carry one), makes
+			 * the option unusable: ignored and counted (tcp_sack.c),
+			 * the segment taken. */
+			if (syn)
+				break;
+			if (olen < 10 || (olen - 2) % 8) {
+				o->sack_n |= KN_TCP_SACK_BAD;
+				break;
+			}
+			for (uint32_t b = 0; b < (olen - 2u) / 8u; b++) {
+				unsigned n = o->sack_n & 7u;
+				if (n >= KN_TCP_SACK_BLOCKS) {
+					o->sack_n |= KN_TCP_SACK_BAD;
+					break;
+				}
+				o->sack[2 * n] = get32(v + 8 * b);
+				o->sack[2 * n + 1] = get32(v + 8 * b + 4);
+				o->sack_n++;
 			}
 			break;
 		case KN_TCPOPT_TS:
@@ -230,6 +261,12 @@ static void ooo_free(struct kn_tcb *t)
 	t->ooo_nmb = 0;
 	free(t->ooo);
 	t->ooo = NULL;
+	/* The send side's scoreboard goes with it: both live as long as
+	 * the connection can still exchange data. */
+	free(t->sb);
+	t->sb = NULL;
+	t->sb_n = 0;
+	t->flags &= ~(TF_SB | TF_DSACK);
 }
 
 static void sndq_free(struct kn_tcb *t)

@@ -94,8 +94,12 @@ static bool timer_rexmt(struct kn_tcb *t)
 		t->cwnd = t->mss;
 	}
 	t->dupacks = 0;
-	t->flags &= ~TF_INRECOVERY;
+	t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
 	t->recover = t->snd_max;
+	/* RFC 2018 §8, RFC 6675 §5.1: the receiver may have reneged; forget
+	 * the SACKed ranges (Linux keeps them), the ACKs to come rebuild it. */
+	if (t->flags & TF_SB)
+		kn_tcp_sack_clear(t);
 	/* RFC 6298 §5.5 and Karn: back off, no sample from what is resent. */
 	t->rttstart = 0;
 	if (t->rxtshift > 3 && (t->flags & TF_RTTVALID)) {

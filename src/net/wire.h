@@ -100,6 +100,7 @@ struct kn_tcp_hdr {
 #define KN_TCPOPT_MSS 2
 #define KN_TCPOPT_WSCALE 3
 #define KN_TCPOPT_SACK_OK 4
+#define KN_TCPOPT_SACK 5
 #define KN_TCPOPT_TS 8
 
 /* Pseudo-header for TCP/UDP checksums. */

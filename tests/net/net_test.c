@@ -326,6 +326,15 @@ bool kt_parse_tcp(struct rte_mbuf *m, struct kt_seg *s)
 				   (uint32_t)o[i + 4] << 8 | o[i + 5];
 			s->tsecr = (uint32_t)o[i + 6] << 24 | (uint32_t)o[i + 7] << 16 |
 				   (uint32_t)o[i + 8] << 8 | o[i + 9];
+		} else if (o[i] == 4) {
+			s->has_sackok = true;
+		} else if (o[i] == 5) {
+			for (uint32_t b = 0; b + 10 <= l && s->nsack < 4; b += 8, s->nsack++)
+				for (int k = 0; k < 2; k++)
+					s->sack[s->nsack][k] = (uint32_t)o[i + 2 + b + 4 * k] << 24 |
+							       (uint32_t)o[i + 3 + b + 4 * k] << 16 |
+							       (uint32_t)o[i + 4 + b + 4 * k] << 8 |
+							       o[i + 5 + b + 4 * k];
 		}
 		i += l ? l : 1;
 	}

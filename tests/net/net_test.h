@@ -96,6 +96,9 @@ struct kt_seg {
 	uint16_t mss;
 	uint8_t ws;
 	uint32_t tsval, tsecr;
+	bool has_sackok;
+	unsigned nsack;                /* SACK blocks, in the order sent */
+	uint32_t sack[4][2];           /* start, end */
 	bool csum_ok;
 };
 /* Parse a captured frame; frees it. @return true if it was TCP. */

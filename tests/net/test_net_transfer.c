@@ -146,14 +146,17 @@ static void run(uint32_t loss_ppm, uint64_t total, bool offload)
 	const struct kn_loop_stats *la = kn_loop_stats(link, 0);
 	printf("loss %u ppm: %llu bytes in %.3f s wall (%.2f Gb/s), %.3f s virtual, %llu passes; "
 	       "rexmt %llu (timeouts %llu, fast %llu), link lost %llu dup %llu reord %llu corrupt %llu; "
-	       "b drops: csum %llu ooo-full %llu\n",
+	       "b drops: csum %llu ooo-full %llu; sack recoveries %llu rescues %llu, "
+	       "dsack rx %llu, b blocks tx %llu\n",
 	       loss_ppm, (unsigned long long)rcvd, secs, rcvd * 8 / secs / 1e9, (double)(now - KT_SEC) / 1e9,
 	       (unsigned long long)passes, (unsigned long long)sa->tcp_rexmt,
 	       (unsigned long long)sa->tcp_rexmt_timeouts, (unsigned long long)sa->tcp_fast_rexmt,
 	       (unsigned long long)la->lost, (unsigned long long)la->duplicated,
 	       (unsigned long long)la->reordered, (unsigned long long)la->corrupted,
 	       (unsigned long long)(sb->drops[KN_DROP_TCP_BAD_CSUM] + sb->drops[KN_DROP_IP_BAD_CSUM]),
-	       (unsigned long long)sb->drops[KN_DROP_TCP_OOO_FULL]);
+	       (unsigned long long)sb->drops[KN_DROP_TCP_OOO_FULL],
+	       (unsigned long long)sa->tcp_sack_recoveries, (unsigned long long)sa->tcp_sack_rescues,
+	       (unsigned long long)sa->tcp_dsack_rx, (unsigned long long)sb->tcp_sack_blocks_tx);
 	assert_int_equal(rcvd, total);
 	assert_true(hr == hs);
 

@@ -1,0 +1,422 @@
+/* SACK: the receiver's blocks (RFC 2018 §4, D-SACK RFC 2883) and the
+ * sender's scoreboard with RFC 6675 loss recovery.
+ *
+ * Why RFC 6675 and not RACK-TLP (RFC 8985): it is conservative and small
+ * (IsLost, SetPipe, NextSeg over a sorted list of SACKed ranges), needs no
+ * per-segment transmit times, and could be made correct and tested in the
+ * time there was; RACK-TLP (time-based loss detection, tail loss probes)
+ * can come later on top of the same scoreboard. Without SACK agreed (or
+ * while the peer sent no block yet) recovery stays NewReno (tcp_input.c).
+ *
+ * After a retransmission timeout the scoreboard is cleared, as RFC 2018 §8
+ * and RFC 6675 §5.1 say, not kept as Linux keeps it: the receiver may have
+ * reneged (kaon's own receiver does, when receive memory runs out: it
+ * prunes its out-of-order queue). The ACKs that follow fill it again.
+ *
+ * Nothing here runs on the in-order path: every entry point is behind
+ * TF_SB, TF_DSACK, TF_SACK_RECOV, a SACK option received or a non-empty
+ * out-of-order queue. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp.h"
+
+/* ---- receiver: the blocks we send ---- */
+
+/* Out-of-order data at @seq arrived: its block goes first in the next
+ * ACKs (RFC 2018 §4: the block of the segment that triggered the ACK,
+ * then the most recently reported ones). */
+void kn_tcp_sack_rcv_note(struct kn_tcb *t, uint32_t seq)
+{
+	unsigned n = t->rcv_sack_n, i;
+	for (i = 0; i < n && t->rcv_sack_recent[i] != seq; i++)
+		;
+	if (i == n)
+		i = n < KN_TCP_SACK_BLOCKS ? n++ : n - 1u;
+	memmove(&t->rcv_sack_recent[1], &t->rcv_sack_recent[0], i * sizeof(uint32_t));
+	t->rcv_sack_recent[0] = seq;
+	t->rcv_sack_n = (uint8_t)n;
+}
+
+/* A duplicate [@start, @end) arrived: report it once, first (RFC 2883 §4). */
+void kn_tcp_sack_dsack(struct kn_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!(t->flags & TF_SACK) || !SEQ_LT(start, end))
+		return;
+	t->dsack_start = start;
+	t->dsack_end = end;
+	t->flags |= TF_DSACK | TF_ACKNOW;
+}
+
+/* The contiguous run of the out-of-order queue holding @seq. */
+static bool ooo_run(const struct kn_tcb *t, uint32_t seq, struct kn_sack_blk *b)
+{
+	unsigned i = 0;
+	while (i < t->ooo_n) {
+		uint32_t start = t->ooo[i].seq, end = start + t->ooo[i].len;
+		for (i++; i < t->ooo_n && t->ooo[i].seq == end; i++)
+			end += t->ooo[i].len;
+		if (SEQ_LEQ(start, seq) && SEQ_LT(seq, end)) {
+			b->start = start;
+			b->end = end;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool blk_listed(const struct kn_sack_blk *b, unsigned n, const struct kn_sack_blk *x)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (b[i].start == x->start && b[i].end == x->end)
+			return true;
+	return false;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Append the SACK option to @opt (@optlen used) within @room bytes: the
+ * D-SACK block first, then the block of the latest arrival, then the ones
+ * reported before it, then any other run of the queue. @return the new
+ * option length. */
+uint32_t kn_tcp_sack_opts(struct kn_tcb *t, uint8_t *opt, uint32_t optlen, uint32_t room)
+{
+	struct kn_stack *s = t->s;
+	if (room < 4 + 8)
+		return optlen;
+	unsigned max = RTE_MIN((room - 4) / 8, (uint32_t)KN_TCP_SACK_BLOCKS);
+	struct kn_sack_blk b[KN_TCP_SACK_BLOCKS], x;
+	unsigned n = 0;
+	bool dsack = false;
+	if (t->flags & TF_DSACK) {
+		b[n++] = (struct kn_sack_blk){t->dsack_start, t->dsack_end};
+		dsack = true;
+		/* A duplicate of queued data: its run follows (RFC 2883 §4.2). */
+		if (SEQ_GEQ(t->dsack_start, t->rcv_nxt) && n < max && ooo_run(t, t->dsack_start, &x))
+			b[n++] = x;
+	}
+	for (unsigned i = 0; i < t->rcv_sack_n && n < max; i++) {
+		uint32_t seq = t->rcv_sack_recent[i];
+		if (SEQ_GEQ(seq, t->rcv_nxt) && ooo_run(t, seq, &x) && !blk_listed(b + dsack, n - dsack, &x))
+			b[n++] = x;
+	}
+	for (unsigned i = 0; i < t->ooo_n && n < max;) {
+		x.start = t->ooo[i].seq;
+		x.end = x.start + t->ooo[i].len;
+		for (i++; i < t->ooo_n && t->ooo[i].seq == x.end; i++)
+			x.end += t->ooo[i].len;
+		if (x.start != x.end && !blk_listed(b + dsack, n - dsack, &x))
+			b[n++] = x;
+	}
+	if (n == 0)
+		return optlen;
+	opt[optlen++] = KN_TCPOPT_NOP;
+	opt[optlen++] = KN_TCPOPT_NOP;
+	opt[optlen++] = KN_TCPOPT_SACK;
+	opt[optlen++] = (uint8_t)(2 + 8 * n);
+	for (unsigned i = 0; i < n; i++) {
+		put32(opt + optlen, b[i].start);
+		put32(opt + optlen + 4, b[i].end);
+		optlen += 8;
+	}
+	s->st.tcp_sack_blocks_tx += n;
+	if (dsack) {
+		s->st.tcp_dsack_tx++;
+		t->flags &= ~TF_DSACK;
+	}
+	return optlen;
+}
+
+/* ---- sender: the scoreboard ---- */
+
+/* IsLost (RFC 6675 §4) is monotone: if a sequence number is lost, so is
+ * every unSACKed one below it. Keep the boundary, found from the top:
+ * unSACKed data below the start of the block at which DupThresh blocks,
+ * or more than (DupThresh - 1) * SMSS SACKed bytes, lie above. */
+static void sb_recompute(struct kn_tcb *t)
+{
+	uint32_t sum = 0;
+	bool found = false;
+	t->sack_lost = t->snd_una;
+	for (unsigned i = t->sb_n; i-- > 0;) {
+		sum += t->sb[i].end - t->sb[i].start;
+		if (!found && (t->sb_n - i >= KN_TCP_DUPTHRESH ||
+			       sum > (KN_TCP_DUPTHRESH - 1u) * t->mss)) {
+			t->sack_lost = t->sb[i].start;
+			found = true;
+		}
+	}
+	t->sacked = sum;
+	if (t->sb_n)
+		t->flags |= TF_SB;
+	else
+		t->flags &= ~TF_SB;
+}
+
+/* Forget what lies below @una (now acknowledged). */
+void kn_tcp_sack_trim(struct kn_tcb *t, uint32_t una)
+{
+	unsigned i = 0;
+	while (i < t->sb_n && SEQ_LEQ(t->sb[i].end, una))
+		i++;
+	if (i) {
+		memmove(&t->sb[0], &t->sb[i], (t->sb_n - i) * sizeof(t->sb[0]));
+		t->sb_n = (uint8_t)(t->sb_n - i);
+	}
+	if (t->sb_n && SEQ_LT(t->sb[0].start, una))
+		t->sb[0].start = una;
+}
+
+void kn_tcp_sack_clear(struct kn_tcb *t)
+{
+	t->sb_n = 0;
+	t->sacked = 0;
+	t->sack_lost = t->snd_una;
+	t->flags &= ~TF_SB;
+}
+
+/* Merge [@start, @end) into the scoreboard. */
+static void sb_add(struct kn_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!t->sb) {
+		t->sb = calloc(KN_TCP_SB_MAX, sizeof(*t->sb));
+		if (!t->sb)
+			return;   /* no scoreboard: recovery stays NewReno */
+	}
+	unsigned i = 0, j;
+	while (i < t->sb_n && SEQ_LT(t->sb[i].end, start))
+		i++;
+	/* sb[i..j) touch or overlap the new range: one range replaces them */
+	for (j = i; j < t->sb_n && SEQ_LEQ(t->sb[j].start, end); j++) {
+		start = SEQ_MIN(start, t->sb[j].start);
+		end = SEQ_MAX(end, t->sb[j].end);
+	}
+	if (j > i) {
+		t->sb[i] = (struct kn_sack_blk){start, end};
+		memmove(&t->sb[i + 1], &t->sb[j], (t->sb_n - j) * sizeof(t->sb[0]));
+		t->sb_n = (uint8_t)(t->sb_n - (j - i - 1));
+		return;
+	}
+	if (t->sb_n == KN_TCP_SB_MAX) {
+		if (i == t->sb_n)
+			return;          /* the highest range is the one forgotten */
+		t->sb_n--;
+	}
+	memmove(&t->sb[i + 1], &t->sb[i], (t->sb_n - i) * sizeof(t->sb[0]));
+	t->sb[i] = (struct kn_sack_blk){start, end};
+	t->sb_n++;
+}
+
+/* RFC 2883 §4: the first block is a D-SACK if it lies at or below the
+ * cumulative ACK, or inside the second block. */
+static bool is_dsack(const struct kn_seg *sg, uint32_t start, uint32_t end)
+{
+	if (SEQ_LEQ(end, sg->ack))
+		return true;
+	unsigned n = sg->opt.sack_n & 7u;
+	return n > 1 && SEQ_GEQ(start, sg->opt.sack[2]) && SEQ_LEQ(end, sg->opt.sack[3]);
+}
+
+/* The SACK option of an acceptable ACK (RFC 6675 Update()): blocks outside
+ * SND.UNA..SND.MAX, empty or wrapped ones are ignored and counted, a D-SACK
+ * is counted and is no new information. Also drops what the ACK covers.
+ * @return true if the scoreboard learnt something. */
+bool kn_tcp_sack_input(struct kn_tcb *t, const struct kn_seg *sg)
+{
+	struct kn_stack *s = t->s;
+	uint32_t una = SEQ_GT(sg->ack, t->snd_una) ? sg->ack : t->snd_una;
+	uint32_t before = t->sacked;
+	unsigned n = sg->opt.sack_n & 7u;
+	if (sg->opt.sack_n & KN_TCP_SACK_BAD)
+		s->st.tcp_sack_bad_blocks++;
+	if (n && !(t->flags & TF_SACK)) {
+		s->st.tcp_sack_bad_blocks += n;     /* never agreed */
+		n = 0;
+	}
+	s->st.tcp_sack_blocks_rx += n;
+	if (t->flags & TF_SB)
+		kn_tcp_sack_trim(t, una);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t start = sg->opt.sack[2 * i], end = sg->opt.sack[2 * i + 1];
+		if (!SEQ_LT(start, end)) {            /* empty, or end before start */
+			s->st.tcp_sack_bad_blocks++;
+			continue;
+		}
+		if (i == 0 && is_dsack(sg, start, end)) {
+			/* within what we could have sent lately (the bound
+			 * of RFC 5961 §5.2 for old ACKs) */
+			uint32_t maxwnd = RTE_MAX(t->max_sndwnd, (uint32_t)t->mss);
+			if (SEQ_GEQ(start, t->snd_una - maxwnd) && SEQ_LEQ(end, t->snd_max))
+				s->st.tcp_dsack_rx++;
+			else
+				s->st.tcp_sack_bad_blocks++;
+			continue;
+		}
+		if (SEQ_LT(start, t->snd_una) || SEQ_GT(end, t->snd_max)) {
+			s->st.tcp_sack_bad_blocks++;
+			continue;
+		}
+		if (SEQ_LT(start, una))
+			start = una;
+		if (SEQ_LT(start, end))
+			sb_add(t, start, end);
+	}
+	sb_recompute(t);
+	return t->sacked > before;
+}
+
+/* IsLost(SND.UNA + 1) (RFC 6675 §5, the entry into recovery without
+ * DupThresh duplicate ACKs). */
+bool kn_tcp_sack_una_lost(const struct kn_tcb *t)
+{
+	return SEQ_GT(t->sack_lost, t->snd_una);
+}
+
+/* SACKed bytes of the scoreboard below @x. */
+static uint32_t sacked_below(const struct kn_tcb *t, uint32_t x)
+{
+	uint32_t sum = 0;
+	for (unsigned i = 0; i < t->sb_n && SEQ_LT(t->sb[i].start, x); i++)
+		sum += SEQ_MIN(t->sb[i].end, x) - t->sb[i].start;
+	return sum;
+}
+
+/* unSACKed bytes in [SND.UNA, @x) */
+static uint32_t unsacked_below(const struct kn_tcb *t, uint32_t x)
+{
+	if (!SEQ_GT(x, t->snd_una))
+		return 0;
+	return (x - t->snd_una) - sacked_below(t, x);
+}
+
+/* RFC 6675 SetPipe(): every unSACKed octet counts once if it is not lost,
+ * once more if it was retransmitted (below HighRxt). */
+static uint32_t sack_pipe(const struct kn_tcb *t)
+{
+	uint32_t unsacked = (t->snd_max - t->snd_una) - t->sacked;
+	return unsacked - unsacked_below(t, t->sack_lost) + unsacked_below(t, t->high_rxt);
+}
+
+/* RFC 6675 NextSeg(): @seq and @len of what to send next. @rescue is set
+ * for rule (4). @return false if nothing may go. */
+static bool next_seg(struct kn_tcb *t, uint32_t *seq, uint32_t *len, bool *rescue)
+{
+	uint32_t from = SEQ_MAX(t->high_rxt, t->snd_una);
+	uint32_t high = t->sb_n ? t->sb[t->sb_n - 1].end : t->snd_una;
+	*rescue = false;
+	/* (1) the first lost hole at or above HighRxt; (3) else the first
+	 * hole above HighRxt below the highest SACKed octet. */
+	for (int rule = 1; rule <= 3; rule += 2) {
+		uint32_t hole = t->snd_una;
+		for (unsigned i = 0; i < t->sb_n; i++) {
+			uint32_t hs = SEQ_MAX(hole, from), he = t->sb[i].start;
+			hole = t->sb[i].end;
+			if (!SEQ_LT(hs, he))
+				continue;
+			if (rule == 1 && !SEQ_LT(hs, t->sack_lost))
+				break;
+			*seq = hs;
+			*len = he - hs;
+			return true;
+		}
+		if (rule == 1) {
+			/* (2) new data, as the peer's window allows; or the FIN */
+			uint32_t end = t->snd_una + t->sndq_bytes;
+			/* the right edge as advertised: partial ACKs send
+			 * before sync_input takes the window they carry */
+			uint32_t wend = t->snd_wl2 + t->snd_wnd;
+			if (SEQ_LT(t->snd_max, end) && SEQ_LT(t->snd_max, wend)) {
+				*seq = t->snd_max;
+				*len = RTE_MIN(end - t->snd_max, wend - t->snd_max);
+				return true;
+			}
+			if (t->snd_max == end && (t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN) &&
+			    (t->state == KN_TCP_FIN_WAIT_1 || t->state == KN_TCP_CLOSING ||
+			     t->state == KN_TCP_LAST_ACK)) {
+				*seq = t->snd_max;
+				*len = 0;
+				return true;
+			}
+		}
+	}
+	/* (4) rescue retransmission, once a recovery: the last segment, when
+	 * nothing is SACKed above it (a tail loss that no ACK would show). */
+	if (!(t->flags & TF_RESCUED) && SEQ_LT(high, t->snd_max)) {
+		/* the highest data sent (a FIN lies past it) */
+		uint32_t end = SEQ_MIN(t->snd_una + t->sndq_bytes, t->snd_max);
+		uint32_t start = SEQ_GT(end, high) && end - high > t->mss ? end - t->mss : high;
+		*seq = start;
+		*len = SEQ_GT(end, start) ? end - start : 0;
+		*rescue = true;
+		return true;
+	}
+	return false;
+}
+
+/* RFC 6675 §5 step (4): enter recovery. */
+void kn_tcp_sack_enter(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	uint32_t flight = t->snd_max - t->snd_una;
+	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+	t->cwnd = t->ssthresh;
+	t->recover = t->snd_max;           /* RecoveryPoint */
+	t->flags |= TF_INRECOVERY | TF_SACK_RECOV;
+	t->flags &= ~TF_RESCUED;
+	t->snd_nxt = t->snd_max;
+	t->snd_cur = NULL;
+	t->rttstart = 0;                   /* Karn */
+	s->st.tcp_fast_rexmt++;
+	s->st.tcp_recoveries++;
+	s->st.tcp_sack_recoveries++;
+	/* (4.3) the first segment presumed lost, whatever pipe says */
+	uint32_t hole = t->sb_n ? t->sb[0].start - t->snd_una : t->snd_max - t->snd_una;
+	int r = kn_tcp_output_at(t, t->snd_una, hole);
+	if (r < 0) {
+		kn_tcp_output_failed(t);
+		return;
+	}
+	t->high_rxt = t->snd_una + (uint32_t)r;
+	kn_tcp_sack_output(t);
+}
+
+/* RFC 6675 §5 step (4.4) and (C): send while cwnd - pipe >= 1 SMSS. Bound
+ * to what the scoreboard can offer; ends with a bare ACK if one is owed. */
+int kn_tcp_sack_output(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	if (t->state == KN_TCP_CLOSED || t->state == KN_TCP_LISTEN)
+		return 0;
+	for (;;) {
+		uint32_t pipe = sack_pipe(t);
+		if (pipe >= t->cwnd || t->cwnd - pipe < t->mss)
+			break;
+		uint32_t seq, len;
+		bool rescue;
+		if (!next_seg(t, &seq, &len, &rescue))
+			break;
+		bool old = SEQ_LT(seq, t->snd_max);
+		int r = kn_tcp_output_at(t, seq, len);
+		if (r < 0)
+			return kn_tcp_output_failed(t);
+		if (r == 0)
+			break;
+		if (rescue) {
+			t->flags |= TF_RESCUED;
+			s->st.tcp_sack_rescues++;
+		} else if (old) {
+			t->high_rxt = seq + (uint32_t)r;   /* rules (1) and (3) */
+		}
+	}
+	if (t->flags & TF_ACKNOW) {
+		if (kn_tcp_output_at(t, t->snd_max, 0) < 0)
+			return kn_tcp_output_failed(t);
+	}
+	return 0;
+}
