@@ -110,8 +110,8 @@ struct kt_seg th_take(void)
 	struct kt_seg s;
 	assert_true(take_seg(&s));
 	if (getenv("KT_TRACE"))
-		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u (left %u)\n", s.seq, s.ack,
-			s.flags, s.len, s.win, cap.n);
+		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u win=%u nsack=%u (left %u)\n",
+			s.seq, s.ack, s.flags, s.len, s.win, s.nsack, cap.n);
 	return s;
 }
 

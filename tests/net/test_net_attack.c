@@ -218,8 +218,9 @@ static void test_bad_cookie_refused(void **st)
 	uint8_t ts[12];
 	ts_opt(ts, 78, sa.tsval);
 	unsigned ntcb = kn_stack_tcb_count(S);
-	/* A guess, the options byte changed (MSS 1460 → 536), the MAC changed. */
-	uint32_t bad[3] = {sa.seq + 1 + 0x12345678u, (sa.seq ^ 0xe0u) + 1, (sa.seq ^ 0x100u) + 1};
+	/* A guess, the options byte changed (MSS 1460 → 536), the MAC changed
+	 * (bit 9 is its lowest; bit 8 is SACK-permitted). */
+	uint32_t bad[3] = {sa.seq + 1 + 0x12345678u, (sa.seq ^ 0xe0u) + 1, (sa.seq ^ 0x200u) + 1};
 	for (int i = 0; i < 3; i++) {
 		send_tcp(KT_PEER_IP, 30001, KN_TH_ACK, PISN + 1, bad[i], 65535, ts, 12, NULL, 0);
 		struct kt_seg r;

@@ -27,31 +27,9 @@ static const uint8_t syn_nosack[] = {2, 4, 0x05, 0xb4};
 
 static uint8_t data[256 * 1024];
 
-static int setup(void **st)
-{
-	(void)st;
-	th_setup(NULL);
-	return 0;
-}
-
-static int teardown(void **st)
-{
-	return th_teardown(st);
-}
-
 static const struct kn_stats *stats(void)
 {
 	return kn_stack_stats(S);
-}
-
-static struct kt_seg take(void)
-{
-	struct kt_seg s;
-	assert_true(take_seg(&s));
-	if (getenv("KT_TRACE"))
-		fprintf(stderr, "seg seq=%u ack=%u flags=%#x len=%u nsack=%u\n", s.seq, s.ack,
-			s.flags, s.len, s.nsack);
-	return s;
 }
 
 static void clear(void)
@@ -68,7 +46,7 @@ static struct kn_tcb *open_passive(struct kn_tcb **lp, const uint8_t *opt, uint8
 	*lp = kn_tcp_listen(S, LPORT, 4, &lev, &err);
 	assert_non_null(*lp);
 	peer_send_opts(KN_TH_SYN, PISN, 0, WIN, opt, optlen);
-	*sa = take();
+	*sa = th_take();
 	assert_int_equal(sa->flags, KN_TH_SYN | KN_TH_ACK);
 	peer_send(KN_TH_ACK, PISN + 1, sa->seq + 1, WIN, NULL, 0);
 	struct kn_tcb *c = kn_tcp_accept(*lp, &cev);
@@ -149,7 +127,7 @@ static void test_passive_negotiation(void **st)
 	assert_false(c->flags & TF_SACK);
 	/* Out-of-order data gets its ACK, without blocks. */
 	peer_send(KN_TH_ACK, PISN + 1 + 100, sa.seq + 1, WIN, data, 100);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.ack, PISN + 1);
 	assert_int_equal(a.nsack, 0);
 	close_all(l, c);
@@ -179,7 +157,7 @@ static void test_active_negotiation(void **st)
 		int err;
 		struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
 		assert_non_null(c);
-		struct kt_seg syn = take();
+		struct kt_seg syn = th_take();
 		assert_int_equal(syn.flags, KN_TH_SYN);
 		assert_true(syn.has_sackok);
 		peer_send_opts(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, WIN,
@@ -196,7 +174,7 @@ static void test_active_negotiation_off(void **st)
 	th_setup(no_sack);
 	int err;
 	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
-	struct kt_seg syn = take();
+	struct kt_seg syn = th_take();
 	assert_false(syn.has_sackok);
 	/* A peer that answers with SACK-permitted anyway gets no SACK. */
 	peer_send_opts(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, WIN, syn_sack, sizeof(syn_sack));
@@ -239,7 +217,7 @@ static void test_cookie_negotiation(void **st)
 		syn_from(PPORT, PISN, sack ? syn_sack : syn_nosack,
 			 sack ? sizeof(syn_sack) : sizeof(syn_nosack));
 		assert_int_equal(stats()->tcp_syncookies_sent, cookies + 1);
-		struct kt_seg sa = take();
+		struct kt_seg sa = th_take();
 		assert_int_equal(sa.flags, KN_TH_SYN | KN_TH_ACK);
 		assert_int_equal(sa.has_sackok, sack);
 		peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, WIN, NULL, 0);
@@ -271,7 +249,7 @@ static struct kt_seg data_at(uint32_t iss, uint32_t off, uint32_t len)
 	kn_stack_flush(S);
 	if (cap.n == 0)
 		tick(100 * KT_MS);
-	struct kt_seg a = take();
+	struct kt_seg a = th_take();
 	assert_int_equal(a.flags & KN_TH_ACK, KN_TH_ACK);
 	return a;
 }
@@ -699,24 +677,24 @@ int main(void)
 	if (rc)
 		return rc;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_passive_negotiation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passive_negotiation_off, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_active_negotiation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_active_negotiation_off, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cookie_negotiation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blocks_for_ooo_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_four_blocks_without_timestamps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dsack_sent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_blocks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_sack_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blocks_without_agreement, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_three_losses_one_rtt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_data_in_recovery, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passive_negotiation, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_passive_negotiation_off, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_active_negotiation, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_active_negotiation_off, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_cookie_negotiation, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_blocks_for_ooo_data, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_four_blocks_without_timestamps, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_dsack_sent, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_blocks, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_two_sack_options, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_blocks_without_agreement, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_three_losses_one_rtt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_new_data_in_recovery, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_retransmission, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_within_window, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_newreno_without_sack, th_setup_default, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();
