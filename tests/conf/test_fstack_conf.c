@@ -60,9 +60,9 @@ static void t_sample_maps(void **s)
 	assert_int_equal(c.dpdk.n_allow, 1);
 	assert_string_equal(c.dpdk.allow[0], "0000:3b:00.1");
 	assert_int_equal(c.dpdk.pkt_tx_delay_us, 50);
-	assert_int_equal(c.port0.addr, inet_addr("10.20.30.40"));
+	assert_int_equal(c.port0.addr, inet_addr("198.18.0.40"));
 	assert_int_equal(c.port0.netmask, inet_addr("255.255.255.0"));
-	assert_int_equal(c.port0.gateway, inet_addr("10.20.30.1"));
+	assert_int_equal(c.port0.gateway, inet_addr("198.18.0.1"));
 	assert_int_equal(c.tcp.max_sockets, 262144);
 	assert_int_equal(c.tcp.sndbuf, 65536);
 	assert_int_equal(c.tcp.rcvbuf, 131072);
@@ -145,7 +145,7 @@ static void t_mapped_values(void **s)
 			   "pkt_tx_delay=500\n"
 			   "port_list=0\n"
 			   "[port1]\n"
-			   "addr=10.0.0.1\n"
+			   "addr=198.18.0.1\n"
 			   "[freebsd.sysctl]\n"
 			   "net.inet.tcp.msl=30000\n"
 			   "net.inet.tcp.delacktime=40\n"
@@ -184,11 +184,11 @@ static void t_refused(void **s)
 	(void)s;
 	static const struct bad cases[] = {
 		/* F-Stack's own sample once shipped this non-contiguous mask. */
-		{ "[dpdk]\nport_list=0\n[port0]\naddr=192.168.1.2\nnetmask=255.255.225.0\n",
+		{ "[dpdk]\nport_list=0\n[port0]\naddr=198.18.0.2\nnetmask=255.255.225.0\n",
 		  ":5: [port0] netmask: '255.255.225.0' is not a netmask" },
-		{ "[dpdk]\nport_list=0\n[port0]\naddr=192.168.1.2\nnetmask=255.255.255.0\n"
-		  "broadcast=192.168.1.127\n",
-		  ":6: [port0] broadcast: is not addr's broadcast address 192.168.1.255" },
+		{ "[dpdk]\nport_list=0\n[port0]\naddr=198.18.0.2\nnetmask=255.255.255.0\n"
+		  "broadcast=198.18.0.127\n",
+		  ":6: [port0] broadcast: is not addr's broadcast address 198.18.0.255" },
 		{ "[dpdk]\nport_list=0-1\n", ":2: [dpdk] port_list: '0-1': kaon drives one port" },
 		{ "[dpdk]\nport_list=1\n", "[dpdk] port_list: '1'" },
 		{ "[dpdk]\nlcore_mask=0\n", ":2: [dpdk] lcore_mask: '0' names no core" },
@@ -197,8 +197,8 @@ static void t_refused(void **s)
 		{ "[dpdk]\nlcore_mask=1\nnb_bond=2\n", ":3: [dpdk] nb_bond: kaon does not bond ports" },
 		{ "[dpdk]\nlcore_mask=1\nvlan_filter=10\n", "[dpdk] vlan_filter: kaon has no VLAN" },
 		{ "[dpdk]\nlcore_mask=1\nmemory=4\n", ":3: [dpdk] memory: 4 is out of range" },
-		{ "[dpdk]\nlcore_mask=1\n[port0]\naddr6=fd00::1\n", ":4: [port0] addr6: kaon has no IPv6" },
-		{ "[dpdk]\nlcore_mask=1\n[port0]\nvip_addr=10.0.0.2;10.0.0.3\n", "[port0] vip_addr: " },
+		{ "[dpdk]\nlcore_mask=1\n[port0]\naddr6=2001:db8::1\n", ":4: [port0] addr6: kaon has no IPv6" },
+		{ "[dpdk]\nlcore_mask=1\n[port0]\nvip_addr=198.18.0.2;198.18.0.3\n", "[port0] vip_addr: " },
 		{ "[dpdk]\nlcore_mask=1\n[kni]\nenable=1\n", ":4: [kni] enable: kaon shares a NIC" },
 		{ "[dpdk]\nlcore_mask=1\n[vdev0]\npath=/run/vhost0\n", ":4: [vdev0] path: kaon builds no" },
 		{ "[freebsd.sysctl]\nnet.inet.tcp.sendspace=1024\n",
@@ -207,7 +207,7 @@ static void t_refused(void **s)
 		  "[freebsd.sysctl] net.inet.tcp.msl: 'forever' is not a whole number" },
 		{ "[dpdk]\nlcore_mask=1\nallow=a\nallow=b\nallow=c\nallow=d\nallow=e,f,g,h,i\n",
 		  ":7: [dpdk] allow: more than 8" },
-		{ "[dpdk]\nlcore_mask=1\n[port0]\naddr=10.0.0.1\naddr=10.0.0.2\n",
+		{ "[dpdk]\nlcore_mask=1\n[port0]\naddr=198.18.0.1\naddr=198.18.0.2\n",
 		  ":5: [port0] addr: given twice" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
