@@ -273,9 +273,8 @@ static void user_listening(struct serve *srv)
 
 int main(int argc, char **argv)
 {
-	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL;
-	int host_given = 0;
-	long long port = -1, nvcpus = 1, udp_port = 0;
+	struct serve_flags f = { .stack = "epoll", .host = "127.0.0.1", .port = -1, .nvcpus = 1 };
+	long long udp_port = 0;
 	int cpus[CLI_MAX_CPUS], ncpus = 0;
 	static const struct option longopts[] = {
 		{ "stack", required_argument, NULL, 's' },
@@ -294,11 +293,11 @@ int main(int argc, char **argv)
 		if (o == -1)
 			break;
 		switch (o) {
-		case 's': stack = optarg; break;
-		case 'a': host = optarg; host_given = 1; break;
-		case 'p': port = cli_int(PROG, "--port", optarg, 0, 65535); break;
-		case 'c': config = optarg; break;
-		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
+		case 's': f.stack = optarg; break;
+		case 'a': f.host = optarg; f.host_given = 1; break;
+		case 'p': f.port = cli_int(PROG, "--port", optarg, 0, 65535); break;
+		case 'c': f.config = optarg; break;
+		case 'n': f.nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
 		case 'C': ncpus = cli_cpu_list(PROG, optarg, cpus); break;
 		case 'u': udp_port = cli_int(PROG, "--udp-port", optarg, 1, 65535); break;
 		case 'h': usage(stdout); return 0;
@@ -308,43 +307,24 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
-	if (port < 0)
-		cli_fail(PROG, "--port is required");
-	int user = cli_stack(PROG, stack, config);
-	if (user && nvcpus != 1)
-		cli_fail(PROG, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
-	if (user && port == 0)
-		cli_fail(PROG, "--stack user: give a --port (the stack does not pick one)");
-	if (user && !host_given)
-		host = "0.0.0.0";
-	if (config && !user)
-		serve_check_config(PROG, config);
 	kaon_addr addr;
-	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
-		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
-	const kaon_engine_ops *engine = user ? NULL : kaon_io_engine_pick(stack);
+	const kaon_engine_ops *engine;
+	int user = serve_flags_check(PROG, &f, &addr, &engine);
 
-	/* Signals are taken by the main thread only: block them before the vcpu
-	 * threads start, so they inherit the mask. */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	cli_raise_nofile(1L << 20); /* as many connections as the hard limit allows */
+	serve_signals(&sigs);
 
-	struct server *sv = calloc((size_t)nvcpus, sizeof(*sv));
+	struct server *sv = calloc((size_t)f.nvcpus, sizeof(*sv));
 	if (!sv) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	struct serve **list = calloc((size_t)nvcpus, sizeof(*list));
+	struct serve **list = calloc((size_t)f.nvcpus, sizeof(*list));
 	if (!list) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	for (int i = 0; i < nvcpus; i++) {
+	for (int i = 0; i < f.nvcpus; i++) {
 		sv[i].srv = (struct serve){ .conn = echo_conn, .conn_name = "echo-conn",
 					    .vcpu_name = PROG, .owner = &sv[i] };
 		list[i] = &sv[i].srv;
@@ -352,21 +332,21 @@ int main(int argc, char **argv)
 	kaon_sem_init(&udp_bound, 0);
 	if (udp_port) {
 		sv[0].udp = 1;
-		kaon_addr_parse(&sv[0].uaddr, host, (uint16_t)udp_port);
+		kaon_addr_parse(&sv[0].uaddr, f.host, (uint16_t)udp_port);
 	}
 	int status;
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user) {
 		sv[0].srv.listening = user_listening;
-		status = serve_start_user(PROG, &sv[0].srv, &addr, config, cpus, ncpus);
+		status = serve_start_user(PROG, &sv[0].srv, &addr, f.config, cpus, ncpus);
 	} else
 #endif
-		status = serve_start(PROG, list, (int)nvcpus, &addr, engine, cpus, ncpus);
+		status = serve_start(PROG, list, (int)f.nvcpus, &addr, engine, cpus, ncpus);
 	if (status == 0 && udp_port)
 		status = start_udp(&sv[0]);
 	free(list);
 	if (status) {
-		for (int i = 0; i < nvcpus; i++) {
+		for (int i = 0; i < f.nvcpus; i++) {
 			if (sv[i].srv.v)
 				kaon_vcpu_stop(sv[i].srv.v);
 			kaon_close(sv[i].srv.ls);
@@ -390,7 +370,7 @@ int main(int argc, char **argv)
 
 	struct counters t = { 0 };
 	uint64_t accepted = 0, accept_errors = 0;
-	for (int i = 0; i < nvcpus; i++) {
+	for (int i = 0; i < f.nvcpus; i++) {
 		kaon_vcpu_stop(sv[i].srv.v);
 		kaon_close(sv[i].srv.ls); /* NULL for the user stack: closed on its vcpu */
 		accepted += sv[i].srv.accepted;

@@ -2,10 +2,13 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kaon/io.h"
 #include "kaon/sync.h"
 #ifdef KAON_TOOLS_HAVE_CONFIG
 #include "kaon/config.h"
@@ -66,6 +69,36 @@ void serve_check_config(const char *prog, const char *path)
 		cli_fail(prog, "--config: cannot read %s: %s", path, strerror(errno));
 	fclose(f);
 #endif
+}
+
+int serve_flags_check(const char *prog, struct serve_flags *f, kaon_addr *addr,
+		      const kaon_engine_ops **engine)
+{
+	if (f->port < 0)
+		cli_fail(prog, "--port is required");
+	int user = cli_stack(prog, f->stack, f->config);
+	if (user && f->nvcpus != 1)
+		cli_fail(prog, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
+	if (user && f->port == 0)
+		cli_fail(prog, "--stack user: give a --port (the stack does not pick one)");
+	if (user && !f->host_given)
+		f->host = "0.0.0.0";
+	if (f->config && !user)
+		serve_check_config(prog, f->config);
+	if (kaon_addr_parse(addr, f->host, (uint16_t)f->port) < 0)
+		cli_fail(prog, "--addr: '%s' is not a numeric IPv4 or IPv6 address", f->host);
+	*engine = user ? NULL : kaon_io_engine_pick(f->stack);
+	return user;
+}
+
+void serve_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile(1L << 20); /* as many connections as the hard limit allows */
 }
 
 static int cannot_listen(const char *prog, const kaon_addr *addr, int err)

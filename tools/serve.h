@@ -7,6 +7,7 @@
 #ifndef KAON_TOOLS_SERVE_H
 #define KAON_TOOLS_SERVE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "kaon/co.h"
@@ -34,6 +35,25 @@ struct serve_conn {
 	void *owner;
 	kaon_sock *s;
 };
+
+/* The flags every server tool takes: --stack --addr --port --config --vcpus. */
+struct serve_flags {
+	const char *stack, *host, *config;
+	int host_given;
+	long long port, nvcpus; /* port -1: not given */
+};
+
+/* Check the flags together (a bad mix is cli_fail: exit 2), check a
+ * --config given to a kernel stack, and resolve the address (f->host
+ * becomes 0.0.0.0 on kaon's stack unless --addr was given) and the kernel
+ * engine (NULL for kaon's). @return 1 for kaon's stack, 0 for the kernel's. */
+int serve_flags_check(const char *prog, struct serve_flags *f, kaon_addr *addr,
+		      const kaon_engine_ops **engine);
+
+/* SIGINT and SIGTERM into @p sigs, blocked before the vcpu threads start
+ * (they inherit the mask: the main thread takes them with sigwait);
+ * SIGPIPE ignored; the descriptor limit raised as far as it goes. */
+void serve_signals(sigset_t *sigs);
 
 /* A --config given to a kernel stack is still checked: file, line and key
  * of a bad one, exit 2. */

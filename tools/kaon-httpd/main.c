@@ -92,9 +92,8 @@ static void print_counters(const char *why, struct http_server *sv, int n)
 
 int main(int argc, char **argv)
 {
-	const char *stack = "epoll", *host = "127.0.0.1", *config = NULL, *rootdir = NULL;
-	int host_given = 0;
-	long long port = -1, nvcpus = 1;
+	struct serve_flags f = { .stack = "epoll", .host = "127.0.0.1", .port = -1, .nvcpus = 1 };
+	const char *rootdir = NULL;
 	int cpus[CLI_MAX_CPUS], ncpus = 0;
 	struct http_conf cf = {
 		.fixed = -1,
@@ -127,11 +126,11 @@ int main(int argc, char **argv)
 		if (o == -1)
 			break;
 		switch (o) {
-		case 's': stack = optarg; break;
-		case 'a': host = optarg; host_given = 1; break;
-		case 'p': port = cli_int(PROG, "--port", optarg, 0, 65535); break;
-		case 'c': config = optarg; break;
-		case 'n': nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
+		case 's': f.stack = optarg; break;
+		case 'a': f.host = optarg; f.host_given = 1; break;
+		case 'p': f.port = cli_int(PROG, "--port", optarg, 0, 65535); break;
+		case 'c': f.config = optarg; break;
+		case 'n': f.nvcpus = cli_int(PROG, "--vcpus", optarg, 1, 256); break;
 		case 'C': ncpus = cli_cpu_list(PROG, optarg, cpus); break;
 		case 'r': rootdir = optarg; break;
 		case 'f': cf.fixed = cli_int(PROG, "--fixed", optarg, 0, 1LL << 30); break;
@@ -147,22 +146,11 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		cli_fail(PROG, "unexpected argument '%s'", argv[optind]);
-	if (port < 0)
-		cli_fail(PROG, "--port is required");
 	if (!rootdir == (cf.fixed < 0))
 		cli_fail(PROG, "give one of --root DIR and --fixed BYTES");
-	int user = cli_stack(PROG, stack, config);
-	if (user && nvcpus != 1)
-		cli_fail(PROG, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
-	if (user && port == 0)
-		cli_fail(PROG, "--stack user: give a --port (the stack does not pick one)");
-	if (user && !host_given)
-		host = "0.0.0.0";
-	if (config && !user)
-		serve_check_config(PROG, config);
 	kaon_addr addr;
-	if (kaon_addr_parse(&addr, host, (uint16_t)port) < 0)
-		cli_fail(PROG, "--addr: '%s' is not a numeric IPv4 or IPv6 address", host);
+	const kaon_engine_ops *engine;
+	int user = serve_flags_check(PROG, &f, &addr, &engine);
 	static struct http_root root = { .fd = -1 };
 	if (rootdir) {
 		int r = http_root_open(&root, rootdir);
@@ -170,17 +158,11 @@ int main(int argc, char **argv)
 			cli_fail(PROG, "--root: cannot open directory %s: %s", rootdir, strerror(-r));
 		cf.root = &root;
 	}
-	const kaon_engine_ops *engine = user ? NULL : kaon_io_engine_pick(stack);
 
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the vcpu threads inherit it */
-	signal(SIGPIPE, SIG_IGN);
-	cli_raise_nofile(1L << 20);
+	serve_signals(&sigs);
 
-	struct http_server *sv = calloc((size_t)nvcpus, sizeof(*sv));
+	struct http_server *sv = calloc((size_t)f.nvcpus, sizeof(*sv));
 	char *fixed_body = cf.fixed > 0 ? malloc((size_t)cf.fixed) : NULL;
 	if (!sv || (cf.fixed > 0 && !fixed_body)) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -188,12 +170,12 @@ int main(int argc, char **argv)
 	}
 	if (fixed_body)
 		memset(fixed_body, 'x', (size_t)cf.fixed);
-	struct serve **list = calloc((size_t)nvcpus, sizeof(*list));
+	struct serve **list = calloc((size_t)f.nvcpus, sizeof(*list));
 	if (!list) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	for (int i = 0; i < nvcpus; i++) {
+	for (int i = 0; i < f.nvcpus; i++) {
 		sv[i].srv = (struct serve){ .conn = http_conn, .conn_name = "http-conn",
 					    .vcpu_name = PROG, .owner = &sv[i] };
 		list[i] = &sv[i].srv;
@@ -204,10 +186,10 @@ int main(int argc, char **argv)
 	int status;
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user)
-		status = serve_start_user(PROG, &sv[0].srv, &addr, config, cpus, ncpus);
+		status = serve_start_user(PROG, &sv[0].srv, &addr, f.config, cpus, ncpus);
 	else
 #endif
-		status = serve_start(PROG, list, (int)nvcpus, &addr, engine, cpus, ncpus);
+		status = serve_start(PROG, list, (int)f.nvcpus, &addr, engine, cpus, ncpus);
 	free(list);
 	if (!status) {
 		char a[KAON_ADDR_STRLEN];
@@ -216,13 +198,13 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		int sig;
 		sigwait(&sigs, &sig);
-		for (int i = 0; i < nvcpus; i++) {
+		for (int i = 0; i < f.nvcpus; i++) {
 			kaon_vcpu_stop(sv[i].srv.v);
 			sv[i].srv.v = NULL;
 		}
-		print_counters(strsignal(sig), sv, (int)nvcpus);
+		print_counters(strsignal(sig), sv, (int)f.nvcpus);
 	}
-	for (int i = 0; i < nvcpus; i++) {
+	for (int i = 0; i < f.nvcpus; i++) {
 		if (sv[i].srv.v)
 			kaon_vcpu_stop(sv[i].srv.v);
 		kaon_close(sv[i].srv.ls); /* NULL for the user stack: closed on its vcpu */
