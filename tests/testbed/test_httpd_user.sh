@@ -8,25 +8,9 @@
 # usage: test_httpd_user.sh SRCDIR BINDIR      (root; exit 77 = skipped)
 set -u
 SRC="$1" BIN="$2"
-TB="$SRC/scripts/testbed.sh"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root for network namespaces and AF_XDP"
-	exit 77
-fi
+. "$SRC/tests/testbed/tb_lib.sh"
+tb_init "network namespaces and AF_XDP" kaon-httpd-tb
 command -v curl >/dev/null || { echo "SKIP: curl is not installed (scripts/deps.sh)"; exit 77; }
-WORK=$(mktemp -d /tmp/kaon-httpd-tb.XXXXXX)
-SERVER_PID=
-passed=0 failed=0
-
-cleanup() {
-	[ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-	"$TB" down >/dev/null 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 mkdir -p "$WORK/root"
 for f in 64:f64.bin 4096:f4k.bin 65536:f64k.bin 1048576:f1m.bin; do
@@ -99,5 +83,4 @@ SERVER_PID=
 grep -q "connection errors 0" "$WORK/server.log" && ok "no connection errors" ||
 	bad "counters: $(grep connections "$WORK/server.log")"
 
-echo "passed $passed, failed $failed"
-[ $failed -eq 0 ]
+tb_done

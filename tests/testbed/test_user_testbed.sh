@@ -9,23 +9,9 @@
 # usage: test_user_testbed.sh SRCDIR BINDIR      (root; exit 77 = skipped)
 set -u
 SRC="$1" BIN="$2"
-TB="$SRC/scripts/testbed.sh"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root for network namespaces and AF_XDP"
-	exit 77
-fi
-WORK=$(mktemp -d /tmp/kaon-tb.XXXXXX)
-SERVER_PID=
-passed=0 failed=0
-
-cleanup() {
-	[ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-	"$TB" down >/dev/null 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
+. "$SRC/tests/testbed/tb_lib.sh"
+tb_init "network namespaces and AF_XDP" kaon-tb
+# A failure shows the end of the server's log.
 bad() { failed=$((failed + 1)); echo "FAIL $*"; [ -f "$WORK/server.log" ] && sed 's/^/     server: /' "$WORK/server.log" | grep -v "libbpf\|libxdp" | tail -15; }
 
 # A config for PMD $1 (af_xdp or af_packet).
@@ -201,5 +187,4 @@ rc=$?
 ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" &&
 	bad "bad config: an XDP program was attached" || ok "bad config: interface untouched"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+tb_done

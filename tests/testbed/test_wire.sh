@@ -11,27 +11,11 @@
 # usage: test_wire.sh SRCDIR BINDIR      (root; exit 77 = skipped)
 set -u
 SRC="$1" BIN="$2"
-TB="$SRC/scripts/testbed.sh"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root for network namespaces and packet sockets"
-	exit 77
-fi
+. "$SRC/tests/testbed/tb_lib.sh"
+tb_init "network namespaces and packet sockets" kaon-wire-tb
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
 [ -x "$BIN/kaon-wire" ] || { echo "FAIL: $BIN/kaon-wire not built"; exit 1; }
 export KAON_WIRE="$BIN/kaon-wire"
-WORK=$(mktemp -d /tmp/kaon-wire-tb.XXXXXX)
-SERVER_PID=
-passed=0 failed=0
-
-cleanup() {
-	[ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-	"$TB" down >/dev/null 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 cli() { ip netns exec kaon-cli "$@"; }
 
 "$TB" down >/dev/null 2>&1
@@ -120,5 +104,4 @@ fi
 "$TB" down || bad "down"
 ip netns list | grep -q '^kaon-' && bad "namespaces left after down" || ok "down removed everything"
 
-echo "passed $passed, failed $failed"
-[ $failed -eq 0 ]
+tb_done
