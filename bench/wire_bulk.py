@@ -33,6 +33,17 @@ def pattern(seed, n):
     return random.Random(seed).randbytes(n)
 
 
+
+def run_flows(n, flow):
+    """Run flow(0..n-1) in threads at once. @return the seconds it took."""
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=flow, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - t0
+
 def recv_all(sock, hasher, deadline):
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -138,13 +149,7 @@ def send(a):
         except Exception as e:
             errs.append("flow %d: %s" % (i, e))
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=flow, args=(i,)) for i in range(a.flows)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    secs = time.monotonic() - t0
+    secs = run_flows(a.flows, flow)
     total = sum(n for n, _ in res.values())
     print(json.dumps({"bytes": total, "seconds": round(secs, 3),
                       "gbps": round(total * 8 / secs / 1e9, 4),
@@ -186,13 +191,7 @@ def echo(a):
         except Exception as e:
             errs.append("flow %d: %s" % (i, e))
 
-    t0 = time.monotonic()
-    threads = [threading.Thread(target=flow, args=(i,)) for i in range(a.flows)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    secs = time.monotonic() - t0
+    secs = run_flows(a.flows, flow)
     total = sum(n for n, _ in res.values())
     ok = not errs and len(res) == a.flows and all(v[1] for v in res.values())
     print(json.dumps({"bytes": total, "seconds": round(secs, 3),
