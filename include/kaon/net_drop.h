@@ -115,11 +115,18 @@ enum kn_drop_reason {
 	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
 	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 
+/* How many states enum kn_tcp_state (kaon/net.h) has. */
+#define KN_TCP_NSTATES 11
+
 struct kn_stats {
 #define KN_STATS_FIELD(n) uint64_t n;
 	KN_STATS(KN_STATS_FIELD)
 #undef KN_STATS_FIELD
 	uint64_t drops[KN_DROP_MAX]; /**< indexed by enum kn_drop_reason */
+	/** Gauges: the TCBs in each state now, indexed by enum kn_tcp_state
+	 *  (CLOSED: those the application still holds); they add up to
+	 *  kn_stack_tcb_count(). */
+	uint64_t tcp_states[KN_TCP_NSTATES];
 };
 
 #ifdef __cplusplus

@@ -50,6 +50,7 @@ struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 	TAILQ_INIT(&t->acceptq);
 	TAILQ_INSERT_TAIL(&s->all, t, all_link);
 	s->ntcb++;
+	s->st.tcp_states[KN_TCP_CLOSED]++;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
 	t->rto = c->rto_init_ns;
 	if (c->nagle)
@@ -111,10 +112,18 @@ uint32_t kn_tcp_ts_offset(struct kn_stack *s, uint32_t lip, uint16_t lport, uint
 	return (uint32_t)kn_siphash(s->sec.key[KN_KEY_TS], m, 2);
 }
 
+_Static_assert(KN_TCP_TIME_WAIT + 1 == KN_TCP_NSTATES, "KN_TCP_NSTATES");
+
+/* Every change of a live TCB's state goes through here, so that
+ * st.tcp_states[] counts the TCBs in each state (a TCB is counted from
+ * kn_tcb_alloc, in CLOSED, to tcb_free). */
 void kn_tcp_set_state(struct kn_tcb *t, uint8_t st)
 {
+	struct kn_stats *c = &t->s->st;
 	if (st == KN_TCP_ESTABLISHED)
-		t->s->st.tcp_established++;
+		c->tcp_established++;
+	c->tcp_states[t->state]--;
+	c->tcp_states[st]++;
 	t->state = st;
 }
 
@@ -290,6 +299,7 @@ static void tcb_free(struct kn_tcb *t)
 	kn_tcp_timer_unfile(t);
 	TAILQ_REMOVE(&s->all, t, all_link);
 	s->ntcb--;
+	s->st.tcp_states[t->state]--;
 	free(t);
 }
 
@@ -300,7 +310,7 @@ void kn_tcp_closed(struct kn_tcb *t)
 	struct kn_stack *s = t->s;
 	if (t->state == KN_TCP_TIME_WAIT)
 		s->st.tcp_timewait_closed++;
-	t->state = KN_TCP_CLOSED;
+	kn_tcp_set_state(t, KN_TCP_CLOSED);
 	t->t_rexmt = t->t_persist = t->t_delack = t->t_keep = t->t_2msl = 0;
 	kn_tcp_timer_unfile(t);
 	if (t->flags & TF_HASHED) {

@@ -23,7 +23,7 @@ struct kn_tcb *kn_tcp_listen(struct kn_stack *s, uint16_t port, uint32_t backlog
 	t->backlog = backlog ? backlog : 1;
 	t->ev.user = user;
 	t->flags |= TF_APP | TF_HASHED;
-	t->state = KN_TCP_LISTEN;
+	kn_tcp_set_state(t, KN_TCP_LISTEN);
 	LIST_INSERT_HEAD(&s->listeners, t, hash_link);
 	*err = 0;
 	return t;
@@ -89,7 +89,7 @@ struct kn_tcb *kn_tcp_connect(struct kn_stack *s, uint32_t ip, uint16_t port, ui
 	t->mss = kn_tcp_mss_limit(s->mtu, 0, s->conf.tcp.timestamps);
 	t->cwnd = t->mss;
 	t->ssthresh = UINT32_MAX / 2;
-	t->state = KN_TCP_SYN_SENT;
+	kn_tcp_set_state(t, KN_TCP_SYN_SENT);
 	kn_tcb_hash(s, t);
 	s->st.tcp_active_opens++;
 	kn_tcp_output(t);
@@ -345,7 +345,7 @@ static void listener_close(struct kn_tcb *l)
 		kn_tcp_drop(c, -ECONNABORTED);
 	LIST_REMOVE(l, hash_link);
 	l->flags &= ~(TF_HASHED | TF_APP);
-	l->state = KN_TCP_CLOSED;
+	kn_tcp_set_state(l, KN_TCP_CLOSED);
 	kn_tcp_closed(l);
 }
 

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "net/tcp.h"
 #include "net/wire.h"
 
 struct kt_cap cap;
@@ -26,9 +27,26 @@ void th_setup(void (*tweak)(struct kn_stack_conf *))
 	S = kt_stack(&cap, &conf, now);
 }
 
+void th_check_states(void)
+{
+	uint64_t n[KN_TCP_NSTATES] = {0};
+	struct kn_tcb *t;
+	TAILQ_FOREACH(t, &S->all, all_link)
+		n[t->state]++;
+	const struct kn_stats *st = kn_stack_stats(S);
+	for (int i = 0; i < KN_TCP_NSTATES; i++) {
+		if (st->tcp_states[i] != n[i])
+			print_message("%s: counted %llu, there are %llu\n",
+				      kn_tcp_state_name((enum kn_tcp_state)i),
+				      (unsigned long long)st->tcp_states[i], (unsigned long long)n[i]);
+		assert_int_equal(st->tcp_states[i], n[i]);
+	}
+}
+
 int th_teardown(void **st)
 {
 	(void)st;
+	th_check_states();
 	kn_stack_destroy(S);
 	kt_cap_clear(&cap);
 	kt_assert_no_leak();

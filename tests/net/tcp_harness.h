@@ -26,7 +26,9 @@ extern uint32_t th_ts_recent;
  * Linux peers use them); @tweak (may be NULL)
  * adjusts the conf before the stack is made. */
 void th_setup(void (*tweak)(struct kn_stack_conf *));
-/* Destroy it and check that every mbuf went back to the pool. */
+/* The stack's per-state gauges (kn_stats.tcp_states) match its TCBs. */
+void th_check_states(void);
+/* Destroy it (th_check_states first) and check that every mbuf went back to the pool. */
 int th_teardown(void **st);
 /* cmocka setup: th_setup(NULL). */
 int th_setup_default(void **st);

@@ -501,6 +501,82 @@ static void test_simultaneous_close(void **st)
 	kn_tcp_close(l);
 }
 
+/* kn_stats.tcp_states, the gauges telemetry shows (ss -s): @p want[state]
+ * TCBs in each state, and they match the TCBs there are. */
+static void states_are(int line, const uint64_t want[KN_TCP_NSTATES])
+{
+	const struct kn_stats *st = kn_stack_stats(S);
+	for (int i = 0; i < KN_TCP_NSTATES; i++) {
+		if (st->tcp_states[i] != want[i])
+			print_message("line %d: %s: %llu, wanted %llu\n", line,
+				      kn_tcp_state_name((enum kn_tcp_state)i),
+				      (unsigned long long)st->tcp_states[i],
+				      (unsigned long long)want[i]);
+		assert_int_equal(st->tcp_states[i], want[i]);
+	}
+	th_check_states();
+}
+#define STATES(...) states_are(__LINE__, (const uint64_t[KN_TCP_NSTATES]){ __VA_ARGS__ })
+
+/* Each transition moves one TCB from one gauge to another: a passive open
+ * and close, an active open and close through TIME-WAIT, an abort. */
+static void test_state_gauges(void **st)
+{
+	(void)st;
+	int err;
+	STATES(0);
+	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
+	STATES([KN_TCP_LISTEN] = 1);
+	peer_send_opts(KN_TH_SYN, PISN, 0, 65535, syn_opts, 8);
+	struct kt_seg sa = th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_SYN_RECEIVED] = 1);
+	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, NULL, 0);
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_ESTABLISHED] = 1);
+	struct kn_tcb *p = kn_tcp_accept(l, &cev);
+	assert_non_null(p);
+	/* The peer closes: CLOSE-WAIT, then LAST-ACK, then gone. */
+	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 1, sa.seq + 1, 65535, NULL, 0);
+	th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_CLOSE_WAIT] = 1);
+	kn_tcp_close(p);
+	struct kt_seg f = th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_LAST_ACK] = 1);
+	peer_send(KN_TH_ACK, PISN + 2, f.seq + 1, 65535, NULL, 0);
+	STATES([KN_TCP_LISTEN] = 1);
+
+	/* Active open (the harness's peer talks to our port LPORT); we close
+	 * first: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT. */
+	struct kn_tcb *c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
+	assert_non_null(c);
+	kn_stack_flush(S);
+	struct kt_seg syn = th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_SYN_SENT] = 1);
+	peer_send_opts(KN_TH_SYN | KN_TH_ACK, PISN, syn.seq + 1, 65535, syn_opts, 8);
+	th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_ESTABLISHED] = 1);
+	kn_tcp_shutdown(c);
+	f = th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_FIN_WAIT_1] = 1);
+	peer_send(KN_TH_ACK, PISN + 1, f.seq + 1, 65535, NULL, 0);
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_FIN_WAIT_2] = 1);
+	peer_send(KN_TH_FIN | KN_TH_ACK, PISN + 1, f.seq + 1, 65535, NULL, 0);
+	th_take();
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_TIME_WAIT] = 1);
+	kn_tcp_close(c);
+	tick(conf.tcp.time_wait_ns);
+	STATES([KN_TCP_LISTEN] = 1);
+
+	/* Reset by the peer while the application holds it: CLOSED until closed. */
+	c = kn_tcp_connect(S, KT_PEER_IP, PPORT, LPORT, &cev, &err);
+	kn_stack_flush(S);
+	syn = th_take();
+	peer_send(KN_TH_RST | KN_TH_ACK, 0, syn.seq + 1, 0, NULL, 0);
+	STATES([KN_TCP_LISTEN] = 1, [KN_TCP_CLOSED] = 1);
+	kn_tcp_close(c);
+	kn_tcp_close(l);
+	STATES(0);
+}
+
 static void test_zero_window_persist(void **st)
 {
 	(void)st;
@@ -711,6 +787,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_active_close_time_wait, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_passive_close, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_simultaneous_close, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_state_gauges, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_zero_window_persist, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_listen_queues_bounded, th_setup_default, th_teardown),
