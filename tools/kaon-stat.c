@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kaon-stat: a running kaon's counters, read from DPDK's telemetry socket
- * (the /kaon/... commands kaon registers), printed like `netstat -s`, or as
- * one JSON object with --json.
+ * (the /kaon/... commands kaon registers), printed like `netstat -s` (with
+ * `ss -s`'s line for the TCP states), or as one JSON object with --json:
+ * {"/kaon/stats": {...}, "/kaon/tcp": {...}, ..., "/kaon/port,0": {...}}.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,15 +20,19 @@
 /* DPDK's telemetry replies are at most this long (it says so when we connect). */
 #define REPLY_MAX 65536
 
-static const char *const cmds[] = { "/kaon/stats", "/kaon/drops", "/kaon/engine", "/kaon/port" };
+static const char *const cmds[] = { "/kaon/stats", "/kaon/tcp", "/kaon/drops", "/kaon/engine",
+				     "/kaon/port" };
+/* Ports asked about one by one (/kaon/port,N), at most. */
+#define RTE_PORTS_MAX 32
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [--file-prefix P | --socket PATH] [--json] [--all]\n"
-		"Print the counters of a running kaon (its stack, every drop reason, its\n"
-		"engine and its port), read through DPDK's telemetry socket.\n"
+		"Print the counters of a running kaon (its stack, its TCBs in each TCP state,\n"
+		"every drop reason, its engine, its ports summed and each port's own\n"
+		"counters and non-zero xstats), read through DPDK's telemetry socket.\n"
 		"  --file-prefix P  the kaon's [dpdk] file_prefix (default kaon)\n"
 		"  --socket PATH    the telemetry socket itself\n"
 		"  --json           one JSON object: {\"/kaon/stats\": {...}, ...}\n"
@@ -88,41 +93,174 @@ static const char *skip_ws(const char *p)
 	return p;
 }
 
-/* Print the flat dictionary that is the value of the reply's one key,
- * `{"CMD": {"name": number, ...}}`, as "    value name" lines. A kaon that
- * does not know the command answers `{"CMD": null}`: nothing printed.
- * @return 0, or -1 when the reply is not of that shape. */
-static int print_dict(const char *title, const char *reply, int all)
+/* One entry of a flat dictionary: a number, or a string (no escapes: the
+ * values kaon and DPDK put there have none). */
+struct entry {
+	const char *name;
+	int name_len;
+	int is_str;
+	const char *str;
+	int str_len;
+	unsigned long long v;
+};
+
+/* The value of the reply's one key, `{"CMD": VALUE}`. */
+static const char *reply_value(const char *reply)
 {
 	const char *p = strchr(reply, ':');
-	if (!p)
-		return -1;
-	p = skip_ws(p + 1);
-	if (!strncmp(p, "null", 4))
-		return 0;
+	return p ? skip_ws(p + 1) : NULL;
+}
+
+/* Walk the flat dictionary at @p p ("{...}"), calling @p fn on each entry.
+ * @return 0, or -1 when it is not of that shape. */
+static int walk_dict(const char *p, void (*fn)(const struct entry *, void *), void *arg)
+{
 	if (*p != '{')
 		return -1;
-	printf("%s:\n", title);
 	p = skip_ws(p + 1);
 	while (*p == '"') {
-		const char *name = p + 1, *end = strchr(name, '"');
+		struct entry e = { .name = p + 1 };
+		const char *end = strchr(e.name, '"');
 		if (!end)
 			return -1;
+		e.name_len = (int)(end - e.name);
 		p = skip_ws(end + 1);
 		if (*p != ':')
 			return -1;
 		p = skip_ws(p + 1);
-		char *num_end;
-		unsigned long long v = strtoull(p, &num_end, 10);
-		if (num_end == p)
-			return -1;
-		if (v || all)
-			printf("    %llu %.*s\n", v, (int)(end - name), name);
-		p = skip_ws(num_end);
+		if (*p == '"') {
+			e.is_str = 1;
+			e.str = p + 1;
+			end = strchr(e.str, '"');
+			if (!end)
+				return -1;
+			e.str_len = (int)(end - e.str);
+			p = end + 1;
+		} else {
+			char *num_end;
+			e.v = strtoull(p, &num_end, 10);
+			if (num_end == p)
+				return -1;
+			p = num_end;
+		}
+		fn(&e, arg);
+		p = skip_ws(p);
 		if (*p == ',')
 			p = skip_ws(p + 1);
 	}
 	return *p == '}' ? 0 : -1;
+}
+
+static void print_entry(const struct entry *e, void *arg)
+{
+	if (!e->is_str && (e->v || *(int *)arg))
+		printf("    %llu %.*s\n", e->v, e->name_len, e->name);
+}
+
+/* Print the dictionary of @p reply as "    value name" lines under @p title
+ * (strings are for titles, not printed here). A kaon that does not know
+ * the command answers `{"CMD": null}`: nothing printed.
+ * @return 0, or -1 when the reply is not of that shape. */
+static int print_dict(const char *title, const char *reply, int all)
+{
+	const char *p = reply_value(reply);
+	if (!p)
+		return -1;
+	if (!strncmp(p, "null", 4))
+		return 0;
+	printf("%s:\n", title);
+	return walk_dict(p, print_entry, &all);
+}
+
+struct lookup {
+	const char *name;
+	int is_str;
+	unsigned long long v;
+	char str[64];
+	int found;
+};
+
+static void find_entry(const struct entry *e, void *arg)
+{
+	struct lookup *l = arg;
+	if ((int)strlen(l->name) != e->name_len || strncmp(l->name, e->name, (size_t)e->name_len))
+		return;
+	l->found = 1;
+	l->is_str = e->is_str;
+	l->v = e->v;
+	if (e->is_str)
+		snprintf(l->str, sizeof(l->str), "%.*s", e->str_len, e->str);
+}
+
+/* The entry @p name of @p reply's dictionary; 0 if found. */
+static int lookup(const char *reply, const char *name, struct lookup *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->name = name;
+	const char *p = reply_value(reply);
+	if (!p || walk_dict(p, find_entry, l) < 0 || !l->found)
+		return -1;
+	return 0;
+}
+
+/* `ss -s`'s line from /kaon/tcp: "TCP: 5 (estab 3, listen 1, timewait 1)",
+ * the states that hold a TCB (all of them with --all). */
+static void print_tcp_summary(const char *reply, int all)
+{
+	static const struct {
+		const char *key, *label;
+	} st[] = {
+		{ "established", "estab" },   { "listen", "listen" },
+		{ "syn_sent", "syn-sent" },   { "syn_received", "syn-recv" },
+		{ "fin_wait_1", "fin-wait-1" }, { "fin_wait_2", "fin-wait-2" },
+		{ "close_wait", "close-wait" }, { "closing", "closing" },
+		{ "last_ack", "last-ack" },   { "time_wait", "timewait" },
+		{ "closed", "closed" },
+	};
+	struct lookup l;
+	if (lookup(reply, "tcbs", &l) < 0)
+		return;
+	printf("TCP: %llu (", l.v);
+	int n = 0;
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		if (lookup(reply, st[i].key, &l) < 0 || (!l.v && !all && i > 0))
+			continue;
+		printf("%s%s %llu", n++ ? ", " : "", st[i].label, l.v);
+	}
+	printf(")\n");
+}
+
+/* DPDK's /ethdev/list: {"/ethdev/list": [0, 1]}. @return how many ids. */
+static int port_ids(const char *reply, unsigned *ids, int max)
+{
+	const char *p = reply_value(reply);
+	if (!p || *p != '[')
+		return 0;
+	int n = 0;
+	p = skip_ws(p + 1);
+	while (n < max && *p >= '0' && *p <= '9') {
+		char *end;
+		ids[n++] = (unsigned)strtoul(p, &end, 10);
+		p = skip_ws(end);
+		if (*p == ',')
+			p = skip_ws(p + 1);
+	}
+	return n;
+}
+
+/* Append one reply to the --json object under @p cmd: each reply is
+ * {"CMD": VALUE}, where DPDK writes CMD without its parameters ("/kaon/port"
+ * for "/kaon/port,0"), so the key is written here. @return 0 or -1. */
+static int json_join(const char *cmd, char *reply, int first)
+{
+	char *value = (char *)reply_value(reply), *close = strrchr(reply, '}');
+	if (!value || !close || close < value) {
+		fprintf(stderr, PROG ": %s: not JSON: %s\n", cmd, reply);
+		return -1;
+	}
+	*close = 0;
+	printf("%s\"%s\": %s", first ? "" : ", ", cmd, value);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -164,24 +302,46 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s said nothing\n", path);
 		return 1;
 	}
-	static const char *const titles[] = { "Stack", "Drops", "Engine", "Port" };
+	static const char *const titles[] = { "Stack", "TCP states", "Drops", "Engine", "Port" };
 	if (json)
 		putchar('{');
 	for (size_t i = 0; i < NCMDS; i++) {
-		ssize_t n = ask(fd, cmds[i], buf, sizeof(buf));
-		if (n < 0)
+		if (ask(fd, cmds[i], buf, sizeof(buf)) < 0)
 			return 1;
 		if (json) {
-			/* Each reply is {"CMD": VALUE}: join their insides. */
-			char *open = strchr(buf, '{'), *close = strrchr(buf, '}');
-			if (!open || !close || close < open) {
-				fprintf(stderr, PROG ": %s: not JSON: %s\n", cmds[i], buf);
+			if (json_join(cmds[i], buf, i == 0) < 0)
 				return 1;
-			}
-			*close = 0;
-			printf("%s%s", i ? ", " : "", open + 1);
-		} else if (print_dict(titles[i], buf, all) < 0) {
+			continue;
+		}
+		if (!strcmp(cmds[i], "/kaon/tcp"))
+			print_tcp_summary(buf, all);
+		if (print_dict(titles[i], buf, all) < 0) {
 			fprintf(stderr, PROG ": %s: unexpected reply: %.200s\n", cmds[i], buf);
+			return 1;
+		}
+	}
+	/* Each port DPDK knows, by its id. */
+	unsigned ids[RTE_PORTS_MAX];
+	int nports = 0;
+	if (ask(fd, "/ethdev/list", buf, sizeof(buf)) >= 0)
+		nports = port_ids(buf, ids, RTE_PORTS_MAX);
+	for (int i = 0; i < nports; i++) {
+		char cmd[32], title[96];
+		snprintf(cmd, sizeof(cmd), "/kaon/port,%u", ids[i]);
+		if (ask(fd, cmd, buf, sizeof(buf)) < 0)
+			return 1;
+		if (json) {
+			if (json_join(cmd, buf, 0) < 0)
+				return 1;
+			continue;
+		}
+		struct lookup name;
+		if (lookup(buf, "name", &name) == 0 && name.is_str && name.str[0])
+			snprintf(title, sizeof(title), "Port %u (%s)", ids[i], name.str);
+		else
+			snprintf(title, sizeof(title), "Port %u", ids[i]);
+		if (print_dict(title, buf, all) < 0) {
+			fprintf(stderr, PROG ": %s: unexpected reply: %.200s\n", cmd, buf);
 			return 1;
 		}
 	}
