@@ -3,7 +3,8 @@
  * F-Stack knows is mapped onto the kaon key that means the same, checked by
  * kaon's own rules (config.c), or reported. A key kaon has no use for gets a
  * warning naming it and its line; a key whose meaning kaon cannot honour
- * (IPv6, VLANs, bonding, several ports, KNI) refuses the file. Keys not in
+ * (IPv6, VLANs, bonding, several ports, KNI) refuses the file. [vdevN]
+ * sections become virtio_user devices, as F-Stack makes them. Keys not in
  * the file keep kaon's defaults, not F-Stack's. docs/config.md has the table. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -192,15 +193,23 @@ static int dpdk_key(struct loader *l, const char *s, const char *name, const cha
 		l->port = 0;
 		return 1;
 	}
-	if (!strcmp(name, "nb_vdev") || !strcmp(name, "nb_bond")) {
+	if (!strcmp(name, "nb_vdev")) {
+		int ok;
+		unsigned long v = number(l, s, name, value, 0, KAON_CONF_MAX_DEVARGS, &ok);
+		if (!ok)
+			return 0;
+		if (l->nb_vdev_line)
+			return fail(l, l->line, s, name, "given twice");
+		l->nb_vdev = (int)v;
+		l->nb_vdev_line = l->line;
+		return 1;
+	}
+	if (!strcmp(name, "nb_bond")) {
 		int ok;
 		unsigned long v = number(l, s, name, value, 0, 1024, &ok);
 		if (!ok || v == 0)
 			return ok;
-		return fail(l, l->line, s, name, "%s",
-			    name[3] == 'v' ? "kaon does not build virtio_user devices from "
-					     "[vdevN]; name the device in a kaon file's [dpdk] vdev"
-					   : "kaon does not bond ports");
+		return fail(l, l->line, s, name, "kaon does not bond ports");
 	}
 	if (!strcmp(name, "vlan_filter"))
 		return fail(l, l->line, s, name, "kaon has no VLAN support");
@@ -301,6 +310,152 @@ static int sysctl_key(struct loader *l, const char *s, const char *name, const c
 	return ignore(l, s, name, "a FreeBSD tunable with no kaon counterpart");
 }
 
+/* [vdevN]: a virtio_user device, as F-Stack builds it (its config.ini and
+ * dpdk_args_setup): --vdev=virtio_userN,path=P[,queues=Q][,cq=C]
+ * [,queue_size=S][,mac=M], with F-Stack's rules: [dpdk] nb_vdev comes first,
+ * sections past it have no effect. Kaon checks each value here, so that a
+ * mistake names its line rather than surfacing as an EAL error, and puts
+ * the device together when the whole file is read (vdevs_whole). */
+enum { V_PATH = 1, V_QUEUES = 2, V_QSIZE = 4, V_MAC = 8, V_CQ = 16, V_IFACE = 32 };
+
+/* "00:1b:21:0a:0b:0c", a unicast address (a port's own). */
+static int mac_ok(const char *v)
+{
+	unsigned b[6];
+	char end;
+	if (strlen(v) != 17 ||
+	    sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return 0;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
+			return 0;
+	return !(b[0] & 1) && (b[0] | b[1] | b[2] | b[3] | b[4] | b[5]);
+}
+
+static int vdev_key(struct loader *l, const char *s, long id, const char *name, const char *value)
+{
+	if (!l->nb_vdev_line || !l->nb_vdev)
+		return fail(l, l->line, s, name,
+			    "[dpdk] nb_vdev must come first and count this device (F-Stack "
+			    "refuses it too)");
+	if (id >= l->nb_vdev) {
+		warn(l, l->line, s, name, "ignored: beyond [dpdk] nb_vdev=%d (F-Stack ignores it too)",
+		     l->nb_vdev);
+		return 1;
+	}
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} known[] = { { "path", V_PATH }, { "queues", V_QUEUES }, { "queue_size", V_QSIZE },
+		      { "mac", V_MAC },   { "cq", V_CQ },         { "iface", V_IFACE } };
+	unsigned bit = 0;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(name, known[i].name))
+			bit = known[i].bit;
+	if (!bit)
+		return fail(l, l->line, s, name,
+			    "not a key of F-Stack's [vdevN] (path, queues, queue_size, mac, cq, iface)");
+	struct fs_vdev *v = &l->vdev[id];
+	if (v->seen & bit)
+		return fail(l, l->line, s, name, "given twice");
+	if (!v->line)
+		v->line = l->line;
+	v->seen |= bit;
+	int ok = 1;
+	switch (bit) {
+	case V_PATH:
+		/* A comma or '=' would end the devargs' value early. */
+		if (!*value || strpbrk(value, ",= \t"))
+			return fail(l, l->line, s, name,
+				    "'%s' is not a path virtio_user can take (empty, or a comma, "
+				    "'=' or blank in it)", value);
+		if (strlen(value) >= sizeof(v->path) - 80)
+			return fail(l, l->line, s, name, "longer than %zu characters",
+				    sizeof(v->path) - 81);
+		strcpy(v->path, value);
+		return 1;
+	case V_QUEUES:
+		v->queues = number(l, s, name, value, 1, 1024, &ok);
+		return ok;
+	case V_QSIZE:
+		v->queue_size = number(l, s, name, value, 1, 32768, &ok);
+		if (ok && (v->queue_size & (v->queue_size - 1)))
+			return fail(l, l->line, s, name,
+				    "%lu is not a power of two (a virtio ring's size)", v->queue_size);
+		return ok;
+	case V_CQ:
+		v->cq = number(l, s, name, value, 0, 1, &ok);
+		return ok;
+	case V_MAC:
+		if (!mac_ok(value))
+			return fail(l, l->line, s, name,
+				    "'%s' is not a unicast MAC address (xx:xx:xx:xx:xx:xx)", value);
+		strcpy(v->mac, value);
+		return 1;
+	default: /* V_IFACE */
+		return ignore(l, s, name,
+			      "F-Stack does not pass it to DPDK either (its sample says not to "
+			      "set it)");
+	}
+}
+
+/* Each [vdevN] below nb_vdev as kaon's [dpdk] vdev = virtio_userN,... */
+static void vdevs_whole(struct loader *l)
+{
+	if (!l->nb_vdev)
+		return;
+	if (l->c->dpdk.n_allow) {
+		fail(l, l->nb_vdev_line, "dpdk", "nb_vdev",
+		     "F-Stack starts DPDK with --no-pci when it builds vdevs, so [dpdk] "
+		     "allow/pci_whitelist would name nothing: give one or the other");
+		return;
+	}
+	for (int i = 0; i < l->nb_vdev && !l->failed; i++) {
+		struct fs_vdev *v = &l->vdev[i];
+		char sec[16];
+		snprintf(sec, sizeof(sec), "vdev%d", i);
+		if (!v->line) {
+			fail(l, l->nb_vdev_line, "dpdk", "nb_vdev", "%d, but there is no [%s] section",
+			     l->nb_vdev, sec);
+			return;
+		}
+		if (!(v->seen & V_PATH)) {
+			fail(l, v->line, sec, "path",
+			     "missing: virtio_user needs the vhost-user socket or /dev/vhost-net");
+			return;
+		}
+		/* virtio_user refuses several queue pairs without a control queue;
+		 * F-Stack's sample says cq defaults to 1 then. */
+		unsigned long cq = (v->seen & V_CQ) ? v->cq : v->queues > 1;
+		if (v->queues > 1 && !cq) {
+			fail(l, v->line, sec, "cq",
+			     "0 with queues=%lu: virtio_user needs its control queue for more than "
+			     "one queue pair", v->queues);
+			return;
+		}
+		char args[KAON_CONF_STR];
+		size_t n = (size_t)snprintf(args, sizeof(args), "virtio_user%d,path=%s", i, v->path);
+		if (v->queues)
+			n += (size_t)snprintf(args + n, sizeof(args) - n, ",queues=%lu", v->queues);
+		if (cq)
+			n += (size_t)snprintf(args + n, sizeof(args) - n, ",cq=%lu", cq);
+		if (v->queue_size)
+			n += (size_t)snprintf(args + n, sizeof(args) - n, ",queue_size=%lu",
+					      v->queue_size);
+		if (v->mac[0])
+			snprintf(args + n, sizeof(args) - n, ",mac=%s", v->mac);
+		int line = l->line;
+		l->line = v->line;
+		map(l, sec, "path", "dpdk", "vdev", args);
+		l->line = line;
+	}
+	if (!l->failed && l->nb_vdev > 1)
+		warn(l, l->nb_vdev_line, "dpdk", "nb_vdev",
+		     "%d devices: kaon drives DPDK port 0 (virtio_user0), as port_list=0 says",
+		     l->nb_vdev);
+}
+
 /* [sectionN] -> N; -1 if @p section is not prefix + digits. */
 static long numbered(const char *section, const char *prefix)
 {
@@ -343,9 +498,10 @@ int kaon__fstack_set(void *user, const char *s, const char *name, const char *va
 	if (!strcmp(s, "stack") && !strcmp(name, "kernel_coexist"))
 		return switch_key(l, s, name, value, 0, 1,
 				  "kaon shares a NIC with the kernel through [bifurcation]");
-	if (numbered(s, "vdev") >= 0 || numbered(s, "bond") >= 0)
-		return fail(l, l->line, s, name,
-			    "kaon builds no devices from F-Stack's [vdevN]/[bondN] sections");
+	if ((n = numbered(s, "vdev")) >= 0)
+		return vdev_key(l, s, n, name, value);
+	if (numbered(s, "bond") >= 0)
+		return fail(l, l->line, s, name, "kaon builds no devices from F-Stack's [bondN] sections");
 	if (numbered(s, "vlan") >= 0)
 		return fail(l, l->line, s, name, "kaon has no VLAN support");
 	if (!strcmp(s, "rss_check"))
@@ -356,6 +512,9 @@ int kaon__fstack_set(void *user, const char *s, const char *name, const char *va
 void kaon__fstack_check_whole(struct loader *l)
 {
 	kaon_config *c = l->c;
+	vdevs_whole(l);
+	if (l->failed)
+		return;
 	if (l->delayed_ack_off)
 		c->tcp.delayed_ack_us = 0;
 	if (l->n_lcores > 1)

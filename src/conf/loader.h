@@ -32,6 +32,16 @@ struct loader {
 	int delayed_ack_off;           /* net.inet.tcp.delayed_ack = 0 */
 	int delacktime_line;
 	int lcore_line, n_lcores;
+	/* [dpdk] nb_vdev and the [vdevN] sections: virtio_user devices, put
+	 * together once the whole file is read (fstack.c). */
+	int nb_vdev, nb_vdev_line;
+	struct fs_vdev {
+		int line;               /* of the section's first key; 0: not seen */
+		unsigned seen;          /* keys given, to refuse one given twice */
+		char path[KAON_CONF_STR];
+		char mac[18];
+		unsigned long queues, queue_size, cq;
+	} vdev[KAON_CONF_MAX_DEVARGS];
 };
 
 /* Set kaon's [section] name to value, checked; 1 on success, 0 on failure

@@ -193,14 +193,15 @@ static void t_refused(void **s)
 		{ "[dpdk]\nport_list=1\n", "[dpdk] port_list: '1'" },
 		{ "[dpdk]\nlcore_mask=0\n", ":2: [dpdk] lcore_mask: '0' names no core" },
 		{ "[dpdk]\nlcore_mask=0xfg\n", "[dpdk] lcore_mask: '0xfg' is not a hexadecimal" },
-		{ "[dpdk]\nlcore_mask=1\nnb_vdev=1\n", ":3: [dpdk] nb_vdev: kaon does not build" },
+		{ "[dpdk]\nlcore_mask=1\nnb_vdev=1\n", ":3: [dpdk] nb_vdev: 1, but there is no [vdev0]" },
 		{ "[dpdk]\nlcore_mask=1\nnb_bond=2\n", ":3: [dpdk] nb_bond: kaon does not bond ports" },
 		{ "[dpdk]\nlcore_mask=1\nvlan_filter=10\n", "[dpdk] vlan_filter: kaon has no VLAN" },
 		{ "[dpdk]\nlcore_mask=1\nmemory=4\n", ":3: [dpdk] memory: 4 is out of range" },
 		{ "[dpdk]\nlcore_mask=1\n[port0]\naddr6=2001:db8::1\n", ":4: [port0] addr6: kaon has no IPv6" },
 		{ "[dpdk]\nlcore_mask=1\n[port0]\nvip_addr=198.18.0.2;198.18.0.3\n", "[port0] vip_addr: " },
 		{ "[dpdk]\nlcore_mask=1\n[kni]\nenable=1\n", ":4: [kni] enable: kaon shares a NIC" },
-		{ "[dpdk]\nlcore_mask=1\n[vdev0]\npath=/run/vhost0\n", ":4: [vdev0] path: kaon builds no" },
+		{ "[dpdk]\nlcore_mask=1\n[vdev0]\npath=/run/vhost0\n",
+		  ":4: [vdev0] path: [dpdk] nb_vdev must come first" },
 		{ "[freebsd.sysctl]\nnet.inet.tcp.sendspace=1024\n",
 		  ":2: [freebsd.sysctl] net.inet.tcp.sendspace (kaon's [tcp] sndbuf): 1024 is out of range" },
 		{ "[freebsd.sysctl]\nnet.inet.tcp.msl=forever\n",
@@ -223,6 +224,100 @@ static void t_refused(void **s)
 	}
 }
 
+/* F-Stack's [vdevN] section, as its config.ini shows it (uncommented). */
+#define VDEV_FILE(keys)                                                          \
+	"[dpdk]\nlcore_mask=1\nport_list=0\nnb_vdev=1\n"                          \
+	"[port0]\naddr=198.18.0.2\nnetmask=255.255.255.0\nbroadcast=198.18.0.255\n" \
+	"gateway=198.18.0.1\n[vdev0]\n" keys
+
+static void t_vdev_maps(void **s)
+{
+	(void)s;
+	kaon_config c;
+	char err[512];
+	int rc = load(VDEV_FILE("iface=/usr/local/var/run/openvswitch/vhost-user0\n"
+				"path=/var/run/openvswitch/vhost-user0\n"
+				"queues=1\nqueue_size=256\nmac=00:00:00:00:00:01\ncq=0\n"),
+		      &c, err, sizeof(err));
+	if (rc)
+		print_message("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.dpdk.n_vdev, 1);
+	assert_string_equal(c.dpdk.vdev[0], "virtio_user0,path=/var/run/openvswitch/vhost-user0,"
+					    "queues=1,queue_size=256,mac=00:00:00:00:00:01");
+	/* iface: F-Stack stores it and passes it nowhere; kaon says so. */
+	assert_non_null(strstr(warnings, ":11: warning: [vdev0] iface: ignored: "));
+	char *argv[32], buf[1024];
+	int argc = kaon_config_eal_argv(&c, "kaon", argv, 32, buf, sizeof(buf));
+	int saw_vdev = 0, saw_nopci = 0;
+	for (int i = 0; i < argc; i++) {
+		saw_vdev |= !strncmp(argv[i], "--vdev=virtio_user0,path=", 25);
+		saw_nopci |= !strcmp(argv[i], "--no-pci");
+	}
+	assert_true(saw_vdev && saw_nopci);
+
+	/* Only path: nothing else added. Several queues: the control queue F-Stack's
+	 * sample says is the default then. */
+	assert_int_equal(load(VDEV_FILE("path=/dev/vhost-net\n"), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.dpdk.vdev[0], "virtio_user0,path=/dev/vhost-net");
+	assert_string_equal(warnings, "");
+	assert_int_equal(load(VDEV_FILE("path=/run/vhost0\nqueues=4\n"), &c, err, sizeof(err)), 0);
+	assert_string_equal(c.dpdk.vdev[0], "virtio_user0,path=/run/vhost0,queues=4,cq=1");
+
+	/* Two devices, sections in any order; one past nb_vdev is ignored by name. */
+	rc = load("[dpdk]\nlcore_mask=1\nnb_vdev=2\n[vdev1]\npath=/run/b\n[vdev0]\npath=/run/a\n"
+		  "[vdev2]\npath=/run/c\n", &c, err, sizeof(err));
+	if (rc)
+		print_message("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.dpdk.n_vdev, 2);
+	assert_string_equal(c.dpdk.vdev[0], "virtio_user0,path=/run/a");
+	assert_string_equal(c.dpdk.vdev[1], "virtio_user1,path=/run/b");
+	assert_non_null(strstr(warnings, ":9: warning: [vdev2] path: ignored: beyond [dpdk] nb_vdev=2"));
+	assert_non_null(strstr(warnings, ":3: warning: [dpdk] nb_vdev: 2 devices: kaon drives"));
+}
+
+static void t_vdev_refused(void **s)
+{
+	(void)s;
+	static const struct bad cases[] = {
+		{ VDEV_FILE("path=/run/v\nqueue_size=100\n"),
+		  ":12: [vdev0] queue_size: 100 is not a power of two" },
+		{ VDEV_FILE("path=/run/v\nqueue_size=65536\n"), ":12: [vdev0] queue_size: 65536 is out" },
+		{ VDEV_FILE("path=/run/v\nqueues=0\n"), ":12: [vdev0] queues: 0 is out of range" },
+		{ VDEV_FILE("path=/run/v\nqueues=2\ncq=0\n"),
+		  ":11: [vdev0] cq: 0 with queues=2: virtio_user needs its control queue" },
+		{ VDEV_FILE("path=/run/v\ncq=2\n"), ":12: [vdev0] cq: 2 is out of range" },
+		{ VDEV_FILE("path=/run/v\nmac=01:00:5e:00:00:01\n"),
+		  ":12: [vdev0] mac: '01:00:5e:00:00:01' is not a unicast MAC address" },
+		{ VDEV_FILE("path=/run/v\nmac=00:00:00:00:00:00\n"), "[vdev0] mac: '00:00:00:00:00:00'" },
+		{ VDEV_FILE("path=/run/v\nmac=0:1:2:3:4:5\n"), "[vdev0] mac: '0:1:2:3:4:5' is not" },
+		{ VDEV_FILE("path=/run/v,queues=8\n"), ":11: [vdev0] path: '/run/v,queues=8' is not a path" },
+		{ VDEV_FILE("queues=1\n"), ":11: [vdev0] path: missing: virtio_user needs" },
+		{ VDEV_FILE("path=/run/v\nqueue_sz=256\n"),
+		  ":12: [vdev0] queue_sz: not a key of F-Stack's [vdevN]" },
+		{ VDEV_FILE("path=/run/v\npath=/run/w\n"), ":12: [vdev0] path: given twice" },
+		{ "[dpdk]\nlcore_mask=1\nnb_vdev=9\n", ":3: [dpdk] nb_vdev: 9 is out of range" },
+		{ "[dpdk]\nlcore_mask=1\nnb_vdev=1\nallow=0000:3b:00.0\n[vdev0]\npath=/run/v\n",
+		  ":3: [dpdk] nb_vdev: F-Stack starts DPDK with --no-pci" },
+		{ "[dpdk]\nlcore_mask=1\nnb_vdev=2\n[vdev0]\npath=/run/v\n",
+		  ":3: [dpdk] nb_vdev: 2, but there is no [vdev1] section" },
+		{ "[dpdk]\nlcore_mask=1\nnb_vdev=0\n[vdev0]\npath=/run/v\n",
+		  ":5: [vdev0] path: [dpdk] nb_vdev must come first" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kaon_config c;
+		char err[512];
+		int rc = load(cases[i].text, &c, err, sizeof(err));
+		if (rc != -EINVAL || !strstr(err, cases[i].want)) {
+			print_message("case %zu: rc %d, message '%s', wanted '%s'\n", i, rc, err,
+				      cases[i].want);
+			fail();
+		}
+		assert_int_equal(c.dpdk.n_vdev, 0); /* nothing half-applied */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +325,8 @@ int main(void)
 		cmocka_unit_test(t_sample_warns_each_ignored_key),
 		cmocka_unit_test(t_mapped_values),
 		cmocka_unit_test(t_refused),
+		cmocka_unit_test(t_vdev_maps),
+		cmocka_unit_test(t_vdev_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
