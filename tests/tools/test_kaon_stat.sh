@@ -15,7 +15,10 @@ PREFIX=stat-test-$$
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -rf "$WORK"
+	# DPDK leaves its runtime directory behind (root's is in /var/run).
+	run=/var/run
+	[ "$(id -u)" -eq 0 ] || run=${XDG_RUNTIME_DIR:-/tmp}
+	rm -rf "$WORK" "$run/dpdk/$PREFIX"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/echo.log" ] && cat "$WORK/echo.log" >&2; exit 1; }

@@ -35,7 +35,10 @@ cleanup() {
 	[ -n "$bench_pid" ] && kill -KILL "$bench_pid" 2>/dev/null
 	[ -n "$echo_pid" ] && kill -KILL "$echo_pid" 2>/dev/null
 	wait 2>/dev/null
-	rm -rf "$WORK"
+	# DPDK leaves its runtime directories behind (root's are in /var/run).
+	run=/var/run
+	[ "$(id -u)" -eq 0 ] || run=${XDG_RUNTIME_DIR:-/tmp}
+	rm -rf "$WORK" "$run/dpdk/$PREFIX" "$run/dpdk/$PREFIX-cli"
 }
 trap cleanup EXIT
 fail() {
