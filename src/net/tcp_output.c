@@ -329,8 +329,10 @@ int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen)
 	if (len) {
 		s->st.tcp_bytes_tx += len;
 		t->last_snd = s->now;
-		if (SEQ_LT(seq, t->snd_max))
+		if (SEQ_LT(seq, t->snd_max)) {
 			s->st.tcp_rexmt++;
+			kn_tcp_cc_rexmit(t, seq, len);
+		}
 	} else if (!(flags & KN_TH_FIN)) {
 		s->st.tcp_acks_tx++;
 	}
@@ -442,8 +444,10 @@ send_awin:
 	if (len) {
 		s->st.tcp_bytes_tx += len;
 		t->last_snd = s->now;
-		if (SEQ_LT(t->snd_nxt, t->snd_max))
+		if (SEQ_LT(t->snd_nxt, t->snd_max)) {
 			s->st.tcp_rexmt++;
+			kn_tcp_cc_rexmit(t, t->snd_nxt, len);
+		}
 	} else if (!(flags & (KN_TH_SYN | KN_TH_FIN))) {
 		s->st.tcp_acks_tx++;
 	}
@@ -492,6 +496,7 @@ void kn_tcp_idle_restart(struct kn_tcb *t)
 		return;
 	t->ssthresh = RTE_MAX(t->ssthresh, t->cwnd - t->cwnd / 4);
 	t->cwnd = rw;
+	kn_tcp_cc_idle(t);
 	t->s->st.tcp_idle_restarts++;
 }
 
