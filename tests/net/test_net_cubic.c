@@ -3,7 +3,8 @@
  * points, the Reno-friendly region, fast convergence); NewReno still
  * selectable; HyStart++ (RFC 9406) leaving slow start on a growing RTT;
  * the undo of a window cut when a D-SACK shows the retransmission was
- * spurious (a reordered segment); and, over the in-memory link, a transfer
+ * spurious (a reordered segment); a receive window that never rounds to 0
+ * under a large window scale; and, over the in-memory link, a transfer
  * with reordering that undoes its spurious reductions.
  *
  * The peer ACKs every segment one round trip after the round was sent;
@@ -452,6 +453,41 @@ static void test_no_undo_for_real_loss(void **st)
 	close_conn(&k);
 }
 
+/* Receive window: at window scale 14 (16 KiB units) room for a few
+ * segments must not be advertised as 0 (Linux rounds up to the unit). A
+ * share of the device's burst (12 frames, two TCBs) leaves ~6.5 KB. */
+static void scale14(struct kn_stack_conf *c)
+{
+	c->tcp.rcvbuf = 1u << 30;
+	c->rx_burst_frames = 12;
+}
+
+static void test_rcv_window_rounds_up(void **st)
+{
+	th_teardown(st);
+	th_setup(scale14);
+	int err;
+	struct kn_tcb *l = kn_tcp_listen(S, LPORT, 4, &lev, &err);
+	static const uint8_t opt[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 14};
+	peer_send_opts(KN_TH_SYN, PISN, 0, WIN, opt, sizeof(opt));
+	struct kt_seg sa = th_take();
+	peer_send(KN_TH_ACK, PISN + 1, sa.seq + 1, WIN, NULL, 0);
+	struct kn_tcb *c = kn_tcp_accept(l, &cev);
+	assert_non_null(c);
+	assert_int_equal(c->rcv_wscale, 14);
+	clear();
+	uint32_t room = kn_tcp_rcv_window(c);
+	assert_true(room > 0 && room < (1u << 14));
+	peer_send(KN_TH_ACK | KN_TH_PSH, PISN + 1, sa.seq + 1, WIN, data, 100);
+	tick(conf.tcp.delack_ns);
+	struct kt_seg a = th_take();
+	assert_int_equal(a.ack, PISN + 101);
+	assert_int_equal(a.win, 1);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	clear();
+}
+
 /* Two stacks over the in-memory link, 20 ms each way, 2% of the frames
  * held back 3 ms (reordered, not lost): fast retransmits happen, and the
  * D-SACKs that answer them undo the cuts. 32 MiB, content checked. */
@@ -554,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hystart_steady_rtt, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_dsack_undo, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_no_undo_for_real_loss, setup_cubic, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rcv_window_rounds_up, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_transfer_undoes, setup_cubic, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
