@@ -26,6 +26,8 @@
 #define HS_N_RTT_SAMPLE 8
 #define HS_CSS_GROWTH_DIVISOR 4
 #define HS_CSS_ROUNDS 5
+/* RTT samples from timestamps come in whole ticks (KN_TCP_TS_HZ) */
+#define HS_RTT_GRANULARITY (1000000000LL / KN_TCP_TS_HZ)
 
 static const struct kn_tcp_cc_ops *ops(const struct kn_tcb *t)
 {
@@ -84,8 +86,14 @@ static void hystart(struct kn_tcb *t, uint32_t ack, int64_t rtt)
 			cc->hs_state = KN_HS_CSS;
 			s->st.tcp_hystart_css++;
 		}
-	} else if (cc->hs_cur_min < cc->hs_css_base) {
-		/* The RTT came down again: that was noise, back to slow start. */
+	} else if (cc->hs_cur_min + HS_RTT_GRANULARITY < cc->hs_css_base) {
+		/* The RTT came down again: that was noise, back to slow start.
+		 * By more than the clock's tick: samples from timestamps are
+		 * whole milliseconds, and one a tick lower than the baseline
+		 * (40.9 ms read as 40 after 41) sent a queue that had stopped
+		 * growing back into slow start, and over its limit (the wire's
+		 * 200 Mbit bottleneck with a 1-BDP queue dropped 1,710 frames
+		 * after three such returns). */
 		cc->hs_css_base = INT64_MAX;
 		cc->hs_state = KN_HS_SS;
 	}
