@@ -6,7 +6,7 @@
 itself, do not wrap it in flock):
 
   bench/wan.py [--build build] [--seconds 60] [--only NAME,...] [--out FILE]
-               [--stream]
+               [--stream] [--kaon-cc cubic|newreno]
 
 Per scenario the testbed comes up with `--wire SPEC` (kaon-wire between
 kaon-cli and kaon-srv, both directions impaired alike) and these rows run,
@@ -29,8 +29,11 @@ every sender in kaon-cli, every receiver the Linux kernel in kaon-srv:
   linux-stream-1/-8, kaon-stream-1/-8 (--stream only)
       kaon-bench --mode stream through the same echo server
 
-At the end, per scenario: kaon / Linux for goodput and retransmitted
-segments (1 and 8 flows).
+Goodput is what the sink received in the first --seconds after the first
+connection (the senders keep different amounts queued at the end); the
+sink still reads to the end and checks every byte. At the end, per
+scenario: kaon / Linux for goodput and for retransmitted segments as a
+share of the segments sent (1 and 8 flows).
 """
 import argparse
 import fcntl
@@ -118,7 +121,8 @@ def start_sink(flows, seconds):
     """The Linux sink in kaon-srv: the receiver of every bulk row."""
     sink = subprocess.Popen(ns("kaon-srv", ["python3", BULK, "sink", "--addr", SRV,
                                             "--port", "5001", "--flows", str(flows),
-                                            "--timeout", str(seconds + 200)]),
+                                            "--timeout", str(seconds + 200),
+                                            "--window", str(seconds)]),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     return sink
@@ -136,7 +140,8 @@ def linux_bulk(flows, seconds):
     s, r = last_json(send.stdout) or {}, last_json(out) or {}
     ok = bool(s and r and s.get("sha256") == r.get("sha256") and not s.get("errors")
               and not r.get("errors"))
-    return {"gbps": r.get("gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+    return {"gbps": r.get("window_gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+            "gbps_all": r.get("gbps", 0.0), "seconds": r.get("seconds"),
             "retrans_segs": after.get("TcpRetransSegs", 0) - before.get("TcpRetransSegs", 0),
             "out_segs": after.get("TcpOutSegs", 0) - before.get("TcpOutSegs", 0),
             "errors": (s.get("errors") or []) + (r.get("errors") or []) +
@@ -175,16 +180,24 @@ def kaon_stream_sha256(n):
     return h.hexdigest()
 
 
-def kaon_conf(path):
-    """The testbed client's configuration, with a send buffer as large as
-    the namespaces' tcp_wmem lets Linux grow (32 MiB) and a pool to hold
-    what 8 such flows keep in flight."""
+def kaon_sndbuf(spec):
+    """kaon has no send-buffer autotuning: a buffer as large as Linux's
+    tcp_wmem lets it grow (32 MiB) on lossless paths; on lossy ones, where
+    both stacks move a few Mb/s, 1 MiB, or the data written before the end
+    would take minutes to drain (Linux keeps about 2 x cwnd queued)."""
+    return 1 << 20 if "loss=" in spec else 32 << 20
+
+
+def kaon_conf(path, cc="cubic", sndbuf=32 << 20):
+    """The testbed client's configuration, with send buffer @sndbuf and a
+    pool to hold what 8 such flows keep in flight."""
     with open(os.path.join(ROOT, "conf", "testbed-client.conf")) as f:
         text = f.read()
     text = re.sub(r"(?m)^memory = .*$", "memory = 512", text)
     text = re.sub(r"(?m)^file_prefix = .*$", "file_prefix = kaon-wan-cli", text)
     text = text.replace("[dpdk]\n", "[dpdk]\nnb_mbufs = 65535\n", 1)
-    text = text.replace("[tcp]\n", "[tcp]\nsndbuf = 33554432\nrcvbuf = 4194304\n", 1)
+    text = text.replace("[tcp]\n", "[tcp]\nsndbuf = %d\nrcvbuf = 4194304\n"
+                        "congestion = %s\n" % (sndbuf, cc), 1)
     with open(path, "w") as f:
         f.write(text)
     return path
@@ -226,7 +239,8 @@ def kaon_bulk(bindir, conf, flows, seconds):
         ok = False
         errors.append("sink got %s bytes, kaon sent %d" % (r.get("bytes"), sum(sent)))
     c = kaon_counters(p.stderr)
-    res = {"gbps": r.get("gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+    res = {"gbps": r.get("window_gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+           "gbps_all": r.get("gbps", 0.0), "seconds": r.get("seconds"),
            "retrans_segs": c.get("tcp_rexmt", 0), "out_segs": c.get("tcp_tx", 0),
            "kaon": {k: c.get(k, 0) for k in KAON_COUNTERS}, "errors": errors}
     return res
@@ -331,24 +345,31 @@ def scenario(bindir, conf, name, spec, seconds, log, stream=False):
     return rows
 
 
+def rtx_rate(r):
+    """retransmitted segments per segment sent"""
+    return r["retrans_segs"] / r["out_segs"] if r.get("out_segs") else 0.0
+
+
 def summary(rows, log):
-    """kaon / Linux per scenario: goodput and retransmitted segments."""
+    """kaon / Linux per scenario: goodput over the same --seconds at the
+    sink, retransmitted segments, and their share of the segments sent (the
+    senders send different amounts)."""
     by = {(r["scenario"], r["row"]): r for r in rows}
     log("")
-    log("%-16s %6s %12s %12s %8s %10s %10s %8s" % (
+    log("%-16s %5s %10s %10s %6s %9s %9s %8s %8s %6s" % (
         "scenario", "flows", "linux Gb/s", "kaon Gb/s", "ratio", "linux rtx", "kaon rtx",
-        "ratio"))
+        "linux %", "kaon %", "ratio"))
     for name, _ in SCENARIOS:
         for flows in (1, 8):
             lx, kn = by.get((name, "linux-bulk-%d" % flows)), by.get((name, "kaon-bulk-%d" % flows))
             if not lx or not kn:
                 continue
             g = kn["gbps"] / lx["gbps"] if lx.get("gbps") else float("nan")
-            x = (kn["retrans_segs"] / lx["retrans_segs"] if lx.get("retrans_segs")
-                 else float("nan") if kn.get("retrans_segs") else 1.0)
-            log("%-16s %6d %12.3f %12.3f %8.2f %10d %10d %8.2f" % (
+            lr, kr = rtx_rate(lx), rtx_rate(kn)
+            x = kr / lr if lr else (float("nan") if kr else 1.0)
+            log("%-16s %5d %10.4f %10.4f %6.2f %9d %9d %8.3f %8.3f %6.2f" % (
                 name, flows, lx["gbps"], kn["gbps"], g, lx["retrans_segs"],
-                kn["retrans_segs"], x))
+                kn["retrans_segs"], 100 * lr, 100 * kr, x))
 
 
 def main(argv=None):
@@ -358,6 +379,8 @@ def main(argv=None):
     p.add_argument("--only", default="", help="scenario names, comma-separated")
     p.add_argument("--out", default="", help="JSON lines of every row")
     p.add_argument("--stream", action="store_true", help="the echo stream rows too")
+    p.add_argument("--kaon-cc", default="cubic", choices=["cubic", "newreno"],
+                   help="kaon's [tcp] congestion for its rows")
     a = p.parse_args(argv)
     if os.geteuid() != 0:
         print("wan.py: needs root (network namespaces)", file=sys.stderr)
@@ -370,15 +393,17 @@ def main(argv=None):
     rows = []
     allow_cubic(print)
     tmp = tempfile.mkdtemp(prefix="kaon-wan-")
-    conf = kaon_conf(os.path.join(tmp, "client.conf"))
+    conf = os.path.join(tmp, "client.conf")
     try:
         for name, spec in SCENARIOS:
             if only and name not in only:
                 continue
+            kaon_conf(conf, a.kaon_cc, kaon_sndbuf(spec))
             rows += scenario(bindir, conf, name, spec, a.seconds, print, a.stream)
     finally:
         sh(TESTBED, "down", check=False)
-        os.unlink(conf)
+        if os.path.exists(conf):
+            os.unlink(conf)
         os.rmdir(tmp)
     summary(rows, print)
     if a.out:
