@@ -2,38 +2,49 @@
 # SPDX-License-Identifier: MIT
 """WAN scenarios through the testbed's impairment wire (issue 11, Deliver 5).
 
-The first part of `bench/run wan`, runnable on its own (root, under the
-testbed lock, which it takes):
+`bench/run wan [options]`, or on its own (root; it takes the testbed lock
+itself, do not wrap it in flock):
 
   bench/wan.py [--build build] [--seconds 60] [--only NAME,...] [--out FILE]
+               [--stream] [--kaon-cc cubic|newreno]
 
 Per scenario the testbed comes up with `--wire SPEC` (kaon-wire between
-kaon-cli and kaon-srv, both directions impaired alike) and these rows run:
+kaon-cli and kaon-srv, both directions impaired alike) and these rows run,
+every sender in kaon-cli, every receiver the Linux kernel in kaon-srv:
 
   linux-bulk-1, linux-bulk-8
-      the Linux kernel (CUBIC, in kaon-srv) sends for --seconds on 1 and 8
-      connections to a Linux sink in kaon-cli (bench/wire_bulk.py);
-      goodput at the sink, content checked by sha256 per flow,
-      retransmitted segments from the sender namespace's nstat
-  linux-stream-1/-8, kaon-stream-1/-8
-      kaon-bench --mode stream from kaon-cli against kaon-echo --stack epoll
-      in kaon-srv (the same Linux receiver and echoer for both): the client
-      on the Linux stack, then on kaon's (af_xdp on veth-cli); goodput of
-      the bytes echoed back, content checked by kaon-bench
+      the Linux kernel (CUBIC) sends for --seconds on 1 and 8 connections
+      to a Linux sink (bench/wire_bulk.py sink); goodput at the sink,
+      content checked by sha256 per flow, retransmitted segments from the
+      sender namespace's nstat (TcpRetransSegs)
+  kaon-bulk-1, kaon-bulk-8
+      the same from kaon's stack (kaon-bench --mode send --stack user, af_xdp
+      on veth-cli, CUBIC, send buffer as large as Linux's tcp_wmem allows) to
+      the same sink; the sink's hash checked against kaon-bench's pattern;
+      retransmitted segments from kaon's counters (KAON_STATS: tcp_rexmt,
+      with fast retransmits, RTOs, D-SACK undos, HyStart++ exits)
   linux-pp, kaon-pp
-      64-byte ping-pong, one connection, p50/p99 in microseconds
+      64-byte ping-pong against kaon-echo --stack epoll (Linux) in
+      kaon-srv, one connection, p50/p99 in microseconds
+  linux-stream-1/-8, kaon-stream-1/-8 (--stream only)
+      kaon-bench --mode stream through the same echo server
 
-Not yet: a one-way bulk sender on kaon's stack (the kaon rows are echo
-streams, so the Linux echoer's CUBIC shapes the way back), kaon's own
-retransmission counters, and the hookup as `bench/run wan`.
+Goodput is what the sink received in the first --seconds after the first
+connection (the senders keep different amounts queued at the end); the
+sink still reads to the end and checks every byte. At the end, per
+scenario: kaon / Linux for goodput and for retransmitted segments as a
+share of the segments sent (1 and 8 flows).
 """
 import argparse
 import fcntl
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,27 +117,133 @@ def last_json(text):
     return res
 
 
-def linux_bulk(flows, seconds):
-    """Linux sender in kaon-srv, Linux sink in kaon-cli."""
-    sink = subprocess.Popen(ns("kaon-cli", ["python3", BULK, "sink", "--addr", CLI,
+def start_sink(flows, seconds):
+    """The Linux sink in kaon-srv: the receiver of every bulk row."""
+    sink = subprocess.Popen(ns("kaon-srv", ["python3", BULK, "sink", "--addr", SRV,
                                             "--port", "5001", "--flows", str(flows),
-                                            "--timeout", str(seconds + 120)]),
+                                            "--timeout", str(seconds + 200),
+                                            "--window", str(seconds)]),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    before = nstat("kaon-srv")
-    send = sh(*ns("kaon-srv", ["python3", BULK, "send", "--addr", CLI, "--port", "5001",
+    return sink
+
+
+def linux_bulk(flows, seconds):
+    """Linux sender in kaon-cli, the Linux sink in kaon-srv."""
+    sink = start_sink(flows, seconds)
+    before = nstat("kaon-cli")
+    send = sh(*ns("kaon-cli", ["python3", BULK, "send", "--addr", SRV, "--port", "5001",
                                "--flows", str(flows), "--seconds", str(seconds)]),
               check=False, timeout=seconds + 180)
-    after = nstat("kaon-srv")
-    out, err = sink.communicate(timeout=180)
+    after = nstat("kaon-cli")
+    out, err = sink.communicate(timeout=240)
     s, r = last_json(send.stdout) or {}, last_json(out) or {}
     ok = bool(s and r and s.get("sha256") == r.get("sha256") and not s.get("errors")
               and not r.get("errors"))
-    return {"gbps": r.get("gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+    return {"gbps": r.get("window_gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+            "gbps_all": r.get("gbps", 0.0), "seconds": r.get("seconds"),
             "retrans_segs": after.get("TcpRetransSegs", 0) - before.get("TcpRetransSegs", 0),
             "out_segs": after.get("TcpOutSegs", 0) - before.get("TcpOutSegs", 0),
             "errors": (s.get("errors") or []) + (r.get("errors") or []) +
                       ([err.strip()[-200:]] if sink.returncode else [])}
+
+
+# kaon-bench's pattern (tools/kaon-bench.c fill_random, seed 7, prime period):
+# --mode send writes it from offset 0 on every connection.
+PATTERN_PERIOD = 65521
+_pattern = None
+
+
+def kaon_pattern():
+    global _pattern
+    if _pattern is None:
+        m = (1 << 64) - 1
+        x = (7 * 0x9E3779B97F4A7C15 + 1) & m
+        out = bytearray(PATTERN_PERIOD)
+        for i in range(PATTERN_PERIOD):
+            x ^= (x << 13) & m
+            x ^= x >> 7
+            x ^= (x << 17) & m
+            out[i] = (x >> 24) & 0xff
+        _pattern = bytes(out) * 512  # 32 MiB, whole periods
+    return _pattern
+
+
+def kaon_stream_sha256(n):
+    """sha256 of the first @n bytes of kaon-bench's pattern stream."""
+    block, h = kaon_pattern(), hashlib.sha256()
+    view = memoryview(block)
+    while n >= len(block):
+        h.update(view)
+        n -= len(block)
+    h.update(view[:n])
+    return h.hexdigest()
+
+
+def kaon_sndbuf(spec):
+    """kaon has no send-buffer autotuning: a buffer as large as Linux's
+    tcp_wmem lets it grow (32 MiB) on lossless paths; on lossy ones, where
+    both stacks move a few Mb/s, 1 MiB, or the data written before the end
+    would take minutes to drain (Linux keeps about 2 x cwnd queued)."""
+    return 1 << 20 if "loss=" in spec else 32 << 20
+
+
+def kaon_conf(path, cc="cubic", sndbuf=32 << 20):
+    """The testbed client's configuration, with send buffer @sndbuf and a
+    pool to hold what 8 such flows keep in flight."""
+    with open(os.path.join(ROOT, "conf", "testbed-client.conf")) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^memory = .*$", "memory = 512", text)
+    text = re.sub(r"(?m)^file_prefix = .*$", "file_prefix = kaon-wan-cli", text)
+    text = text.replace("[dpdk]\n", "[dpdk]\nnb_mbufs = 65535\n", 1)
+    text = text.replace("[tcp]\n", "[tcp]\nsndbuf = %d\nrcvbuf = 4194304\n"
+                        "congestion = %s\n" % (sndbuf, cc), 1)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def kaon_counters(text):
+    """KAON_STATS=1's lines "kaon: NAME VALUE" as a dict."""
+    vals = {}
+    for m in re.finditer(r"(?m)^kaon: (\w+) (\d+)$", text):
+        vals[m.group(1)] = int(m.group(2))
+    return vals
+
+
+KAON_COUNTERS = ("tcp_rexmt", "tcp_fast_rexmt", "tcp_rexmt_timeouts", "tcp_recoveries",
+                 "tcp_sack_recoveries", "tcp_dsack_rx", "tcp_dsack_undos",
+                 "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx")
+
+
+def kaon_bulk(bindir, conf, flows, seconds):
+    """kaon's stack sending from kaon-cli to the Linux sink in kaon-srv."""
+    sink = start_sink(flows, seconds)
+    argv = [os.path.join(bindir, "kaon-bench"), "--addr", SRV, "--port", "5001",
+            "--conns", str(flows), "--size", "65536", "--mode", "send",
+            "--duration", str(seconds), "--stack", "user", "--config", conf, "--json"]
+    p = subprocess.run(["env", "KAON_STATS=1"] + ns("kaon-cli", argv), capture_output=True,
+                       text=True, timeout=seconds + 240)
+    out, err = sink.communicate(timeout=240)
+    s, r = last_json(p.stdout) or {}, last_json(out) or {}
+    errors = (r.get("errors") or []) + ([p.stderr.strip()[-300:]] if p.returncode else [])
+    sent = s.get("sent") or []
+    got = r.get("sha256") or {}
+    ok = p.returncode == 0 and bool(s and r) and len(sent) == flows and not errors
+    for i, n in enumerate(sent):
+        if got.get(str(i)) != kaon_stream_sha256(n):
+            ok = False
+            errors.append("flow %d: the sink's sha256 is not that of the %d bytes sent"
+                          % (i, n))
+    if r.get("bytes") != sum(sent):
+        ok = False
+        errors.append("sink got %s bytes, kaon sent %d" % (r.get("bytes"), sum(sent)))
+    c = kaon_counters(p.stderr)
+    res = {"gbps": r.get("window_gbps", 0.0), "bytes": r.get("bytes", 0), "ok": ok,
+           "gbps_all": r.get("gbps", 0.0), "seconds": r.get("seconds"),
+           "retrans_segs": c.get("tcp_rexmt", 0), "out_segs": c.get("tcp_tx", 0),
+           "kaon": {k: c.get(k, 0) for k in KAON_COUNTERS}, "errors": errors}
+    return res
 
 
 def kaon_bench(bindir, stack, mode, conns, size, seconds):
@@ -184,7 +301,7 @@ def allow_cubic(log):
         log("added cubic to %s" % path)
 
 
-def scenario(bindir, name, spec, seconds, log):
+def scenario(bindir, conf, name, spec, seconds, log, stream=False):
     sh(TESTBED, "down", check=False)
     sh(TESTBED, "up", "--srv-addr", "on", "--wire", spec)
     for n in ("kaon-cli", "kaon-srv"):
@@ -198,33 +315,73 @@ def scenario(bindir, name, spec, seconds, log):
         res["wire"] = delta(now, last[0])  # what the wire did during this row
         last[0] = now
         rows.append(res)
-        log("%-16s %-14s %7.3f Gb/s  %s%s" % (
+        k = res.get("kaon")
+        log("%-16s %-14s %7.3f Gb/s  %s%s%s%s" % (
             name, kind, res.get("gbps") or 0.0,
             "ok" if res.get("ok") else "FAILED",
             "" if res.get("p50_us") is None else
-            "  p50 %.0f us p99 %.0f us" % (res["p50_us"], res["p99_us"] or 0)))
+            "  p50 %.0f us p99 %.0f us" % (res["p50_us"], res["p99_us"] or 0),
+            "" if res.get("retrans_segs") is None else
+            "  rexmt %d segs" % res["retrans_segs"],
+            "" if not k else "  (fast %d, rto %d, dsack undos %d, hystart exits %d)" % (
+                k["tcp_fast_rexmt"], k["tcp_rexmt_timeouts"], k["tcp_dsack_undos"],
+                k["tcp_hystart_exits"])))
+        if not res.get("ok") and res.get("errors"):
+            log("    " + "; ".join(str(e) for e in res["errors"])[:400])
 
     for flows in (1, 8):
         row("linux-bulk-%d" % flows, linux_bulk(flows, seconds))
+        row("kaon-bulk-%d" % flows, kaon_bulk(bindir, conf, flows, seconds))
     echo = echo_server(bindir)
     try:
         for stack, who in (("epoll", "linux"), ("user", "kaon")):
-            for conns in (1, 8):
-                row("%s-stream-%d" % (who, conns),
-                    kaon_bench(bindir, stack, "stream", conns, 65536, seconds))
+            if stream:
+                for conns in (1, 8):
+                    row("%s-stream-%d" % (who, conns),
+                        kaon_bench(bindir, stack, "stream", conns, 65536, seconds))
             row("%s-pp" % who, kaon_bench(bindir, stack, "pingpong", 1, 64, min(seconds, 20)))
     finally:
         stop(echo)
     return rows
 
 
-def main():
+def rtx_rate(r):
+    """retransmitted segments per segment sent"""
+    return r["retrans_segs"] / r["out_segs"] if r.get("out_segs") else 0.0
+
+
+def summary(rows, log):
+    """kaon / Linux per scenario: goodput over the same --seconds at the
+    sink, retransmitted segments, and their share of the segments sent (the
+    senders send different amounts)."""
+    by = {(r["scenario"], r["row"]): r for r in rows}
+    log("")
+    log("%-16s %5s %10s %10s %6s %9s %9s %8s %8s %6s" % (
+        "scenario", "flows", "linux Gb/s", "kaon Gb/s", "ratio", "linux rtx", "kaon rtx",
+        "linux %", "kaon %", "ratio"))
+    for name, _ in SCENARIOS:
+        for flows in (1, 8):
+            lx, kn = by.get((name, "linux-bulk-%d" % flows)), by.get((name, "kaon-bulk-%d" % flows))
+            if not lx or not kn:
+                continue
+            g = kn["gbps"] / lx["gbps"] if lx.get("gbps") else float("nan")
+            lr, kr = rtx_rate(lx), rtx_rate(kn)
+            x = kr / lr if lr else (float("nan") if kr else 1.0)
+            log("%-16s %5d %10.4f %10.4f %6.2f %9d %9d %8.3f %8.3f %6.2f" % (
+                name, flows, lx["gbps"], kn["gbps"], g, lx["retrans_segs"],
+                kn["retrans_segs"], 100 * lr, 100 * kr, x))
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--only", default="", help="scenario names, comma-separated")
     p.add_argument("--out", default="", help="JSON lines of every row")
-    a = p.parse_args()
+    p.add_argument("--stream", action="store_true", help="the echo stream rows too")
+    p.add_argument("--kaon-cc", default="cubic", choices=["cubic", "newreno"],
+                   help="kaon's [tcp] congestion for its rows")
+    a = p.parse_args(argv)
     if os.geteuid() != 0:
         print("wan.py: needs root (network namespaces)", file=sys.stderr)
         return 77
@@ -235,13 +392,20 @@ def main():
     fcntl.flock(lock, fcntl.LOCK_EX)
     rows = []
     allow_cubic(print)
+    tmp = tempfile.mkdtemp(prefix="kaon-wan-")
+    conf = os.path.join(tmp, "client.conf")
     try:
         for name, spec in SCENARIOS:
             if only and name not in only:
                 continue
-            rows += scenario(bindir, name, spec, a.seconds, print)
+            kaon_conf(conf, a.kaon_cc, kaon_sndbuf(spec))
+            rows += scenario(bindir, conf, name, spec, a.seconds, print, a.stream)
     finally:
         sh(TESTBED, "down", check=False)
+        if os.path.exists(conf):
+            os.unlink(conf)
+        os.rmdir(tmp)
+    summary(rows, print)
     if a.out:
         with open(a.out, "w") as f:
             for r in rows:

@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 """Bulk TCP transfers through the testbed (and its wire), content-checked.
 
-  wire_bulk.py sink --addr A --port P [--flows K] [--timeout S]
+  wire_bulk.py sink --addr A --port P [--flows K] [--timeout S] [--window S]
       accept K connections, read each to its end; print one JSON line:
-      bytes, seconds (first accept to last end), Gb/s, sha256 of each flow
+      bytes, seconds (first accept to last end), Gb/s, sha256 of each flow;
+      with --window, also window_bytes and window_gbps: what arrived in the
+      first S seconds after the first accept (senders that keep different
+      amounts queued at their end are compared over the same time)
   wire_bulk.py send --addr A --port P (--bytes N | --seconds S) [--flows K]
       K connections, each sending N/K bytes (or for S seconds) of seeded
       pseudo-random data; JSON: bytes, seconds, Gb/s, sha256 of each flow
@@ -44,7 +47,8 @@ def run_flows(n, flow):
         t.join()
     return time.monotonic() - t0
 
-def recv_all(sock, hasher, deadline):
+def recv_all(sock, hasher, deadline, window=None):
+    """Read to the end; @window: [end time, bytes before it] to count in."""
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     total = 0
@@ -59,6 +63,8 @@ def recv_all(sock, hasher, deadline):
             return total
         hasher.update(view[:n])
         total += n
+        if window and time.monotonic() <= window[0]:
+            window[1] += n
 
 
 def sink(a):
@@ -70,8 +76,9 @@ def sink(a):
     res, errs, threads = {}, [], []
     deadline = time.monotonic() + a.timeout if a.timeout else 0
     t0 = None
+    wins = []
 
-    def serve(c):
+    def serve(c, win):
         try:
             hdr = b""
             while len(hdr) < 8:
@@ -80,7 +87,7 @@ def sink(a):
                     raise ConnectionError("closed before the flow number")
                 hdr += got
             h = hashlib.sha256()
-            n = recv_all(c, h, deadline)
+            n = recv_all(c, h, deadline, win)
             res[int.from_bytes(hdr, "big")] = (n, h.hexdigest())
         except Exception as e:  # reported, not raised: the others go on
             errs.append(str(e))
@@ -93,7 +100,9 @@ def sink(a):
         c, _ = ls.accept()
         if t0 is None:
             t0 = time.monotonic()
-        t = threading.Thread(target=serve, args=(c,))
+        win = [t0 + a.window, 0] if a.window else None
+        wins.append(win)
+        t = threading.Thread(target=serve, args=(c, win))
         t.start()
         threads.append(t)
     for t in threads:
@@ -104,6 +113,10 @@ def sink(a):
            "gbps": round(total * 8 / secs / 1e9, 4) if secs > 0 else 0,
            "sha256": {str(k): v[1] for k, v in sorted(res.items())},
            "errors": errs}
+    if a.window:
+        wb = sum(w[1] for w in wins)
+        out.update(window_s=a.window, window_bytes=wb,
+                   window_gbps=round(wb * 8 / a.window / 1e9, 4))
     print(json.dumps(out), flush=True)
     return 1 if errs else 0
 
@@ -209,6 +222,7 @@ def main():
     p.add_argument("--bytes", type=int, default=0)
     p.add_argument("--seconds", type=float, default=0)
     p.add_argument("--timeout", type=float, default=0)
+    p.add_argument("--window", type=float, default=0)
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     if a.mode == "send" and not (a.bytes or a.seconds):

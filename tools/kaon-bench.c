@@ -10,6 +10,11 @@
  * stream: per connection a writer pipelines SIZE-byte messages (up to a
  * window) while a reader checks the echoed stream; a message's latency runs
  * from the start of its send to its last byte back.
+ * send: one-way bulk to a sink (bench/wire_bulk.py sink): per connection
+ * its number (8 bytes, big-endian), then the pattern stream in SIZE-byte
+ * writes for --duration (warm-up included), then a half close and a wait
+ * for the sink's end of stream. The JSON gives each connection's byte count
+ * after the number, so the caller can check the sink's hash of it.
  *
  * A run lasts --duration, or until every connection has done --requests N
  * (whichever comes first when both are given); --timeout is the hard limit
@@ -61,6 +66,7 @@ struct cfg {
 	long long conns;
 	size_t size_min, size_max; /* equal unless --size MIN-MAX */
 	int stream;
+	int send;                  /* one-way to a sink */
 	double duration, warmup;   /* duration < 0: none (--requests only) */
 	long long requests;        /* per connection; 0: no limit */
 	long long reconnect;       /* close and reopen every K requests; 0: never */
@@ -95,6 +101,7 @@ struct bench {
 	kaon_sem done;       /* one post per connection that ends (not stop-reading) */
 	const unsigned char *pat;
 	const char *engine;
+	int64_t send_end;    /* send: when the writers stop (0: not known yet) */
 	int result;          /* exit status */
 };
 
@@ -115,6 +122,7 @@ struct conn {
 	unsigned char hdr[PP_HDR];
 	size_t off;          /* its pattern offset */
 	unsigned char *rx;
+	uint64_t sent_total; /* send: bytes after the connection number */
 	/* stream */
 	kaon_co *writer;
 	kaon_sem credits;
@@ -127,12 +135,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " --addr A --port P --conns N --size BYTES|MIN-MAX\n"
-		"                  --mode pingpong|stream (--duration S | --requests N)\n"
+		"                  --mode pingpong|stream|send (--duration S | --requests N)\n"
 		"                  [--warmup S] [--timeout S] [--max-latency S] [--max-stall S]\n"
 		"                  [--reconnect K] [--stop-reading N]\n"
 		"                  [--stack epoll|uring|user] [--config FILE] [--cpu N] [--json]\n"
 		"Load an echo server and report requests/s, Gb/s (bytes echoed back),\n"
 		"latency p50/p90/p99/p99.9/max and errors.\n"
+		"  --mode send      one-way to a sink (bench/wire_bulk.py sink): the\n"
+		"                   connection's number, then the pattern in SIZE writes\n"
+		"                   for --duration; JSON \"sent\": bytes per connection\n"
 		"  --size MIN-MAX   pingpong: each request's size uniform in [MIN, MAX]\n"
 		"  --requests N     pingpong: each connection does N requests; the run ends\n"
 		"                   when all have (or at --duration if given first)\n"
@@ -510,6 +521,57 @@ out:
 	free(c->sent_at);
 }
 
+/* --mode send: the number, the pattern until b->send_end, a half close,
+ * then whatever the sink says until its end of stream. */
+static void run_send(struct conn *c)
+{
+	struct bench *b = c->b;
+	size_t size = b->cfg.size_max;
+	unsigned char hdr[8];
+	for (int i = 0; i < 8; i++)
+		hdr[i] = (unsigned char)((uint64_t)c->id >> (56 - 8 * i));
+	ssize_t w = kaon_write_full(c->s, hdr, sizeof(hdr), KAON_FOREVER);
+	if (w < 0) {
+		fail(b, c->id, "send", (int)w);
+		return;
+	}
+	for (;;) {
+		int64_t now = kaon_now();
+		/* Before the run's end is known (warm-up), wake up now and then
+		 * to look for it. */
+		int64_t end = b->send_end ? b->send_end : now + 100 * 1000000LL;
+		if (b->send_end && now >= b->send_end)
+			break;
+		size_t off = (size_t)(c->sent_total % PATTERN_PERIOD);
+		w = kaon_send(c->s, c->pat + off, size, end);
+		if (w == -ETIMEDOUT)
+			continue;
+		if (w < 0) {
+			fail(b, c->id, "send", (int)w);
+			return;
+		}
+		c->sent_total += (uint64_t)w;
+		if (b->phase == MEASURE) {
+			b->st.bytes += (uint64_t)w;
+			b->st.requests++;   /* writes: "something was sent" */
+		}
+	}
+	int r = kaon_shutdown(c->s, SHUT_WR);
+	if (r < 0) {
+		fail(b, c->id, "shutdown", r);
+		return;
+	}
+	/* The sink closes once it has read everything: then all of it is in. */
+	unsigned char sink[512];
+	int64_t until = kaon_deadline_in(120LL * 1000000000);
+	while ((w = kaon_recv(c->s, sink, sizeof(sink), until)) > 0)
+		;
+	if (w < 0)
+		fail(b, c->id, "waiting for the sink's end of stream", (int)w);
+	else
+		c->done = 1;
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
@@ -531,6 +593,8 @@ static void *conn_main(void *arg)
 		}
 		if (c->stop_reading) {
 			run_stop_reading(c);
+		} else if (g->send) {
+			run_send(c);
 		} else if (g->stream) {
 			run_stream(c);
 		} else {
@@ -565,7 +629,7 @@ static double cpu_seconds(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void report(struct bench *b, double secs, double cpu)
+static void report(struct bench *b, const struct conn *conns, double secs, double cpu)
 {
 	struct cfg *g = &b->cfg;
 	hist *h = &b->st.lat;
@@ -575,7 +639,7 @@ static void report(struct bench *b, double secs, double cpu)
 			 hist_quantile(h, 0.99) / 1e3, hist_quantile(h, 0.999) / 1e3,
 			 h->max / 1e3 };
 	double cpu_us = b->st.requests ? cpu * 1e6 / (double)b->st.requests : 0;
-	const char *mode = g->stream ? "stream" : "pingpong";
+	const char *mode = g->send ? "send" : g->stream ? "stream" : "pingpong";
 	if (g->json) {
 		printf("{\"mode\":\"%s\",\"conns\":%lld,\"size\":%zu,\"client_stack\":\"%s\","
 		       "\"duration_s\":%.3f,\"requests\":%llu,\"requests_per_sec\":%.1f,"
@@ -585,7 +649,7 @@ static void report(struct bench *b, double secs, double cpu)
 		       "\"size_min\":%zu,\"size_max\":%zu,\"bytes\":%llu,"
 		       "\"requests_per_conn\":%lld,\"conns_finished\":%lld,"
 		       "\"stop_reading\":%lld,\"reconnects\":%llu,\"late\":%llu,"
-		       "\"timed_out\":%d,\"stalls\":%llu,\"max_stall_us\":%.2f}\n",
+		       "\"timed_out\":%d,\"stalls\":%llu,\"max_stall_us\":%.2f",
 		       mode, g->conns, g->size_max, b->engine, secs,
 		       (unsigned long long)b->st.requests, rps, gbps, us[0], us[1], us[2],
 		       us[3], us[4], hist_mean(h) / 1e3, (unsigned long long)b->errors,
@@ -594,6 +658,13 @@ static void report(struct bench *b, double secs, double cpu)
 		       g->stop_reading, (unsigned long long)b->reconnects,
 		       (unsigned long long)b->late, b->timed_out, (unsigned long long)b->stalls,
 		       b->max_gap / 1e3);
+		if (g->send) {
+			printf(",\"sent\":[");
+			for (long long i = 0; i < g->conns; i++)
+				printf("%s%llu", i ? "," : "", (unsigned long long)conns[i].sent_total);
+			printf("]");
+		}
+		printf("}\n");
 	} else {
 		if (g->size_min == g->size_max)
 			printf("%s: %s, %lld connections x %zu bytes, %.1f s (stack %s)\n", PROG,
@@ -758,6 +829,7 @@ static void *bench_main(void *arg)
 	}
 	int64_t dur_end = g->duration >= 0 ? t0 + (int64_t)(g->duration * 1e9) : KAON_FOREVER;
 	int64_t end = dur_end < hard ? dur_end : hard;
+	b->send_end = end;
 	double cpu0 = cpu_seconds();
 	int progress = !g->json && isatty(STDERR_FILENO);
 	uint64_t last = b->all_requests;
@@ -782,6 +854,19 @@ static void *bench_main(void *arg)
 	}
 	double secs = (kaon_now() - t0) / 1e9;
 	double cpu = cpu_seconds() - cpu0;
+	if (g->send) {
+		/* The writers stop at the end; their last bytes and the sink's
+		 * end of stream are still to come. */
+		b->phase = STOPPING;
+		int64_t drain = kaon_deadline_in(150LL * 1000000000);
+		while (ended < want_done && kaon_sem_wait(&b->done, drain) == 0)
+			ended++;
+		if (ended < want_done) {
+			fprintf(stderr, PROG ": %lld of %lld connections did not finish sending\n",
+				want_done - ended, want_done);
+			b->errors++;
+		}
+	}
 	/* Ended by --requests or --duration, or else by --timeout. */
 	int all_done = g->requests && ended == want_done;
 	int by_duration = dur_end <= hard && kaon_now() >= dur_end;
@@ -800,7 +885,7 @@ static void *bench_main(void *arg)
 	kaon_sem_destroy(&b->done);
 	linger_user_stack();
 
-	report(b, secs, cpu);
+	report(b, conns, secs, cpu);
 	if (b->errors || b->late || b->stalls || b->timed_out || b->st.requests == 0) {
 		if (b->st.requests == 0)
 			fprintf(stderr, PROG ": no request completed\n");
@@ -911,8 +996,12 @@ int main(int argc, char **argv)
 			       "--requests) are required");
 	if (!strcmp(mode, "stream"))
 		g->stream = 1;
+	else if (!strcmp(mode, "send"))
+		g->stream = g->send = 1;
 	else if (strcmp(mode, "pingpong"))
-		cli_fail(PROG, "--mode: expected pingpong or stream, got '%s'", mode);
+		cli_fail(PROG, "--mode: expected pingpong, stream or send, got '%s'", mode);
+	if (g->send && (g->duration < 0 || g->size_max > STREAM_RX))
+		cli_fail(PROG, "--mode send needs --duration and a --size of at most %d", STREAM_RX);
 	if (g->stream && (g->size_min != g->size_max || g->requests || g->reconnect ||
 			  g->stop_reading || g->max_stall > 0))
 		cli_fail(PROG, "--size MIN-MAX, --requests, --reconnect, --stop-reading and "

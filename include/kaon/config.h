@@ -30,6 +30,12 @@ enum kaon_bif_mode {
 	KAON_BIF_RTE_FLOW,  /**< isolated mode + flow rules */
 };
 
+/** [tcp] congestion */
+enum kaon_cc {
+	KAON_CC_CUBIC = 0,  /**< RFC 9438 (default) */
+	KAON_CC_NEWRENO,    /**< RFC 5681, RFC 6582 */
+};
+
 /** af_packet's ring, in frames, unless the vdev names its framecnt. */
 #define KAON_AF_PACKET_FRAMES 4096
 
@@ -74,6 +80,7 @@ typedef struct kaon_config {
 		int nodelay;                       /**< Nagle off (1, default) or on */
 		unsigned syn_backlog;              /**< half-open per listener before
 						    *   SYN cookies, default 1024 */
+		enum kaon_cc congestion;           /**< congestion control, default CUBIC */
 	} tcp;
 
 	struct {

@@ -56,6 +56,12 @@ enum kn_tcp_state {
 	KN_TCP_CLOSE_WAIT, KN_TCP_CLOSING, KN_TCP_LAST_ACK, KN_TCP_TIME_WAIT,
 };
 
+/** Congestion control (kn_tcp_conf.cc). */
+enum kn_tcp_cc {
+	KN_TCP_CC_CUBIC = 0,      /**< RFC 9438, the default */
+	KN_TCP_CC_NEWRENO = 1,    /**< RFC 5681, RFC 6582 */
+};
+
 struct kn_tcp_conf {
 	uint32_t sndbuf;          /**< send buffer, bytes */
 	uint32_t rcvbuf;          /**< receive buffer, bytes */
@@ -83,6 +89,7 @@ struct kn_tcp_conf {
 	int64_t invalid_ratelimit_ns;
 	bool syncookies;          /**< RFC 4987 SYN cookies when the SYN queue is full */
 	bool sack;                /**< RFC 2018 SACK (and RFC 6675 recovery) offered and agreed */
+	uint8_t cc;               /**< enum kn_tcp_cc; slow start has HyStart++ (RFC 9406) either way */
 };
 
 struct kn_static_arp {

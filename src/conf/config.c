@@ -37,6 +37,7 @@ void kaon_config_defaults(kaon_config *c)
 	c->tcp.max_sockets = 65536;
 	c->tcp.nodelay = 1;
 	c->tcp.syn_backlog = 1024;
+	c->tcp.congestion = KAON_CC_CUBIC;
 	c->bif.local_port_lo = 40000;
 	c->bif.local_port_hi = 59999;
 }
@@ -103,7 +104,7 @@ void kaon__conf_warn(struct loader *l, int line, const char *section, const char
 
 /* Every key: its section, name, id (for duplicate detection), kind and
  * where it goes. */
-enum kind { K_STR, K_UINT, K_BOOL, K_IP4, K_NETMASK, K_PORTS, K_RANGE, K_BIFMODE, K_LOGLEVEL };
+enum kind { K_STR, K_UINT, K_BOOL, K_IP4, K_NETMASK, K_PORTS, K_RANGE, K_BIFMODE, K_LOGLEVEL, K_CC };
 
 struct key {
 	const char *section, *name;
@@ -146,6 +147,7 @@ static const struct key keys[] = {
 	{ "tcp", "syn_backlog", K_UINT, 0, F(tcp.syn_backlog), 1, 1u << 20, 0 },
 	{ "tcp", "rcv_mem", K_UINT, 0, F(tcp.rcv_mem), 0, 1u << 24, 0 },
 	{ "tcp", "snd_mem", K_UINT, 0, F(tcp.snd_mem), 0, 1u << 24, 0 },
+	{ "tcp", "congestion", K_CC, 0, F(tcp.congestion), 0, 0, 0 },
 	{ "bifurcation", "mode", K_BIFMODE, 0, F(bif.mode), 0, 0, 0 },
 	{ "bifurcation", "tcp_ports", K_PORTS, 0, F(bif.tcp_ports), 0, 0, F(bif.n_tcp_ports) },
 	{ "bifurcation", "udp_ports", K_PORTS, 0, F(bif.udp_ports), 0, 0, F(bif.n_udp_ports) },
@@ -258,6 +260,15 @@ int kaon__conf_set(void *user, const char *section, const char *name, const char
 		l->c->bif.local_port_hi = (uint16_t)hi;
 		return 1;
 	}
+	case K_CC:
+		if (!strcmp(value, "cubic"))
+			l->c->tcp.congestion = KAON_CC_CUBIC;
+		else if (!strcmp(value, "newreno"))
+			l->c->tcp.congestion = KAON_CC_NEWRENO;
+		else
+			return fail(l, l->line, section, name,
+				    "'%s' is not a congestion control (cubic, newreno)", value);
+		return 1;
 	case K_BIFMODE:
 		if (!strcmp(value, "off"))
 			l->c->bif.mode = KAON_BIF_OFF;

@@ -65,6 +65,7 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 	t->timestamps = true;
 	t->wscale = true;
 	t->sack = true;
+	t->cc = KN_TCP_CC_CUBIC;
 	t->challenge_ack_limit = 1000;
 	t->invalid_ratelimit_ns = 500 * 1000000LL;
 }
@@ -114,7 +115,7 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 				 struct rte_mempool *pool, int64_t now, int *err)
 {
 	if (!c || !dev || !pool || !dev->ops || c->ip == 0 || c->tcp.rcvbuf == 0 ||
-	    c->tcp.sndbuf == 0) {
+	    c->tcp.sndbuf == 0 || c->tcp.cc > KN_TCP_CC_NEWRENO) {
 		*err = -EINVAL;
 		return NULL;
 	}

@@ -74,6 +74,37 @@ struct kn_sack_blk {
 	uint32_t start, end;
 };
 
+/* Congestion control state (tcp_cc.c, tcp_cubic.c), cold: touched only on
+ * ACKs that find cwnd the limit, on losses and on D-SACKs. CUBIC's figures
+ * are in segments and seconds, as RFC 9438 writes them. */
+struct kn_tcp_ccs {
+	/* CUBIC (RFC 9438 §4) */
+	int64_t epoch;                     /* t_epoch (ns), 0: no epoch yet */
+	double w_max;                      /* W_max, segments */
+	double k;                          /* K, seconds */
+	double w_est;                      /* W_est, the Reno-friendly estimate, segments */
+	double cwnd_prior;                 /* cwnd before the last reduction, segments */
+	/* HyStart++ (RFC 9406): rounds of RTT samples in the first slow start */
+	uint8_t hs_state;                  /* KN_HS_* */
+	uint8_t hs_css_rounds;             /* rounds spent in CSS */
+	uint16_t hs_samples;               /* rttSampleCount of this round */
+	uint32_t hs_end;                   /* windowEnd: the round ends when it is ACKed */
+	int64_t hs_cur_min, hs_last_min;   /* currentRoundMinRTT, lastRoundMinRTT (ns) */
+	int64_t hs_css_base;               /* cssBaselineMinRtt (ns) */
+	/* Undo of a reduction whose retransmissions all prove spurious by
+	 * D-SACK (RFC 3708 detection; the response as Linux's
+	 * tcp_undo_cwnd_reduction) */
+	bool undo_on;                      /* a reduction can still be undone */
+	uint32_t undo_marker;              /* SND.UNA at the reduction */
+	uint32_t undo_rexmt;               /* bytes retransmitted since, not yet D-SACKed */
+	uint32_t undo_high;                /* end of the highest of them */
+	uint32_t prior_cwnd, prior_ssthresh;
+	double prior_w_max, prior_cwnd_prior;
+};
+
+/* kn_tcp_ccs.hs_state */
+enum { KN_HS_INIT, KN_HS_SS, KN_HS_CSS, KN_HS_DONE };
+
 struct kn_ooo_seg {
 	uint32_t seq;
 	uint32_t len;
@@ -174,6 +205,8 @@ struct kn_tcb {
 	uint32_t high_rxt;                 /* RFC 6675 HighRxt: end of what recovery resent */
 	uint32_t rcv_sack_recent[KN_TCP_SACK_BLOCKS]; /* last out-of-order arrivals, newest first */
 	uint32_t dsack_start, dsack_end;   /* the duplicate to report (TF_DSACK) */
+
+	struct kn_tcp_ccs cc;              /* congestion control, cold */
 };
 
 /* Parsed options of one segment. Everything before sack is zeroed per
@@ -306,6 +339,38 @@ void kn_tcp_sack_enter(struct kn_tcb *t);
 int kn_tcp_sack_output(struct kn_tcb *t);
 /* tcp_output.c, for tcp_sack.c: one segment at @seq (see there) */
 int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen);
+
+/* tcp_cc.c: congestion control behind a table of hooks, one per algorithm
+ * (kn_tcp_conf.cc); the slow start (with HyStart++) and the undo are
+ * shared. */
+struct kn_tcp_cc_ops {
+	const char *name;
+	/* A loss: @return the new ssthresh (the caller sets cwnd). */
+	uint32_t (*ssthresh)(struct kn_tcb *t);
+	/* Congestion avoidance: @acked new bytes, cwnd the limit, no recovery. */
+	void (*cong_avoid)(struct kn_tcb *t, uint32_t acked);
+};
+extern const struct kn_tcp_cc_ops kn_tcp_newreno, kn_tcp_cubic;
+/* An ACK of @acked new bytes up to @ack found cwnd the limit (not in
+ * recovery): slow start or congestion avoidance. @rtt: its RTT sample
+ * (ns), < 0 if none. */
+void kn_tcp_cc_ack(struct kn_tcb *t, uint32_t ack, uint32_t acked, int64_t rtt);
+/* A loss (fast retransmit, SACK recovery, or @rto): sets ssthresh and
+ * remembers what an undo restores. */
+void kn_tcp_cc_loss(struct kn_tcb *t, bool rto);
+/* A D-SACK for [@start, @end) (RFC 2883), within what could have been sent. */
+void kn_tcp_cc_dsack(struct kn_tcb *t, uint32_t start, uint32_t end);
+/* After idle (RFC 5681 §4.1): no epoch survives. */
+void kn_tcp_cc_idle(struct kn_tcb *t);
+/* @len bytes at @seq were sent again: what D-SACKs must cover for an undo. */
+static inline void kn_tcp_cc_rexmit(struct kn_tcb *t, uint32_t seq, uint32_t len)
+{
+	if (t->cc.undo_on) {
+		t->cc.undo_rexmt += len;
+		if (SEQ_GT(seq + len, t->cc.undo_high))
+			t->cc.undo_high = seq + len;
+	}
+}
 
 /* tcp_timer.c */
 #define KN_TCP_TICK_NS 1000000LL /* timer granularity: 1 ms */

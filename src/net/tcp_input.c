@@ -463,19 +463,24 @@ static struct kn_tcb *cookie_ack_input(struct kn_stack *s, struct kn_tcb *l, str
  * echoed timestamp (RFC 7323 §4.1), else the timed segment (Karn). The
  * handshake counts too, as in Linux (tcp_synack_rtt_meas): without it the
  * first RTO stays at rto_init. */
-static inline __attribute__((always_inline)) void rtt_sample(struct kn_tcb *t,
-								const struct kn_seg *sg)
+static inline __attribute__((always_inline)) int64_t rtt_sample(struct kn_tcb *t,
+								   const struct kn_seg *sg)
 {
 	struct kn_stack *s = t->s;
+	int64_t rtt = -1;
 	if ((t->flags & TF_TS) && sg->opt.has_ts && sg->opt.tsecr) {
 		uint32_t d = kn_tcp_ts_now(s) + t->ts_offset - sg->opt.tsecr;
-		if (d < 0x7fffffff)
-			kn_tcp_rtt_update(t, (int64_t)d * (1000000000LL / KN_TCP_TS_HZ));
+		if (d < 0x7fffffff) {
+			rtt = (int64_t)d * (1000000000LL / KN_TCP_TS_HZ);
+			kn_tcp_rtt_update(t, rtt);
+		}
 		t->rttstart = 0;
 	} else if (t->rttstart && SEQ_GT(sg->ack, t->rtseq)) {
-		kn_tcp_rtt_update(t, s->now - t->rttstart);
+		rtt = s->now - t->rttstart;
+		kn_tcp_rtt_update(t, rtt);
 		t->rttstart = 0;
 	}
+	return rtt;
 }
 
 /* RFC 9293 §3.10.7.3: SYN-SENT. */
@@ -571,8 +576,7 @@ static void dupack(struct kn_tcb *t)
 		kn_tcp_sack_enter(t);
 		return;
 	}
-	uint32_t flight = t->snd_max - t->snd_una;
-	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+	kn_tcp_cc_loss(t, false);
 	t->recover = t->snd_max;
 	t->flags |= TF_INRECOVERY;
 	s->st.tcp_fast_rexmt++;
@@ -598,7 +602,7 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 	uint32_t acked = sg->ack - t->snd_una;
 	uint32_t flight = t->snd_max - t->snd_una;  /* before this ACK */
 
-	rtt_sample(t, sg);
+	int64_t rtt = rtt_sample(t, sg);
 
 	if (t->flags & TF_INRECOVERY) {
 		if (t->flags & TF_SACK_RECOV) {
@@ -628,14 +632,9 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 		 * max_packets_out): in slow start while cwnd < 2 x flight, in
 		 * congestion avoidance while the flight filled cwnd to within a
 		 * segment. An application that sends little must not build a
-		 * window it never tried. */
-		if (t->cwnd < t->ssthresh) {
-			if (t->cwnd < 2u * flight)       /* slow start, ABC L=2 */
-				t->cwnd = kn_tcp_cwnd_add(t->cwnd, RTE_MIN(acked, 2u * t->mss));
-		} else if (flight + t->mss > t->cwnd) {
-			uint32_t inc = (uint32_t)((uint64_t)t->mss * t->mss / t->cwnd);
-			t->cwnd = kn_tcp_cwnd_add(t->cwnd, inc ? inc : 1); /* congestion avoidance */
-		}
+		 * window it never tried; nor does it call out (tcp_cc.c). */
+		if (t->cwnd < t->ssthresh ? t->cwnd < 2u * flight : flight + t->mss > t->cwnd)
+			kn_tcp_cc_ack(t, sg->ack, acked, rtt);
 	}
 	t->dupacks = 0;
 

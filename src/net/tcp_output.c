@@ -42,8 +42,14 @@ static inline void put32(uint8_t *p, uint32_t v)
 static inline __attribute__((always_inline)) uint32_t adv_window(struct kn_tcb *t)
 {
 	uint32_t win = kn_tcp_rcv_window(t);
+	uint32_t unit = (1u << t->rcv_wscale) - 1;
 	if (win < t->s->conf.tcp.rcvbuf / 4 && win < t->mss)
 		win = 0;
+	/* Up to what the scaled field can say, as Linux (__tcp_select_window:
+	 * ALIGN(window, 1 << rcv_wscale)): at shift 12 and more (4 KiB units
+	 * and up) room for a few segments rounded down to an advertised 0,
+	 * and the peer probed a window that was open. */
+	win = (win + unit) & ~unit;
 	if (SEQ_GT(t->rcv_adv, t->rcv_nxt) && win < t->rcv_adv - t->rcv_nxt)
 		win = t->rcv_adv - t->rcv_nxt;
 	uint32_t max = (uint32_t)65535 << t->rcv_wscale;
@@ -329,8 +335,10 @@ int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen)
 	if (len) {
 		s->st.tcp_bytes_tx += len;
 		t->last_snd = s->now;
-		if (SEQ_LT(seq, t->snd_max))
+		if (SEQ_LT(seq, t->snd_max)) {
 			s->st.tcp_rexmt++;
+			kn_tcp_cc_rexmit(t, seq, len);
+		}
 	} else if (!(flags & KN_TH_FIN)) {
 		s->st.tcp_acks_tx++;
 	}
@@ -442,8 +450,10 @@ send_awin:
 	if (len) {
 		s->st.tcp_bytes_tx += len;
 		t->last_snd = s->now;
-		if (SEQ_LT(t->snd_nxt, t->snd_max))
+		if (SEQ_LT(t->snd_nxt, t->snd_max)) {
 			s->st.tcp_rexmt++;
+			kn_tcp_cc_rexmit(t, t->snd_nxt, len);
+		}
 	} else if (!(flags & (KN_TH_SYN | KN_TH_FIN))) {
 		s->st.tcp_acks_tx++;
 	}
@@ -492,6 +502,7 @@ void kn_tcp_idle_restart(struct kn_tcb *t)
 		return;
 	t->ssthresh = RTE_MAX(t->ssthresh, t->cwnd - t->cwnd / 4);
 	t->cwnd = rw;
+	kn_tcp_cc_idle(t);
 	t->s->st.tcp_idle_restarts++;
 }
 

@@ -252,9 +252,10 @@ bool kn_tcp_sack_input(struct kn_tcb *t, const struct kn_seg *sg)
 			/* within what we could have sent lately (the bound
 			 * of RFC 5961 §5.2 for old ACKs) */
 			uint32_t maxwnd = RTE_MAX(t->max_sndwnd, (uint32_t)t->mss);
-			if (SEQ_GEQ(start, t->snd_una - maxwnd) && SEQ_LEQ(end, t->snd_max))
+			if (SEQ_GEQ(start, t->snd_una - maxwnd) && SEQ_LEQ(end, t->snd_max)) {
 				s->st.tcp_dsack_rx++;
-			else
+				kn_tcp_cc_dsack(t, start, end);
+			} else
 				s->st.tcp_sack_bad_blocks++;
 			continue;
 		}
@@ -363,8 +364,7 @@ static bool next_seg(struct kn_tcb *t, uint32_t *seq, uint32_t *len, bool *rescu
 void kn_tcp_sack_enter(struct kn_tcb *t)
 {
 	struct kn_stack *s = t->s;
-	uint32_t flight = t->snd_max - t->snd_una;
-	t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+	kn_tcp_cc_loss(t, false);
 	t->cwnd = t->ssthresh;
 	t->recover = t->snd_max;           /* RecoveryPoint */
 	t->flags |= TF_INRECOVERY | TF_SACK_RECOV;

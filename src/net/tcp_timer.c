@@ -88,9 +88,12 @@ static bool timer_rexmt(struct kn_tcb *t)
 		t->flags |= TF_SYN_REXMT;
 		t->cwnd = t->mss;
 	} else {
-		/* RFC 5681 §3.1 (4): loss window after a timeout. */
-		uint32_t flight = t->snd_max - t->snd_una;
-		t->ssthresh = RTE_MAX(flight / 2, 2u * t->mss);
+		/* RFC 5681 §3.1 (4): loss window after a timeout. A timeout
+		 * again before SND.UNA passed the last one's SND.MAX is the
+		 * same loss (the retransmission was lost): ssthresh was cut
+		 * for it (Linux: tcp_enter_loss in TCP_CA_Loss). */
+		if (!SEQ_LT(t->snd_una, t->recover) || (t->flags & TF_INRECOVERY))
+			kn_tcp_cc_loss(t, true);
 		t->cwnd = t->mss;
 	}
 	t->dupacks = 0;

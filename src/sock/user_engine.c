@@ -74,6 +74,7 @@ static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
 	sc->tcp.ooo_max = c->tcp.rcvbuf / 1024 > 64 ? c->tcp.rcvbuf / 1024 : 64;
 	sc->tcp.nagle = !c->tcp.nodelay;
 	sc->tcp.syn_backlog = c->tcp.syn_backlog;
+	sc->tcp.cc = c->tcp.congestion == KAON_CC_NEWRENO ? KN_TCP_CC_NEWRENO : KN_TCP_CC_CUBIC;
 	sc->rcv_mem_mbufs = c->tcp.rcv_mem;
 	sc->snd_mem_mbufs = c->tcp.snd_mem;
 	if (c->tcp.keepalive_s)

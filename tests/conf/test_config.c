@@ -57,6 +57,7 @@ static void t_full(void **s)
 			   "time_wait = 100\n"
 			   "syn_backlog = 4096\n"
 			   "nodelay = off\n"
+			   "congestion = newreno\n"
 			   "[bifurcation]\n"
 			   "mode = xdp\n"
 			   "tcp_ports = 80, 8080, 9000-9002\n"
@@ -73,6 +74,7 @@ static void t_full(void **s)
 	assert_int_equal(c.tcp.sndbuf, 256 * 1024); /* default kept */
 	assert_int_equal(c.tcp.nodelay, 0);
 	assert_int_equal(c.tcp.syn_backlog, 4096);
+	assert_int_equal(c.tcp.congestion, KAON_CC_NEWRENO);
 	assert_int_equal(c.bif.mode, KAON_BIF_XDP);
 	assert_int_equal(c.bif.n_tcp_ports, 5);
 	assert_int_equal(c.bif.tcp_ports[4], 9002);
@@ -103,6 +105,7 @@ static void t_defaults_and_kernel_only(void **s)
 	assert_int_equal(c.port0.has_addr, 0);
 	assert_int_equal(c.port0.mtu, 1500);
 	assert_int_equal(c.tcp.time_wait_ms, 2000);
+	assert_int_equal(c.tcp.congestion, KAON_CC_CUBIC);
 	assert_int_equal(c.bif.mode, KAON_BIF_OFF);
 	assert_int_equal(kaon_config_load(&c, "/nonexistent/kaon.conf", 0, err, sizeof(err)),
 			 -ENOENT);
@@ -136,6 +139,9 @@ static void t_bad_files(void **s)
 		{ "[port0]\nmtu = 100000\n", "[port0] mtu: 100000 is out of range 576..9000" },
 		{ "[tcp]\nrto_min = 5000\nrto_max = 1000\n", "[tcp] rto_min: larger than rto_max" },
 		{ "[bifurcation]\nmode = ebpf\n", ":2: [bifurcation] mode: 'ebpf' is not a mode" },
+		{ "[tcp]\ncongestion = bbr\n",
+		  ":2: [tcp] congestion: 'bbr' is not a congestion control (cubic, newreno)" },
+		{ "[tcp]\ncongestion = CUBIC\n", "'CUBIC' is not a congestion control" },
 		{ "[bifurcation]\nmode = xdp\n", "[bifurcation] tcp_ports: bifurcation is on but no" },
 		{ "[bifurcation]\nmode = xdp\ntcp_ports = 80, 0\n", ":3: [bifurcation] tcp_ports: bad port list" },
 		{ "[bifurcation]\nmode = xdp\ntcp_ports = 80, 80\n", "tcp_ports: port 80 listed twice" },
