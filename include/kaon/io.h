@@ -79,6 +79,17 @@ ssize_t kaon_io_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline)
 ssize_t kaon_io_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t deadline);
 
 /**
+ * Send up to @p len bytes of the file @p in_fd, from *@p off, to the socket
+ * @p out_fd without copying them through user space; parks while the
+ * socket is full. epoll: sendfile(2). io_uring: splices on the ring (file
+ * to a pipe, pipe to the socket), so the vcpu's thread never waits in the
+ * kernel for the file or the socket. *@p off moves past the bytes sent.
+ * @return bytes sent (> 0; possibly fewer than len), 0 when the file ends
+ *         at *@p off, or -errno.
+ */
+ssize_t kaon_io_sendfile(int out_fd, int in_fd, off_t *off, size_t len, int64_t deadline);
+
+/**
  * accept4(2) that parks; the new fd is always SOCK_NONBLOCK|SOCK_CLOEXEC.
  * @return the new fd or -errno (-EMFILE/-ENFILE when out of descriptors).
  */
