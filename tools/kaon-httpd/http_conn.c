@@ -239,7 +239,7 @@ static int send_fd(struct conn *c, struct http_file *f)
 	while (off < f->size) {
 		size_t want = (size_t)(f->size - off);
 		if (c->fd >= 0) {
-			/* sendfile(2) on epoll, splices on io_uring */
+			/* sendfile(2); ring splices with KAON_URING_SPLICE=1 */
 			ssize_t n = kaon_io_sendfile(c->fd, f->fd, &off,
 						     want < SENDFILE_CHUNK ? want : SENDFILE_CHUNK,
 						     kaon_deadline_in(c->cf->idle_ns));

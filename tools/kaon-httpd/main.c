@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"                     or a write that makes no progress (default 60)\n"
 		"  --header-timeout S a head not complete S after its first byte: 408 and\n"
 		"                     close (default 10)\n"
-		"  --no-sendfile      copy file data: no sendfile(2) or io_uring splice on\n"
+		"  --no-sendfile      copy file data: no sendfile(2) (or io_uring splice) on\n"
 		"                     the kernel stacks, no pages lent to kaon's stack\n");
 }
 
