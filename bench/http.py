@@ -11,6 +11,8 @@ kernel's TCP. The servers run in kaon-srv pinned to the server CPU:
   kaon-user-xdp  kaon-httpd on kaon's stack, DPDK af_xdp (conf/testbed.conf)
   kaon-user-bif  the same with flow bifurcation on: kaon's XDP program hands
                  kaon port 80, the kernel keeps 198.18.0.2 (own file_prefix)
+With --base BUILD, NAME@base is NAME run from that build's kaon-httpd: a
+before/after pair side by side in one run (say, main's build as the base).
 All serve the same files (64 B, 4 KiB, 64 KiB, 1 MiB of random bytes, made in
 a temp root) to 1, 64 and 256 connections. Repetitions are interleaved: rep 1
 of every server, then rep 2, ... Each server start is checked with curl (every
@@ -288,8 +290,14 @@ def wrk(tmp, ccpu, conns, name, duration):
     return r
 
 
-def server_specs(bindir, scpu, tmp):
-    """name -> a function that starts it (after setting the testbed's address)."""
+def server_specs(bindir, scpu, tmp, base=None, tag=""):
+    """name -> a function that starts it (after setting the testbed's address);
+    with @p base (a bin directory), NAME@base too for every kaon server."""
+    specs = {}
+    if base:
+        for k, v in server_specs(base, scpu, tmp, tag="@base").items():
+            if k != "nginx":
+                specs[k + "@base"] = v
     httpd = os.path.join(bindir, "kaon-httpd")
     root = os.path.join(tmp, "root")
     mask = "1" + "0" * scpu  # nginx's worker_cpu_affinity: bit scpu
@@ -318,29 +326,30 @@ def server_specs(bindir, scpu, tmp):
     def kernel(stack):
         def start():
             testbed.testbed("addr", "on")
-            return Server("kaon-" + stack, in_ns("kaon-srv", pin + [
+            return Server("kaon-" + stack + tag, in_ns("kaon-srv", pin + [
                 httpd, "--stack", stack, "--addr", SRV_ADDR, "--port", str(PORT),
-                "--root", root, "--cpu", str(scpu)]), log("kaon-" + stack), "listening on")
+                "--root", root, "--cpu", str(scpu)]), log("kaon-" + stack + tag), "listening on")
         return start
 
     def user(name, conf, addr_on, env=None):
         def start():
             testbed.testbed("addr", "on" if addr_on else "off")
-            return Server(name, in_ns("kaon-srv", pin + [
+            return Server(name + tag, in_ns("kaon-srv", pin + [
                 httpd, "--stack", "user", "--config", conf, "--port", str(PORT),
-                "--root", root, "--cpu", str(scpu)]), log(name), "listening on", env)
+                "--root", root, "--cpu", str(scpu)]), log(name + tag), "listening on", env)
         return start
 
-    return {
+    specs.update({
         "nginx": nginx,
         "kaon-epoll": kernel("epoll"),
         "kaon-uring": kernel("uring"),
         "kaon-user-xdp": user("kaon-user-xdp", xdp_conf, False),
         "kaon-user-bif": user("kaon-user-bif", os.path.join(tmp, "bif.conf"), True, xdp_env),
-    }
+    })
+    return specs
 
 
-def run(bindir, servers, files, conns, reps, duration, scpu, ccpu, log=print):
+def run(bindir, servers, files, conns, reps, duration, scpu, ccpu, log=print, base=None):
     """Every server over every (file, connections), reps times, interleaved.
     Takes the testbed lock (kept until the process ends). @return records."""
     take_lock(log)
@@ -351,7 +360,7 @@ def run(bindir, servers, files, conns, reps, duration, scpu, ccpu, log=print):
         make_files(os.path.join(tmp, "root"))
         with open(os.path.join(tmp, "json.lua"), "w") as f:
             f.write(WRK_LUA)
-        specs = server_specs(bindir, scpu, tmp)
+        specs = server_specs(bindir, scpu, tmp, base)
         testbed.testbed("down")
         testbed.testbed("up")
         total = reps * len(servers) * len(files) * len(conns)
@@ -380,10 +389,10 @@ def run(bindir, servers, files, conns, reps, duration, scpu, ccpu, log=print):
                             r = {"requests": 0, "requests_per_sec": 0.0, "bytes_per_sec": 0.0,
                                  "p50_us": 0, "p99_us": 0, "exit": -1, "failed": True,
                                  "why": why}
-                        r.update(server=name, path=PATHS[name], file=fname, size=size,
+                        r.update(server=name, path=PATHS[name.split("@")[0]], file=fname, size=size,
                                  conns=c, rep=rep)
                         records.append(r)
-                        log("  [%3d/%d] %-7s %3d conn  %-13s %10.0f req/s %9.1f MiB/s  %s" % (
+                        log("  [%3d/%d] %-7s %3d conn  %-18s %10.0f req/s %9.1f MiB/s  %s" % (
                             n, total, fname, c, name, r["requests_per_sec"],
                             r["bytes_per_sec"] / 2**20,
                             "FAILED: " + r["why"] if r["failed"] else "ok"))
@@ -414,7 +423,7 @@ def summarize(records, servers, files, conns, log=print):
     """Median/min/max of the runs that did not fail, per (file, conns,
     server); ratio to nginx's median in the same run."""
     rows = []
-    hdr = "%-7s %5s %-13s %22s %7s %9s %8s %8s %7s %7s  %s" % (
+    hdr = "%-7s %5s %-18s %22s %7s %9s %8s %8s %7s %7s  %s" % (
         "file", "conns", "server", "req/s med (min-max)", "x nginx", "MiB/s", "p50 us",
         "p99 us", "cli us", "srv us", "status")
     log(hdr)
@@ -452,7 +461,7 @@ def summarize(records, servers, files, conns, log=print):
                 status = "ok"
                 if row["failed"]:
                     status = "FAILED %d/%d: %s" % (row["failed"], row["runs"], row["why"][0][:60])
-                log("%-7s %5d %-13s %8.0f (%5.1fk-%5.1fk) %7s %9.1f %8.0f %8.0f %7.2f %7.2f  %s" % (
+                log("%-7s %5d %-18s %8.0f (%5.1fk-%5.1fk) %7s %9.1f %8.0f %8.0f %7.2f %7.2f  %s" % (
                     fname, c, name, row["requests_per_sec"], row["rps_min"] / 1e3,
                     row["rps_max"] / 1e3, "%.2f" % row["ratio_to_nginx"] if ng else "-",
                     row["bytes_per_sec"] / 2**20, row["p50_us"], row["p99_us"],
@@ -489,6 +498,8 @@ def parse_args(argv):
                    help="comma list (default: %(default)s)")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results"),
                    help="directory for the JSON results")
+    p.add_argument("--base", default=None,
+                   help="a second build directory: NAME@base servers run its kaon-httpd")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan and the generated configs; touch nothing")
     a = p.parse_args(argv)
@@ -497,7 +508,8 @@ def parse_args(argv):
     if a.duration < 1 or a.reps < 1:
         p.error("--duration and --reps must be at least 1")
     a.servers = [s for s in a.servers.split(",") if s]
-    bad = [s for s in a.servers if s not in SERVERS]
+    bad = [s for s in a.servers if s not in SERVERS and not (
+        a.base and s.endswith("@base") and s[:-5] in SERVERS[1:])]
     if bad:
         p.error("unknown server %s (have %s)" % (", ".join(bad), ", ".join(SERVERS)))
     a.files = [f for f in FILES if f[0] in a.files.split(",")]
@@ -543,8 +555,9 @@ def main(argv=None):
         print("bench/run http: needs root (network namespaces, AF_XDP)", file=sys.stderr)
         return 77
     missing = [t for t in ("wrk", "nginx", "curl", "taskset", "ip") if not shutil.which(t)]
-    if not os.access(os.path.join(bindir, "kaon-httpd"), os.X_OK):
-        missing.append(os.path.join(bindir, "kaon-httpd") + " (build first)")
+    for d in [bindir] + ([os.path.join(a.base, "bin")] if a.base else []):
+        if not os.access(os.path.join(d, "kaon-httpd"), os.X_OK):
+            missing.append(os.path.join(d, "kaon-httpd") + " (build first)")
     if missing:
         print("bench/run http: missing %s (scripts/deps.sh)" % ", ".join(missing),
               file=sys.stderr)
@@ -552,7 +565,8 @@ def main(argv=None):
     print(plan, flush=True)
     load0, t0 = os.getloadavg()[0], time.monotonic()
     recs = run(bindir, a.servers, a.files, a.conns, a.reps, a.duration, a.server_cpu,
-               a.client_cpu, log=lambda m: print(m, flush=True))
+               a.client_cpu, log=lambda m: print(m, flush=True),
+               base=os.path.join(a.base, "bin") if a.base else None)
     load1 = os.getloadavg()[0]
     print()
     rows = summarize(recs, a.servers, a.files, a.conns)

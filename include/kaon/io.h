@@ -79,6 +79,19 @@ ssize_t kaon_io_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline)
 ssize_t kaon_io_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t deadline);
 
 /**
+ * Send up to @p len bytes of the file @p in_fd, from *@p off, to the socket
+ * @p out_fd without copying them through user space; parks while the
+ * socket is full: sendfile(2) and a readiness wait. With
+ * KAON_URING_SPLICE=1 in the environment, io_uring vcpus splice on the ring
+ * instead (file to a pipe, pipe to the socket), so the thread never waits
+ * in the kernel for an uncached file; slower on cached files (see
+ * src/io/uring.c). *@p off moves past the bytes sent.
+ * @return bytes sent (> 0; possibly fewer than len), 0 when the file ends
+ *         at *@p off, or -errno.
+ */
+ssize_t kaon_io_sendfile(int out_fd, int in_fd, off_t *off, size_t len, int64_t deadline);
+
+/**
  * accept4(2) that parks; the new fd is always SOCK_NONBLOCK|SOCK_CLOEXEC.
  * @return the new fd or -errno (-EMFILE/-ENFILE when out of descriptors).
  */

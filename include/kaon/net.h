@@ -27,6 +27,7 @@
 
 #include <kaon/net_dev.h>
 #include <kaon/net_drop.h>
+#include <kaon/ref.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -267,6 +268,25 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len);
  * @return as kn_tcp_send(): bytes taken over all pieces (> 0), or -errno.
  */
 ssize_t kn_tcp_sendv(struct kn_tcb *t, const struct iovec *iov, int iovcnt);
+/**
+ * kn_tcp_sendv() where a piece with @ref[i].release (NULL: copied) is not copied: the send
+ * buffer points into it (mbufs with an external buffer, page-sized pieces),
+ * and segments are built from it as from copied data, retransmissions too.
+ * The caller must leave those bytes alone until @ref[i].release(@ref[i].arg)
+ * is called: once per such piece when this returns > 0 (when every byte of
+ * it taken is acknowledged, or the connection is gone: from a later stack
+ * call, or before this returns if none of it was taken, or if it was copied
+ * because it is small); never when this returns <= 0 (nothing was taken).
+ * Release runs on the stack's thread, wherever the last mbuf pointing into
+ * the piece is freed (ACK input, the device's tx completion, close,
+ * kn_stack_destroy). The buffer must stay readable while held: frames are
+ * read by the CPU (checksums, copies, AF_XDP); a device that DMAs from
+ * unregistered memory cannot send them.
+ * @return as kn_tcp_sendv(); one piece is taken only up to KN_REF_MAX bytes.
+ */
+ssize_t kn_tcp_sendv_ref(struct kn_tcb *t, const struct iovec *iov, const struct kaon_ref *ref,
+			 int iovcnt);
+#define KN_REF_MAX (32u << 20)
 /**
  * Copy up to @len received bytes out.
  * @return bytes copied (> 0), 0 at EOF, -EAGAIN when nothing is queued, or

@@ -33,6 +33,7 @@
 #include <sys/uio.h>
 
 #include "kaon/co.h"
+#include "kaon/ref.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,6 +154,23 @@ ssize_t kaon_recvv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t de
 
 /** Gather variant of kaon_send() (at most IOV_MAX entries). */
 ssize_t kaon_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/**
+ * kaon_sendv() where a piece with @p ref[i].release may be sent without a
+ * copy: kaon's own stack keeps pointers into it until the peer acknowledges
+ * its bytes (retransmissions are built from it); the kernel stacks copy it
+ * at once. The caller must not change those bytes until
+ * @p ref[i].release(@p ref[i].arg), which is called exactly once for each
+ * such piece, whatever this returns (a piece not taken, or taken only in
+ * part, is released too: send the rest with a new reference): before this
+ * returns, or later on the socket's vcpu (from its stack's polling, after
+ * kaon_close() too). The buffer must stay readable until then (a file
+ * mapping that shrinks faults: see tools/kaon-httpd/http_file.h).
+ * @p ref NULL is kaon_sendv().
+ * @return as kaon_sendv().
+ */
+ssize_t kaon_sendv_ref(kaon_sock *s, const struct iovec *iov, const kaon_ref *ref, int iovcnt,
+		       int64_t deadline);
 
 /**
  * Receive exactly @p len bytes.

@@ -24,6 +24,8 @@ struct kaon_io_backend {
 			   int64_t deadline);
 	int (*accept)(void *st, int fd, struct sockaddr *addr, socklen_t *addrlen,
 		      int64_t deadline);
+	ssize_t (*sendfile)(void *st, int out_fd, int in_fd, off_t *off, size_t len,
+			    int64_t deadline);
 	/* The fd is about to be closed: wake its waiters with -ECANCELED. */
 	void (*forget)(void *st, int fd);
 };

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "io/backend.h"
@@ -171,6 +172,22 @@ ssize_t kaon_io_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t dea
 		if (n >= 0)
 			return n;
 		int err = wait_again(be, st, fd, KAON_IO_OUT, deadline);
+		if (err)
+			return err;
+	}
+}
+
+ssize_t kaon_io_sendfile(int out_fd, int in_fd, off_t *off, size_t len, int64_t deadline)
+{
+	void *st = NULL;
+	const struct kaon_io_backend *be = backend(&st);
+	if (be && be->sendfile)
+		return be->sendfile(st, out_fd, in_fd, off, len, deadline);
+	for (;;) {
+		ssize_t n = sendfile(out_fd, in_fd, off, len);
+		if (n >= 0)
+			return n;
+		int err = wait_again(be, st, out_fd, KAON_IO_OUT, deadline);
 		if (err)
 			return err;
 	}

@@ -9,7 +9,7 @@
 int kn_pullup_slow(struct rte_mbuf *m, uint32_t len)
 {
 	if (m->pkt_len < len || rte_pktmbuf_tailroom(m) < len - m->data_len ||
-	    RTE_MBUF_CLONED(m) || rte_mbuf_refcnt_read(m) != 1)
+	    !RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1)
 		return -1;
 	while (m->data_len < len) {
 		struct rte_mbuf *n = m->next;

@@ -309,6 +309,11 @@ __attribute__((cold)) void kn_tcp_idle_restart(struct kn_tcb *t);
 void kn_tcp_send_challenge_ack(struct kn_tcb *t);
 void kn_tcp_send_rst(struct kn_tcb *t);
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
+/* tcp_usrreq.c's send buffer steps, for tcp_sendref.c: room (or why none),
+ * copy in (no output), account and send. */
+ssize_t kn_tcp_snd_space(const struct kn_tcb *t);
+size_t kn_tcp_snd_append(struct kn_tcb *t, const void *p, size_t len, bool *nomem);
+ssize_t kn_tcp_snd_done(struct kn_tcb *t, size_t n, bool nomem);
 void kn_tcp_send_synack(struct kn_tcb *t);
 bool kn_tcp_oow_ratelimited(struct kn_tcb *t, const struct kn_seg *sg);
 void kn_tcp_send_oow_ack(struct kn_tcb *t, const struct kn_seg *sg);

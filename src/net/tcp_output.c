@@ -90,8 +90,9 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 			/* Request/response traffic empties the buffer on every
 			 * ACK: keep one unshared buffer instead of a free and an
 			 * alloc per message; it stays charged to send memory, so
-			 * only while under half of that is in use. */
-			if (!t->snd_spare && rte_mbuf_refcnt_read(m) == 1 &&
+			 * only while under half of that is in use. Never one
+			 * pointing into a caller's buffer (kn_tcp_sendv_ref). */
+			if (!t->snd_spare && RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 &&
 			    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
 				m->data_off = 0;
 				m->data_len = 0;

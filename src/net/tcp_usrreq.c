@@ -213,6 +213,23 @@ ssize_t kn_tcp_sendv(struct kn_tcb *t, const struct iovec *iov, int iovcnt)
 	return snd_done(t, n, nomem);
 }
 
+/* For kn_tcp_sendv_ref (tcp_sendref.c), out of line: the hot calls above
+ * keep their inlining as it was. */
+size_t kn_tcp_snd_append(struct kn_tcb *t, const void *p, size_t len, bool *nomem)
+{
+	return snd_append(t, p, len, nomem);
+}
+
+ssize_t kn_tcp_snd_space(const struct kn_tcb *t)
+{
+	return snd_space(t);
+}
+
+ssize_t kn_tcp_snd_done(struct kn_tcb *t, size_t n, bool nomem)
+{
+	return snd_done(t, n, nomem);
+}
+
 static ssize_t recv_status(const struct kn_tcb *t)
 {
 	if (t->flags & TF_RCVD_FIN)

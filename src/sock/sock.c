@@ -43,6 +43,21 @@ ssize_t kaon_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int64_t de
 	return s->ops->sendv(s, iov, iovcnt, deadline);
 }
 
+ssize_t kaon_sendv_ref(kaon_sock *s, const struct iovec *iov, const kaon_ref *ref, int iovcnt,
+		       int64_t deadline)
+{
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	ssize_t n = ref && s->ops->sendv_ref ? s->ops->sendv_ref(s, iov, ref, iovcnt, deadline)
+					     : s->ops->sendv(s, iov, iovcnt, deadline);
+	/* Copied (kernel), or nothing taken: the pieces are the caller's again. */
+	if (ref && (!s->ops->sendv_ref || n <= 0))
+		for (int i = 0; i < iovcnt; i++)
+			if (ref[i].release)
+				ref[i].release(ref[i].arg);
+	return n;
+}
+
 ssize_t kaon_read_full(kaon_sock *s, void *buf, size_t len, int64_t deadline)
 {
 	if (len > SSIZE_MAX)

@@ -32,6 +32,11 @@ struct kaon_sock_ops {
 	ssize_t (*recvfrom)(kaon_sock *s, void *buf, size_t len, kaon_addr *from,
 			    int64_t deadline);
 	int (*fd)(const kaon_sock *s);
+	/* kaon_sendv_ref; NULL: sendv, then every piece released. Releases
+	 * what it holds by the rule of kn_tcp_sendv_ref (nothing when it
+	 * returns <= 0: the caller releases). */
+	ssize_t (*sendv_ref)(kaon_sock *s, const struct iovec *iov, const kaon_ref *ref,
+			     int iovcnt, int64_t deadline);
 };
 
 struct kaon_sock {

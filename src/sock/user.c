@@ -248,6 +248,23 @@ static ssize_t user_sendv(kaon_sock *s, const struct iovec *iov, int iovcnt, int
 	}
 }
 
+/* user_sendv with pieces the stack may hold instead of copying. */
+static ssize_t user_sendv_ref(kaon_sock *s, const struct iovec *iov, const kaon_ref *ref,
+			      int iovcnt, int64_t deadline)
+{
+	struct usock *u = (struct usock *)s;
+	if (u->listener)
+		return -ENOTCONN;
+	for (;;) {
+		ssize_t n = kn_tcp_sendv_ref(u->tcb, iov, ref, iovcnt);
+		if (n != -EAGAIN)
+			return n;
+		int rc = wait_on(&u->wr, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 static int user_shutdown(kaon_sock *s, int how)
 {
 	struct usock *u = (struct usock *)s;
@@ -353,6 +370,7 @@ static const struct kaon_sock_ops user_tcp_ops = {
 	.accept = user_accept,
 	.recvv = user_recvv,
 	.sendv = user_sendv,
+	.sendv_ref = user_sendv_ref,
 	.shutdown = user_shutdown,
 	.close = user_close,
 	.setopt = user_setopt,

@@ -139,8 +139,11 @@ def make_root(tmp):
     os.makedirs(os.path.join(root, "dir"))
     os.makedirs(os.path.join(root, "site"))
     files = {}
-    for name, size in (("f64.bin", 64), ("f4k.bin", 4096), ("f64k.bin", 65536),
-                       ("f1m.bin", 1 << 20), ("f100k.bin", 100000)):
+    # 1 B to 8 MiB: 65537 and 8 MiB cross the small-file bound and the
+    # io_uring splice pipe (256 KiB) and sendfile chunk (1 MiB) sizes.
+    for name, size in (("f1.bin", 1), ("f64.bin", 64), ("f4k.bin", 4096), ("f64k.bin", 65536),
+                       ("f64k1.bin", 65537), ("f1m.bin", 1 << 20), ("f100k.bin", 100000),
+                       ("f8m.bin", 8 << 20)):
         data = os.urandom(size)
         with open(os.path.join(root, name), "wb") as f:
             f.write(data)

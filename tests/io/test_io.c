@@ -285,11 +285,81 @@ static void t_outside_vcpu(void **s)
 	assert_int_equal(kaon_io_close(sp[1]), 0);
 }
 
+/* kaon_io_sendfile: a file of 3 MiB + 1 to a socket whose reader is slower
+ * than the sender (the socket fills: waits), byte for byte; then the end
+ * of the file (0) and a length past it (short). Splices on io_uring. */
+#define SF_LEN ((3u << 20) + 1)
+
+static unsigned char sf_byte(size_t i)
+{
+	return (unsigned char)((i * 2654435761u) >> 11 ^ i);
+}
+
+static void *sf_reader(void *arg)
+{
+	(void)arg;
+	static unsigned char buf[65536], want[65536];
+	size_t got = 0;
+	while (got < SF_LEN) {
+		ssize_t n = kaon_io_recv(sp[1], buf, got % 3 ? 4096 : sizeof(buf), 0,
+					 kaon_deadline_in(5000 * MS));
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			want[i] = sf_byte(got + (size_t)i);
+		assert_memory_equal(buf, want, (size_t)n);
+		got += (size_t)n;
+		if (got % 7 == 0)
+			kaon_yield();
+	}
+	return NULL;
+}
+
+static void *sendfile_body(void *arg)
+{
+	(void)arg;
+	make_pair();
+	char path[] = "/tmp/kaon-test-sendfile-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	static unsigned char data[SF_LEN];
+	for (size_t i = 0; i < SF_LEN; i++)
+		data[i] = sf_byte(i);
+	assert_int_equal(write(fd, data, SF_LEN), (ssize_t)SF_LEN);
+	kaon_co *r;
+	assert_int_equal(kaon_go(&r, NULL, sf_reader, NULL), 0);
+	off_t off = 0;
+	while (off < (off_t)SF_LEN) {
+		ssize_t n = kaon_io_sendfile(sp[0], fd, &off, SF_LEN, kaon_deadline_in(5000 * MS));
+		assert_true(n > 0);
+	}
+	assert_int_equal(off, (off_t)SF_LEN);
+	assert_int_equal(kaon_join(r, KAON_FOREVER, NULL), 0);
+	/* At the end: 0. Past it: what there is. */
+	assert_int_equal(kaon_io_sendfile(sp[0], fd, &off, 100, kaon_deadline_in(1000 * MS)), 0);
+	off = SF_LEN - 10;
+	assert_int_equal(kaon_io_sendfile(sp[0], fd, &off, 100, kaon_deadline_in(1000 * MS)), 10);
+	char tail[16];
+	assert_int_equal(kaon_io_recv(sp[1], tail, sizeof(tail), 0, kaon_deadline_in(1000 * MS)), 10);
+	assert_memory_equal(tail, data + SF_LEN - 10, 10);
+	close(fd);
+	kaon_io_close(sp[0]);
+	kaon_io_close(sp[1]);
+	return NULL;
+}
+
+static void t_sendfile(void **s)
+{
+	(void)s;
+	run_engine(sendfile_body, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	test_engine_setup(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_readiness),
+		cmocka_unit_test(t_sendfile),
 		cmocka_unit_test(t_eof_with_last_bytes),
 		cmocka_unit_test(t_interrupt),
 		cmocka_unit_test(t_interrupt_race),

@@ -427,6 +427,53 @@ static void t_half_close(void **s)
 	run_engine(half_close_body, NULL);
 }
 
+/* kaon_sendv_ref on a kernel socket: the lent piece is copied and released
+ * exactly once before the call returns, an error included. */
+static int ref_released;
+
+static void ref_release(void *arg)
+{
+	(void)arg;
+	ref_released++;
+}
+
+static void *sendv_ref_body(void *arg)
+{
+	(void)arg;
+	kaon_addr a;
+	kaon_sock *ls = listen_any(&a), *s, *c = dial(&a);
+	assert_int_equal(kaon_accept(ls, &s, NULL, kaon_deadline_in(5 * SEC)), 0);
+	static unsigned char body[100000], got[100005];
+	fill(body, sizeof(body));
+	struct iovec iov[2] = { { "head:", 5 }, { body, sizeof(body) } };
+	kaon_ref ref[2] = { { NULL, NULL }, { ref_release, body } };
+	ref_released = 0;
+	ssize_t n = kaon_sendv_ref(c, iov, ref, 2, kaon_deadline_in(5 * SEC));
+	assert_true(n > 5);
+	assert_int_equal(ref_released, 1);
+	if ((size_t)n < sizeof(got))
+		assert_int_equal(kaon_write_full(c, body + n - 5, sizeof(got) - (size_t)n,
+						 KAON_FOREVER), (ssize_t)(sizeof(got) - (size_t)n));
+	assert_int_equal(kaon_read_full(s, got, sizeof(got), kaon_deadline_in(5 * SEC)),
+			 (ssize_t)sizeof(got));
+	assert_memory_equal(got, "head:", 5);
+	assert_memory_equal(got + 5, body, sizeof(body));
+	/* Shut for writing: an error, and still one release. */
+	assert_int_equal(kaon_shutdown(c, SHUT_WR), 0);
+	assert_true(kaon_sendv_ref(c, iov, ref, 2, kaon_deadline_in(5 * SEC)) < 0);
+	assert_int_equal(ref_released, 2);
+	kaon_close(c);
+	kaon_close(s);
+	kaon_close(ls);
+	return NULL;
+}
+
+static void t_sendv_ref(void **s)
+{
+	(void)s;
+	run_engine(sendv_ref_body, NULL);
+}
+
 /* ------------------------------------------------------ addresses, errors */
 
 static void *errors_body(void *arg)
@@ -632,6 +679,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_deadlines),
 		cmocka_unit_test(t_peer_reset),
 		cmocka_unit_test(t_half_close),
+		cmocka_unit_test(t_sendv_ref),
 		cmocka_unit_test(t_emfile),
 		cmocka_unit_test(t_integrity),
 		cmocka_unit_test(t_many_connections),

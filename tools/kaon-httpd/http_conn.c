@@ -2,10 +2,10 @@
 #include "http_conn.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "http_parse.h"
@@ -89,6 +89,42 @@ static int sendv_all(struct conn *c, struct iovec *iov, int n)
 		}
 	}
 	return 0;
+}
+
+/* sendv_all where the last iovec is @p f's content, lent to the stack
+ * (kaon_sendv_ref: no copy on kaon's stack) with a reference on @p f for
+ * each call. @return 0, or -errno (-EIO: the file shrank under its
+ * mapping; the caller resets the connection). */
+static int sendv_file(struct conn *c, struct iovec *iov, int n, struct http_file *f)
+{
+	kaon_ref ref[3] = { { 0 } };
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++, n--;
+			continue;
+		}
+		if (atomic_load(&f->torn))
+			return -EIO;
+		ref[n - 1] = (kaon_ref){ http_file_release, f };
+		f->refs++; /* dropped by the release, once per call */
+		ssize_t w = kaon_sendv_ref(c->s, iov, ref, n, kaon_deadline_in(c->cf->idle_ns));
+		ref[n - 1] = (kaon_ref){ 0 };
+		if (w < 0)
+			return (int)w;
+		c->sv->c.bytes += (uint64_t)w;
+		c->sv->c.zero_copy_bytes += (uint64_t)w; /* head included: near enough */
+		while (w > 0) {
+			if ((size_t)w >= iov->iov_len) {
+				w -= (ssize_t)iov->iov_len;
+				iov++, n--;
+			} else {
+				iov->iov_base = (char *)iov->iov_base + w;
+				iov->iov_len -= (size_t)w;
+				w = 0;
+			}
+		}
+	}
+	return atomic_load(&f->torn) ? -EIO : 0;
 }
 
 static int flush(struct conn *c)
@@ -195,29 +231,24 @@ static int send_more(struct conn *c, const char *p, size_t len)
 	return 0;
 }
 
-/* The body of a large file from its fd: sendfile on a kernel socket, else
- * through the output buffer. @return 0 or -errno (-EIO: the file shrank). */
+/* The body of a large file from its fd: kaon_io_sendfile on a kernel
+ * socket, else through the output buffer. @return 0 or -errno (-EIO: the file shrank). */
 static int send_fd(struct conn *c, struct http_file *f)
 {
 	off_t off = 0;
 	while (off < f->size) {
 		size_t want = (size_t)(f->size - off);
 		if (c->fd >= 0) {
-			ssize_t n = sendfile(c->fd, f->fd, &off, want < SENDFILE_CHUNK ? want : SENDFILE_CHUNK);
-			if (n > 0) {
-				c->sv->c.bytes += (uint64_t)n;
-				c->sv->c.sendfile_bytes += (uint64_t)n;
-				continue;
-			}
+			/* sendfile(2); ring splices with KAON_URING_SPLICE=1 */
+			ssize_t n = kaon_io_sendfile(c->fd, f->fd, &off,
+						     want < SENDFILE_CHUNK ? want : SENDFILE_CHUNK,
+						     kaon_deadline_in(c->cf->idle_ns));
+			if (n < 0)
+				return (int)n;
 			if (n == 0)
 				return -EIO;
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -errno;
-			int w = kaon_io_wait(c->fd, KAON_IO_OUT, kaon_deadline_in(c->cf->idle_ns));
-			if (w < 0)
-				return w;
+			c->sv->c.bytes += (uint64_t)n;
+			c->sv->c.sendfile_bytes += (uint64_t)n;
 			continue;
 		}
 		ssize_t n = pread(f->fd, c->out, want < OUT_CAP ? want : OUT_CAP, off);
@@ -282,7 +313,17 @@ static int serve(struct conn *c, const struct http_req *r)
 		      (long long)f->size, f->last_modified);
 	n = head_end(h, n, r, r->keep_alive);
 	int rc;
-	if (head_only || f->data) {
+	const char *body = f->data ? f->data : f->map;
+	if (!head_only && body && c->fd < 0 && cf->zero_copy &&
+	    c->olen + (size_t)n + (size_t)f->size > OUT_CAP) {
+		/* Too big to gather: the body goes to the stack without a copy. */
+		struct iovec iov[3] = { { c->out, c->olen }, { h, (size_t)n },
+					{ (void *)body, (size_t)f->size } };
+		c->olen = 0;
+		rc = sendv_file(c, iov, 3, f);
+		if (rc == -EIO)
+			kaon_sock_setopt(c->s, KAON_SO_LINGER0, 1); /* see http_file.h */
+	} else if (head_only || f->data) {
 		rc = emit(c, h, (size_t)n, f->data, head_only ? 0 : (size_t)f->size);
 	} else if (c->fd >= 0) {
 		rc = flush(c);

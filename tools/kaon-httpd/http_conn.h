@@ -23,13 +23,13 @@ struct http_conf {
 	int64_t max_body;             /* a Content-Length past it: 413 */
 	int64_t idle_ns;              /* between requests, and per write progress */
 	int64_t header_ns;            /* from a head's first byte to its end: 408 */
-	int zero_copy;                /* sendfile(2) on kernel sockets */
+	int zero_copy;                /* sendfile(2) on kernel sockets, lent pages on kaon's */
 };
 
 /* Per connection (accepts are counted in struct serve). */
 struct http_counters {
 	uint64_t closed, requests, status[6]; /* status[1..5]: 1xx..5xx */
-	uint64_t bytes, timeouts, resets, conn_errors, sendfile_bytes;
+	uint64_t bytes, timeouts, resets, conn_errors, sendfile_bytes, zero_copy_bytes;
 };
 
 /* One per vcpu; touched only by that vcpu. */

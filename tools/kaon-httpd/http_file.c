@@ -2,9 +2,11 @@
 #include "http_file.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,14 +80,106 @@ static unsigned hash(const char *s)
 	return h;
 }
 
+/* The live mappings, for the SIGBUS handler: a slot is taken by a CAS on
+ * owner and published by storing start last; the handler only loads. */
+#define MAP_SLOTS 1024
+static struct {
+	atomic_uintptr_t start;
+	atomic_size_t len;
+	_Atomic(struct http_file *) owner;
+} maps[MAP_SLOTS];
+static struct sigaction old_bus;
+
+static int map_register(struct http_file *f)
+{
+	for (int i = 0; i < MAP_SLOTS; i++) {
+		struct http_file *none = NULL;
+		if (atomic_compare_exchange_strong(&maps[i].owner, &none, f)) {
+			atomic_store(&maps[i].len, (size_t)f->size);
+			atomic_store(&maps[i].start, (uintptr_t)f->map);
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void map_unregister(int i)
+{
+	atomic_store(&maps[i].start, 0);
+	atomic_store(&maps[i].owner, NULL);
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	for (int i = 0; i < MAP_SLOTS; i++) {
+		uintptr_t start = atomic_load(&maps[i].start);
+		size_t len = atomic_load(&maps[i].len);
+		if (!start || a < start || a - start >= len)
+			continue;
+		struct http_file *f = atomic_load(&maps[i].owner);
+		/* Zero pages from the faulting one to the end: the access is
+		 * retried and reads zeros; the file's fd and cache entry are
+		 * left to the vcpu (nothing here but async-signal-safe calls). */
+		uintptr_t page = a & ~(uintptr_t)4095;
+		size_t rest = start + len - page;
+		if (mmap((void *)page, rest, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED)
+			break;
+		if (f)
+			atomic_store(&f->torn, 1);
+		return;
+	}
+	/* Not ours: whatever was there before (by default, the end). */
+	if (old_bus.sa_flags & SA_SIGINFO) {
+		old_bus.sa_sigaction(sig, si, uc);
+		return;
+	}
+	sigaction(SIGBUS, &old_bus, NULL);
+}
+
+int http_file_sigbus_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, &old_bus) < 0 ? -errno : 0;
+}
+
 void http_file_put(struct http_file *f)
 {
 	if (!f || --f->refs > 0)
 		return;
+	if (f->map) {
+		map_unregister(f->map_slot);
+		munmap((void *)f->map, (size_t)f->size);
+	}
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->data);
 	free(f);
+}
+
+void http_file_release(void *f)
+{
+	http_file_put(f);
+}
+
+/* Map a large file for kaon_sendv_ref; without a mapping (no slot, mmap
+ * failed) it is sent from its fd. */
+static void map_file(struct http_file *f)
+{
+	void *p = mmap(NULL, (size_t)f->size, PROT_READ, MAP_SHARED, f->fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	f->map = p;
+	f->map_slot = map_register(f);
+	if (f->map_slot < 0) {
+		munmap(p, (size_t)f->size);
+		f->map = NULL;
+	}
 }
 
 static int status_of(int err)
@@ -125,7 +219,7 @@ static int slurp(struct http_file *f)
 	return 0;
 }
 
-static int open_file(const struct http_root *root, const char *rel, int64_t now,
+static int open_file(const struct http_root *root, bool map, const char *rel, int64_t now,
 		     struct http_file **out)
 {
 	int fd = http_open_beneath(root, rel);
@@ -172,6 +266,8 @@ static int open_file(const struct http_root *root, const char *rel, int64_t now,
 			http_file_put(f);
 			return r;
 		}
+	} else if (map) {
+		map_file(f);
 	}
 	*out = f;
 	return 0;
@@ -181,12 +277,12 @@ int http_fcache_get(struct http_fcache *c, const char *rel, int64_t now, struct 
 {
 	struct http_file **slot = &c->slot[hash(rel) % HTTP_FCACHE_SLOTS];
 	struct http_file *f = *slot;
-	if (f && now - f->born < HTTP_FILE_TTL_NS && !strcmp(f->path, rel)) {
+	if (f && now - f->born < HTTP_FILE_TTL_NS && !atomic_load(&f->torn) && !strcmp(f->path, rel)) {
 		f->refs++;
 		*out = f;
 		return 0;
 	}
-	int r = open_file(c->root, rel, now, &f);
+	int r = open_file(c->root, c->map, rel, now, &f);
 	if (r < 0)
 		return r;
 	http_file_put(*slot); /* a connection still sending it keeps its own ref */

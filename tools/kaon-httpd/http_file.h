@@ -7,10 +7,24 @@
  * file replaced on disk (rename) is served within that time. A file changed
  * in place while it is being sent can end a response short: the connection
  * is then closed, never padded.
+ *
+ * On kaon's own stack larger files are mapped (http_fcache.map) and their
+ * pages lent to the stack (kaon_sendv_ref): the mapping lives while any
+ * segment still points into it, i.e. until the peer acknowledged it. It
+ * covers st_size at open, and the fd stays open. A file truncated while
+ * mapped makes reads of its vanished pages fault (SIGBUS): the handler
+ * (http_file_sigbus_init) puts zero pages over the rest of the mapping and
+ * marks the file torn; the connection sending it is reset (never a FIN
+ * after a padded body) and the cache opens the file again. What the stack
+ * built from the zero pages before the server noticed has left, so a
+ * client can see zeros before the reset; Linux's sendfile(2) would end the
+ * response short instead. Either way the response is incomplete.
  */
 #ifndef KAON_HTTPD_FILE_H
 #define KAON_HTTPD_FILE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -32,12 +46,16 @@ struct http_file {
 	char last_modified[HTTP_DATE_LEN + 1];
 	const char *type;      /* Content-Type */
 	char *data;            /* the whole content, for small files */
+	const char *map;       /* or a read-only mapping of size bytes */
+	atomic_int torn;       /* the mapping faulted: the file shrank */
+	int map_slot;          /* in the SIGBUS handler's table */
 	int64_t born;          /* when it was opened (ns) */
 	char path[];           /* the cache key: http_path's result */
 };
 
 struct http_fcache {
 	const struct http_root *root;
+	bool map;              /* map files above HTTP_SMALL_FILE */
 	struct http_file *slot[HTTP_FCACHE_SLOTS];
 };
 
@@ -51,6 +69,13 @@ struct http_fcache {
 int http_fcache_get(struct http_fcache *c, const char *rel, int64_t now, struct http_file **out);
 
 void http_file_put(struct http_file *f);
+
+/* http_file_put(@p f) as a kaon_ref release. */
+void http_file_release(void *f);
+
+/* Catch SIGBUS from the pages of a mapped file that shrank (see above).
+ * Call once, before any vcpu starts. @return 0 or -errno. */
+int http_file_sigbus_init(void);
 
 /* Drop every cached entry (files still referenced live on until put). */
 void http_fcache_clear(struct http_fcache *c);

@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"                     or a write that makes no progress (default 60)\n"
 		"  --header-timeout S a head not complete S after its first byte: 408 and\n"
 		"                     close (default 10)\n"
-		"  --no-sendfile      send file data through a buffer on the kernel stacks\n");
+		"  --no-sendfile      copy file data: no sendfile(2) (or io_uring splice) on\n"
+		"                     the kernel stacks, no pages lent to kaon's stack\n");
 }
 
 /* The counters of every vcpu, printed at exit. */
@@ -74,18 +75,20 @@ static void print_counters(const char *why, struct http_server *sv, int n)
 			t.status[k] += c->status[k];
 		t.bytes += c->bytes;
 		t.sendfile_bytes += c->sendfile_bytes;
+		t.zero_copy_bytes += c->zero_copy_bytes;
 		t.timeouts += c->timeouts;
 		t.resets += c->resets;
 		t.conn_errors += c->conn_errors;
 	}
 	printf("%s: connections %llu, closed %llu, requests %llu, 2xx %llu, 3xx %llu, "
-	       "4xx %llu, 5xx %llu, bytes sent %llu (sendfile %llu), timeouts %llu, "
+	       "4xx %llu, 5xx %llu, bytes sent %llu (sendfile %llu, lent %llu), timeouts %llu, "
 	       "resets by peer %llu, connection errors %llu, accept errors %llu\n",
 	       why, (unsigned long long)accepted, (unsigned long long)t.closed,
 	       (unsigned long long)t.requests, (unsigned long long)t.status[2],
 	       (unsigned long long)t.status[3], (unsigned long long)t.status[4],
 	       (unsigned long long)t.status[5], (unsigned long long)t.bytes,
-	       (unsigned long long)t.sendfile_bytes, (unsigned long long)t.timeouts,
+	       (unsigned long long)t.sendfile_bytes, (unsigned long long)t.zero_copy_bytes,
+	       (unsigned long long)t.timeouts,
 	       (unsigned long long)t.resets, (unsigned long long)t.conn_errors,
 	       (unsigned long long)accept_errors);
 }
@@ -161,6 +164,8 @@ int main(int argc, char **argv)
 
 	sigset_t sigs;
 	serve_signals(&sigs);
+	if (user && cf.zero_copy && cf.root && http_file_sigbus_init() < 0)
+		cli_fail(PROG, "cannot catch SIGBUS: %s", strerror(errno));
 
 	struct http_server *sv = calloc((size_t)f.nvcpus, sizeof(*sv));
 	char *fixed_body = cf.fixed > 0 ? malloc((size_t)cf.fixed) : NULL;
@@ -181,6 +186,7 @@ int main(int argc, char **argv)
 		list[i] = &sv[i].srv;
 		sv[i].conf = &cf;
 		sv[i].cache.root = cf.root;
+		sv[i].cache.map = user && cf.zero_copy;
 		sv[i].fixed_body = fixed_body;
 	}
 	int status;
