@@ -164,6 +164,17 @@ struct kn_tcb {
 	int64_t probe_sent;                /* last zero-window probe */
 	int64_t cookie_sent;               /* last SYN cookie sent, 0 = never */
 
+	/* The transmit template (tcp_output.c, send_plain): the Ethernet,
+	 * IPv4 and TCP headers (and the timestamp option's fixed bytes) every
+	 * plain segment of the connection starts with; per segment only the
+	 * destination MAC, lengths, sequence numbers, flags, window,
+	 * timestamps and checksums are written in. */
+	uint8_t tx_hdr[KN_L2L3_LEN + sizeof(struct kn_tcp_hdr) + KN_TCPOLEN_TS_SPACE];
+	uint8_t tx_thlen;                  /* TCP header bytes it holds; 0: none yet */
+	uint32_t tx_arp;                   /* ARP entry of the next hop: a hint, checked per segment */
+	uint32_t tx_nexthop;
+	uint32_t tx_ipsum;                 /* IPv4 header's sum without length and checksum */
+
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */
 	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */

@@ -189,11 +189,153 @@ static __attribute__((cold, noinline)) int segment_too_big(struct kn_tcb *t, str
 	return -1;
 }
 
+/* Fill @t's transmit template for a TCP header of @thlen bytes (20, or 32
+ * with timestamps) and find the ARP entry of its next hop. @return false if
+ * there is none to be had now (no route, the next hop unresolved): the
+ * general path then routes, resolves or queues. Cold: once per connection,
+ * and again only when the ARP entry it used went or changed hands. */
+static __attribute__((cold, noinline)) bool tx_template(struct kn_tcb *t, uint32_t thlen)
+{
+	struct kn_stack *s = t->s;
+	uint32_t nh;
+	if (kn_ip4_route(s, t->rip, &nh) != 0)
+		return false;
+	unsigned i = s->arp_last;
+	if (s->arp[i].ip != nh || s->arp[i].state < KN_ARP_RESOLVED) {
+		for (i = 0; i < s->conf.arp_entries; i++)
+			if (s->arp[i].ip == nh && s->arp[i].state >= KN_ARP_RESOLVED)
+				break;
+		if (i == s->conf.arp_entries)
+			return false;
+	}
+	t->tx_arp = i;
+	t->tx_nexthop = nh;
+	uint8_t *p = t->tx_hdr;
+	memset(p, 0, sizeof(t->tx_hdr));
+	struct kn_eth_hdr *eh = (struct kn_eth_hdr *)p;
+	memcpy(eh->src, s->mac, KN_ETH_ALEN);
+	eh->type = rte_cpu_to_be_16(KN_ETHERTYPE_IP4);
+	/* As ip4_hdr() writes it for TCP: ID 0 (RFC 6864, atomic), DF. */
+	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)(eh + 1);
+	ip->ver_ihl = 0x45;
+	ip->frag = rte_cpu_to_be_16(KN_IP_DF);
+	ip->ttl = 64;
+	ip->proto = KN_IPPROTO_TCP;
+	ip->src = rte_cpu_to_be_32(t->lip);
+	ip->dst = rte_cpu_to_be_32(t->rip);
+	t->tx_ipsum = kn_cksum_add(0, ip, sizeof(*ip));
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)(ip + 1);
+	th->sport = rte_cpu_to_be_16(t->lport);
+	th->dport = rte_cpu_to_be_16(t->rport);
+	th->off = (uint8_t)((thlen / 4) << 4);
+	if (thlen > sizeof(*th)) {
+		uint8_t *o = (uint8_t *)(th + 1);
+		o[0] = KN_TCPOPT_NOP;
+		o[1] = KN_TCPOPT_NOP;
+		o[2] = KN_TCPOPT_TS;
+		o[3] = 10;
+	}
+	t->tx_thlen = (uint8_t)thlen;
+	return true;
+}
+
+/* A plain segment (no SYN, no SACK option) from @t's template: the bytes
+ * and mbuf fields send_segment, tcp_finish, kn_ip4_output_tcp and
+ * kn_eth_output would produce, without their per-segment decisions (which
+ * options, which route, which ARP entry, which header goes where).
+ * @return 0, -1 (no mbuf), or 1: not taken (no template to be had, or the
+ * segment is for the general path's checks), nothing done. */
+static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, uint32_t seq,
+							   uint32_t len, uint8_t flags,
+							   uint32_t win)
+{
+	struct kn_stack *s = t->s;
+	uint32_t thlen = (t->flags & TF_TS) ? sizeof(struct kn_tcp_hdr) + KN_TCPOLEN_TS_SPACE
+					    : sizeof(struct kn_tcp_hdr);
+	struct kn_arp_entry *e = &s->arp[t->tx_arp];
+	if (KN_UNLIKELY(t->tx_thlen != thlen || e->ip != t->tx_nexthop ||
+			e->state < KN_ARP_RESOLVED)) {
+		if (!tx_template(t, thlen))
+			return 1;
+		e = &s->arp[t->tx_arp];
+	}
+	uint64_t offl = s->dev->offloads;
+	bool copy = len && (len < COPY_BELOW || !(offl & KN_DEV_TX_MULTI_SEG));
+	uint32_t hlen = (uint32_t)KN_L2L3_LEN + thlen;
+	uint32_t flen = hlen + (copy ? len : 0);
+	if (KN_UNLIKELY(thlen + len > s->ip_payload_max))
+		return 1;
+	struct rte_mbuf *h = kn_alloc(s);
+	if (KN_UNLIKELY(!h))
+		return -1;
+	if (KN_UNLIKELY(h->data_off < KN_L2L3_LEN || flen - KN_L2L3_LEN > rte_pktmbuf_tailroom(h))) {
+		rte_pktmbuf_free(h);
+		return 1;
+	}
+	h->data_off = (uint16_t)(h->data_off - KN_L2L3_LEN);
+	h->data_len = (uint16_t)flen;
+	h->pkt_len = flen;
+	uint8_t *p = rte_pktmbuf_mtod(h, uint8_t *);
+	if (thlen == sizeof(struct kn_tcp_hdr))
+		memcpy(p, t->tx_hdr, KN_L2L3_LEN + sizeof(struct kn_tcp_hdr));
+	else
+		memcpy(p, t->tx_hdr, sizeof(t->tx_hdr));
+	memcpy(p, e->mac, KN_ETH_ALEN);
+	e->used = s->now;   /* for least-recently-used eviction */
+	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)(p + sizeof(struct kn_eth_hdr));
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)(ip + 1);
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & KN_TH_ACK) ? rte_cpu_to_be_32(t->rcv_nxt) : 0;
+	th->flags = flags;
+	th->win = rte_cpu_to_be_16((uint16_t)(win >> t->rcv_wscale));
+	if (thlen != sizeof(struct kn_tcp_hdr)) {
+		put32((uint8_t *)(th + 1) + 4, kn_tcp_ts_now(s) + t->ts_offset);
+		put32((uint8_t *)(th + 1) + 8, t->ts_recent);
+	}
+	if (len) {
+		if (copy) {
+			snd_copy(t, seq, len, p + hlen);
+		} else if (snd_attach(t, h, seq, len) != 0) {
+			rte_pktmbuf_free(h);
+			return -1;
+		}
+	}
+	uint32_t iplen = h->pkt_len - (uint32_t)sizeof(struct kn_eth_hdr);
+	ip->len = rte_cpu_to_be_16((uint16_t)iplen);
+	h->l2_len = sizeof(struct kn_eth_hdr);
+	h->l3_len = sizeof(struct kn_ip4_hdr);
+	if (offl & KN_DEV_TX_IP_CKSUM)
+		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	else
+		ip->csum = kn_cksum_fold(t->tx_ipsum + ip->len);
+	uint32_t sum = kn_pseudo_sum(ip->src, ip->dst, KN_IPPROTO_TCP,
+				     (uint16_t)(iplen - sizeof(struct kn_ip4_hdr)));
+	if (offl & KN_DEV_TX_L4_CKSUM) {
+		/* DPDK convention: the pseudo-header sum, not complemented. */
+		th->csum = (uint16_t)~kn_cksum_fold(sum);
+		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+		h->l4_len = thlen;
+	} else {
+		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, KN_L2L3_LEN,
+						       iplen - (uint32_t)sizeof(struct kn_ip4_hdr)));
+	}
+	s->st.tcp_tx++;
+	s->st.ip_tx++;
+	kn_tx_enqueue(s, h);
+	return 0;
+}
+
 /* Build and send one segment of @t. @return 0 or -1 without mbufs.
  * Inlined into kn_tcp_output, the per-segment path, whatever else calls it. */
 static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
 {
 	struct kn_stack *s = t->s;
+	/* Established traffic: from the template, unless SACK blocks are due. */
+	if (KN_LIKELY(!(flags & KN_TH_SYN)) && !(t->ooo_n || (t->flags & TF_DSACK))) {
+		int r = send_plain(t, seq, len, flags, win);
+		if (KN_LIKELY(r <= 0))
+			return r;
+	}
 	uint8_t opt[KN_TCP_OPT_MAX];
 	uint32_t optlen = 0;
 
