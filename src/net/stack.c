@@ -71,8 +71,9 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 
 /* What the stack itself may hold outside the queues at any moment: the tx
  * batch (a header and up to two clones per frame), one rx burst being
- * processed, and slack for ARP, ICMP and RSTs built on the way. */
-#define KN_STACK_OWN_MBUFS (3u * KN_TX_BATCH + KN_RX_BURST + 32u)
+ * processed, the buffers kept for reuse, and slack for ARP, ICMP and RSTs
+ * built on the way. */
+#define KN_STACK_OWN_MBUFS (3u * KN_TX_BATCH + KN_RX_BURST + KN_RECYCLE_MAX + 32u)
 
 int kn_stack_mem_budget(const struct kn_stack_conf *c, uint32_t pool_size, uint32_t *rcv,
 			uint32_t *snd, uint32_t *need)
@@ -197,6 +198,8 @@ void kn_stack_destroy(struct kn_stack *s)
 	for (unsigned i = 0; i < s->ntx; i++)
 		rte_pktmbuf_free(s->tx[i]);
 	s->ntx = 0;
+	while (s->nrecycle)
+		rte_pktmbuf_free(s->recycle[--s->nrecycle]);
 	kn_udp_fini(s);
 	if (s->tcb_hash)
 		kn_tcp_fini(s);

@@ -48,7 +48,7 @@ static __attribute__((noinline)) bool rcvq_collapse(struct kn_tcb *t, struct rte
 	tail->pkt_len = tail->data_len;
 	t->rcvq_bytes += len;
 	t->s->st.tcp_rcv_collapsed++;
-	rte_pktmbuf_free(m);
+	kn_free(t->s, m);
 	return true;
 }
 
@@ -744,7 +744,7 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		if (t->flags & TF_APP)
 			kn_ev_raise(s, &t->ev, KN_EV_READABLE);
 	} else {
-		rte_pktmbuf_free(m);
+		kn_free(s, m);   /* a pure ACK: its buffer may carry the next segment */
 	}
 	if ((t->flags & TF_ACKNOW) || t->snd_nxt != t->snd_una + t->sndq_bytes ||
 	    ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN)))

@@ -92,7 +92,7 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 				m->pkt_len = 0;
 				t->snd_spare = m;
 			} else {
-				rte_pktmbuf_free_seg(m);
+				kn_free(t->s, m);
 				t->snd_nmb--;
 				kn_mem_snd_release(t->s, 1);
 			}

@@ -268,7 +268,7 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 			t->rcvq_mem -= m->buf_len;
 			kn_mem_rcv_release(t->s, 1);
 			m->next = NULL;
-			rte_pktmbuf_free_seg(m);
+			kn_free(t->s, m);
 		} else {
 			m->data_off += (uint16_t)c;
 			m->data_len -= (uint16_t)c;
