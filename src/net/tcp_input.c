@@ -52,7 +52,7 @@ static __attribute__((noinline)) bool rcvq_collapse(struct kn_tcb *t, struct rte
 	return true;
 }
 
-static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
+static void rcvq_append_slow(struct kn_tcb *t, struct rte_mbuf *m)
 {
 	struct kn_stack *s = t->s;
 	/* Request/response traffic reads the queue empty: no tail, no call
@@ -78,6 +78,22 @@ static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 		}
 		m = next;
 	}
+}
+
+/* The same, inline for what request/response traffic brings: one buffer
+ * into an empty queue (the application read it empty). */
+static inline void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
+{
+	if (KN_LIKELY(!t->rcvq_tail && m && !m->next && m->data_len)) {
+		m->nb_segs = 1;
+		m->pkt_len = m->data_len;
+		t->rcvq_bytes += m->data_len;
+		t->rcvq_mem += m->buf_len;
+		kn_mem_rcv_charge(t->s, 1);
+		t->rcvq = t->rcvq_tail = m;
+		return;
+	}
+	rcvq_append_slow(t, m);
 }
 
 /* Remove out-of-order entry @i, freeing its data. */
