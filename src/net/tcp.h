@@ -253,7 +253,12 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	 * buffer in one burst: every connection may fill its window at once,
 	 * and what the device drops costs the peer a retransmission timeout. */
 	uint32_t frames = RTE_MIN(kn_mem_rcv_free(s), s->rcv_burst_cap);
-	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
+	uint32_t n = s->ntcb ? s->ntcb : 1u;
+	/* win <= share, tested without the division (once per segment sent):
+	 * win * n <= frames * mss exactly when win <= floor(frames * mss / n). */
+	if ((uint64_t)win * n <= (uint64_t)frames * t->mss)
+		return win;
+	uint64_t share = (uint64_t)frames * t->mss / n;
 	if (share < t->mss && !t->rcvq && t->ooo_n == 0)
 		share = t->mss;
 	return win > share ? (uint32_t)share : win;
