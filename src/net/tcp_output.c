@@ -72,7 +72,25 @@ static struct rte_mbuf *snd_seek(struct kn_tcb *t, uint32_t seq, uint32_t *off)
 /* Drop @bytes of acknowledged data from the head of the send buffer. */
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 {
+	struct rte_mbuf *h = t->sndq;
 	t->sndq_bytes -= bytes;
+	/* Request/response: the one buffer queued, all of it acknowledged. */
+	if (KN_LIKELY(h && h->data_len == bytes && !h->next)) {
+		t->sndq = t->sndq_tail = NULL;
+		t->snd_cur = NULL;
+		if (!t->snd_spare && rte_mbuf_refcnt_read(h) == 1 &&
+		    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
+			h->data_off = 0;
+			h->data_len = 0;
+			h->pkt_len = 0;
+			t->snd_spare = h;
+		} else {
+			kn_free(t->s, h);
+			t->snd_nmb--;
+			kn_mem_snd_release(t->s, 1);
+		}
+		return;
+	}
 	while (bytes && t->sndq) {
 		struct rte_mbuf *m = t->sndq;
 		if (m->data_len <= bytes) {
