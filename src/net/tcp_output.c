@@ -639,6 +639,43 @@ send_awin:
 	return 0;
 }
 
+/* kn_tcp_output after the application queued data, when it can only send
+ * all of that new data in one segment: ESTABLISHED or CLOSE_WAIT, every
+ * earlier byte sent (nothing to resend, SND.NXT = SND.MAX), no FIN asked
+ * for, no probe, no RFC 6675 recovery, no PMTU to restore, at most an MSS,
+ * inside both windows, and Nagle (if on) satisfied. kn_tcp_output's own
+ * decisions would send exactly that segment and then nothing more; they are
+ * skipped. Anything else: kn_tcp_output. */
+int kn_tcp_output_new(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	uint32_t len = t->sndq_bytes - off;
+	uint32_t win = RTE_MIN(t->snd_wnd, t->cwnd);
+	if (!((t->state == KN_TCP_ESTABLISHED || t->state == KN_TCP_CLOSE_WAIT) &&
+	      !(t->flags & (TF_FORCE | TF_SACK_RECOV | TF_SHUT_WR)) && !t->pmtu_expire &&
+	      t->snd_nxt == t->snd_max && off < t->sndq_bytes && len <= t->mss && win > off &&
+	      win - off >= len && (!(t->flags & TF_NAGLE) || off == 0)))
+		return kn_tcp_output(t);
+	uint32_t awin = adv_window(t);
+	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, KN_TH_ACK, awin) != 0))
+		return kn_tcp_output_failed(t);
+	s->st.tcp_bytes_tx += len;
+	t->last_snd = s->now;
+	uint32_t startseq = t->snd_nxt;
+	t->snd_nxt += len;
+	t->snd_max = t->snd_nxt;
+	/* Time one segment per RTT; never a retransmission (Karn). */
+	if (!t->rttstart && !(t->flags & TF_TS)) {
+		t->rttstart = s->now;
+		t->rtseq = startseq;
+	}
+	if (!t->t_rexmt)
+		kn_tcp_timer_rexmt_arm(t);
+	ack_sent(t, KN_TH_ACK, awin);
+	return 0;
+}
+
 /* RFC 5681 §4.1: data after more than an RTO without sending any, nothing
  * in flight: the ACK clock is gone and what cwnd says of the path is old,
  * so start again from the restart window min(IW, cwnd). As FreeBSD's

@@ -177,7 +177,7 @@ static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 	t->sndq_bytes += (uint32_t)n;
 	if (t->snd_una == t->snd_max && t->s->now - t->last_snd > t->rto)
 		kn_tcp_idle_restart(t);
-	kn_tcp_output(t);
+	kn_tcp_output_new(t);
 	return (ssize_t)n;
 }
 
