@@ -35,7 +35,7 @@ STAGES = [
     ("application", ["on_event"]),
     ("socket calls", ["kn_tcp_recv", "kn_tcp_send", "kn_tcp_sendv", "kn_tcp_recv_mbuf",
                       "after_read_update"]),
-    ("TCP output", ["kn_tcp_output", "kn_tcp_output_at", "kn_tcp_send_ack"]),
+    ("TCP output", ["kn_tcp_output", "kn_tcp_output_new", "kn_tcp_output_at", "kn_tcp_send_ack"]),
     ("ip/eth output", ["kn_ip4_output_tcp", "kn_ip4_output"]),
     ("tx", ["kn_stack_flush", "loop_tx"]),
     ("timers", ["kn_tcp_timers", "kn_tcp_timer_file", "kn_tcp_timer_unfile", "kn_arp_timer",

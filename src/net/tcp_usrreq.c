@@ -253,12 +253,25 @@ static inline void after_read(struct kn_tcb *t)
 
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 {
-	if (!t->rcvq)
+	struct rte_mbuf *m = t->rcvq;
+	if (!m)
 		return recv_status(t);
+	/* Request/response: one buffer queued, and it all fits. */
+	if (KN_LIKELY(!m->next && m->data_len <= len)) {
+		size_t c = m->data_len;
+		memcpy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
+		t->rcvq = t->rcvq_tail = NULL;
+		t->rcvq_bytes -= (uint32_t)c;
+		t->rcvq_mem -= m->buf_len;
+		kn_mem_rcv_release(t->s, 1);
+		kn_free(t->s, m);
+		after_read(t);
+		return (ssize_t)c;
+	}
 	uint8_t *p = buf;
 	size_t done = 0;
 	while (t->rcvq && done < len) {
-		struct rte_mbuf *m = t->rcvq;
+		m = t->rcvq;
 		size_t c = RTE_MIN((size_t)m->data_len, len - done);
 		memcpy(p + done, rte_pktmbuf_mtod(m, uint8_t *), c);
 		done += c;
