@@ -141,13 +141,13 @@ static uint16_t plain_tx(struct kn_loop *l, struct dir *d, struct rte_mbuf **pkt
 		d->st.tx++;
 		struct rte_mbuf *m = pkts[i];
 		m->packet_type = 0;
-		if (d->rn && d->ring[(d->rhead + d->rn - 1) % d->cap].at > at) {
-			enqueue(l, d, m, false);
-			continue;
-		}
 		uint32_t tail = d->rhead + d->rn;
 		if (tail >= d->cap)
 			tail -= d->cap;
+		if (d->rn && d->ring[tail ? tail - 1 : d->cap - 1].at > at) {
+			enqueue(l, d, m, false);
+			continue;
+		}
 		d->ring[tail] = (struct qent){.at = at, .order = d->order++, .m = m};
 		d->rn++;
 	}
