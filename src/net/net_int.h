@@ -281,6 +281,14 @@ static inline int kn_pullup(struct rte_mbuf *m, uint32_t len)
 	return kn_pullup_slow(m, len);
 }
 void kn_mbuf_trim_to(struct rte_mbuf *m, uint32_t len);
+/* rte_pktmbuf_adj() for @len bytes a kn_pullup() has just made contiguous
+ * in the first segment: nothing left to check. */
+static inline void kn_adj_pulled(struct rte_mbuf *m, uint16_t len)
+{
+	m->data_off = (uint16_t)(m->data_off + len);
+	m->data_len = (uint16_t)(m->data_len - len);
+	m->pkt_len -= len;
+}
 static inline struct rte_mbuf *kn_alloc(struct kn_stack *s)
 {
 	if (KN_LIKELY(s->nrecycle)) {

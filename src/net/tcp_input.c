@@ -1213,7 +1213,7 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 		kn_drop(s, m, KN_DROP_TCP_BAD_OPTION);
 		return;
 	}
-	rte_pktmbuf_adj(m, (uint16_t)(hl + off));
+	kn_adj_pulled(m, (uint16_t)(hl + off));
 
 	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
 	if (KN_UNLIKELY(t == NULL)) {
