@@ -183,6 +183,22 @@ static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 {
+	struct rte_mbuf *sp = t->snd_spare;
+	/* Request/response: all that was sent is acknowledged (the queue is
+	 * empty, its buffer kept as the spare) and the message fits in that
+	 * buffer and the send buffer: what snd_space and snd_append would
+	 * conclude, without their loop. */
+	if (KN_LIKELY(sp && !t->sndq && t->state == KN_TCP_ESTABLISHED && !t->error &&
+		      !(t->flags & TF_SHUT_WR) && len && len <= sp->buf_len &&
+		      len <= t->s->conf.tcp.sndbuf)) {
+		t->snd_spare = NULL;
+		sp->data_off = 0;
+		memcpy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
+		sp->data_len = (uint16_t)len;
+		sp->pkt_len = (uint32_t)len;
+		t->sndq = t->sndq_tail = sp;
+		return snd_done(t, len, false);
+	}
 	ssize_t space = snd_space(t);
 	if (space <= 0)
 		return space ? space : -EAGAIN;
