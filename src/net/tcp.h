@@ -264,6 +264,25 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	return win > share ? (uint32_t)share : win;
 }
 
+static inline uint32_t kn_tcb_tuple_hash(uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = rip * 0x9e3779b1u;
+	h ^= ((uint32_t)rport << 16 | lport) * 0x85ebca6bu;
+	return h ^ (h >> 15);
+}
+
+/* kn_tcb_lookup, inline for segment arrival (once per segment). */
+static inline struct kn_tcb *kn_tcb_find(struct kn_stack *s, uint32_t lip, uint16_t lport,
+					 uint32_t rip, uint16_t rport)
+{
+	struct kn_tcb_list *b = &s->tcb_hash[kn_tcb_tuple_hash(rip, rport, lport) & s->tcb_hash_mask];
+	struct kn_tcb *t;
+	LIST_FOREACH(t, b, hash_link)
+		if (t->rip == rip && t->rport == rport && t->lport == lport && t->lip == lip)
+			return t;
+	return NULL;
+}
+
 /* tcp_subr.c */
 struct kn_tcb *kn_tcb_alloc(struct kn_stack *s);
 void kn_tcb_hash(struct kn_stack *s, struct kn_tcb *t);

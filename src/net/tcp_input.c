@@ -1215,7 +1215,7 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 	}
 	kn_adj_pulled(m, (uint16_t)(hl + off));
 
-	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
+	struct kn_tcb *t = kn_tcb_find(s, sg.dst, sg.dport, sg.src, sg.sport);
 	if (KN_UNLIKELY(t == NULL)) {
 		struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
 		if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&
