@@ -260,12 +260,14 @@ static __attribute__((cold, noinline)) bool tx_template(struct kn_tcb *t, uint32
 /* A plain segment (no SYN, no SACK option) from @t's template: the bytes
  * and mbuf fields send_segment, tcp_finish, kn_ip4_output_tcp and
  * kn_eth_output would produce, without their per-segment decisions (which
- * options, which route, which ARP entry, which header goes where).
+ * options, which route, which ARP entry, which header goes where). @src:
+ * where the @len bytes at @seq lie contiguously in the send buffer, if the
+ * caller knows; NULL: found by snd_copy.
  * @return 0, -1 (no mbuf), or 1: not taken (no template to be had, or the
  * segment is for the general path's checks), nothing done. */
 static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, uint32_t seq,
 							   uint32_t len, uint8_t flags,
-							   uint32_t win)
+							   uint32_t win, const uint8_t *src)
 {
 	struct kn_stack *s = t->s;
 	uint32_t thlen = (t->flags & TF_TS) ? sizeof(struct kn_tcp_hdr) + KN_TCPOLEN_TS_SPACE
@@ -312,7 +314,10 @@ static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, ui
 	}
 	if (len) {
 		if (copy) {
-			snd_copy(t, seq, len, p + hlen);
+			if (src)
+				memcpy(p + hlen, src, len);
+			else
+				snd_copy(t, seq, len, p + hlen);
 		} else if (snd_attach(t, h, seq, len) != 0) {
 			rte_pktmbuf_free(h);
 			return -1;
@@ -350,7 +355,7 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 	struct kn_stack *s = t->s;
 	/* Established traffic: from the template, unless SACK blocks are due. */
 	if (KN_LIKELY(!(flags & KN_TH_SYN)) && !(t->ooo_n || (t->flags & TF_DSACK))) {
-		int r = send_plain(t, seq, len, flags, win);
+		int r = send_plain(t, seq, len, flags, win, NULL);
 		if (KN_LIKELY(r <= 0))
 			return r;
 	}
@@ -658,7 +663,18 @@ int kn_tcp_output_new(struct kn_tcb *t)
 	      win - off >= len && (!(t->flags & TF_NAGLE) || off == 0)))
 		return kn_tcp_output(t);
 	uint32_t awin = adv_window(t);
-	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, KN_TH_ACK, awin) != 0))
+	/* The new bytes end the queue: in its tail buffer, if it holds them
+	 * all. */
+	struct rte_mbuf *tail = t->sndq_tail;
+	const uint8_t *src = tail && tail->data_len >= len
+				     ? rte_pktmbuf_mtod_offset(tail, const uint8_t *, tail->data_len - len)
+				     : NULL;
+	int r = 1;
+	if (KN_LIKELY(!(t->ooo_n || (t->flags & TF_DSACK))))
+		r = send_plain(t, t->snd_nxt, len, KN_TH_ACK, awin, src);
+	if (KN_UNLIKELY(r > 0))
+		r = send_segment(t, t->snd_nxt, len, KN_TH_ACK, awin);
+	if (KN_UNLIKELY(r != 0))
 		return kn_tcp_output_failed(t);
 	s->st.tcp_bytes_tx += len;
 	t->last_snd = s->now;
