@@ -15,9 +15,14 @@
  *     and per timer pass (a kn_stack_timers() call with a timer due; only
  *     those calls are counted), side by side. An O(1) timer structure keeps
  *     both rows alike; a scan of every TCB per pass does not.
+ *   - with --profile: the per-request budget by stage (rx burst, eth/ip,
+ *     TCP input, socket wake, application, TCP output, tx, ...): the same
+ *     callgrind run as the guard's, its output split by bench/cg_stages.py
+ *     (which says why callgrind and how a function finds its stage).
  *
  * Usage: stack-loop [--json] [--seconds S] [--conns N] [--size B]
  *                   [--no-callgrind] [--no-offload] [--idle N]
+ *                   [--profile [--requests N]]
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -49,7 +54,7 @@
 #define PORT 7
 
 static struct {
-	bool json, callgrind, offload, child;
+	bool json, callgrind, offload, child, profile;
 	double seconds;
 	unsigned conns, size;
 	uint64_t requests;  /* child mode: fixed request count */
@@ -355,17 +360,19 @@ static double bulk(double secs)
  * if @passes, whose number goes to *@npasses). @return the instruction
  * total, or 0. */
 static unsigned long long callgrind_run(const char *self, uint64_t n, unsigned idle, bool sim,
-					bool passes, unsigned long long *npasses)
+					bool passes, unsigned long long *npasses, const char *keep)
 {
-	char out[64], rep[64];
-	snprintf(out, sizeof(out), "/tmp/kaon-stackloop-cg.%d", (int)getpid());
+	char out[256], rep[64];
+	snprintf(out, sizeof(out), "%s", keep ? keep : "");
+	if (!keep)
+		snprintf(out, sizeof(out), "/tmp/kaon-stackloop-cg.%d", (int)getpid());
 	snprintf(rep, sizeof(rep), "/tmp/kaon-stackloop-passes.%d", (int)getpid());
 	char nbuf[32], cbuf[32], sbuf[32], ibuf[32];
 	snprintf(nbuf, sizeof(nbuf), "%llu", (unsigned long long)n);
 	snprintf(cbuf, sizeof(cbuf), "%u", opt.conns);
 	snprintf(sbuf, sizeof(sbuf), "%u", opt.size);
 	snprintf(ibuf, sizeof(ibuf), "%u", idle);
-	char outarg[96];
+	char outarg[300];
 	snprintf(outarg, sizeof(outarg), "--callgrind-out-file=%s", out);
 	unlink(rep);
 	pid_t pid = fork();
@@ -396,7 +403,8 @@ static unsigned long long callgrind_run(const char *self, uint64_t n, unsigned i
 			continue;
 	}
 	fclose(f);
-	unlink(out);
+	if (!keep)
+		unlink(out);
 	if (npasses) {
 		*npasses = 0;
 		f = fopen(rep, "r");
@@ -414,8 +422,41 @@ static unsigned long long callgrind_run(const char *self, uint64_t n, unsigned i
 static double callgrind_measure(const char *self)
 {
 	uint64_t n = 20000;
-	unsigned long long total = callgrind_run(self, n, 0, false, false, NULL);
+	unsigned long long total = callgrind_run(self, n, 0, false, false, NULL, NULL);
 	return total ? (double)total / (double)n / 2.0 : -1;
+}
+
+/* The per-request budget by stage: the guard's callgrind run, split by
+ * bench/cg_stages.py. */
+static int profile(const char *self)
+{
+	uint64_t n = opt.requests ? opt.requests : 40000;
+	char out[128];
+	snprintf(out, sizeof(out), "/tmp/kaon-stackloop-profile.%d", (int)getpid());
+	unsigned long long total = callgrind_run(self, n, 0, false, false, NULL, out);
+	if (!total) {
+		fprintf(stderr, "stack-loop: callgrind run failed\n");
+		unlink(out);
+		return 1;
+	}
+	char nbuf[32];
+	snprintf(nbuf, sizeof(nbuf), "%llu", (unsigned long long)n);
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *script = KAON_BENCH_DIR "/cg_stages.py";
+		if (opt.json)
+			execlp("python3", "python3", script, out, "--requests", nbuf, "--json",
+			       (char *)NULL);
+		else
+			execlp("python3", "python3", script, out, "--requests", nbuf, "--top", "25",
+			       (char *)NULL);
+		_exit(127);
+	}
+	int st = 1;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	unlink(out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 /* Timer cost with 0 and opt.idle idle connections, on the simulated clock. */
@@ -426,8 +467,8 @@ static int idle_compare(const char *self)
 	double ipr[2], ipp[2];
 	unsigned long long np[2];
 	for (int r = 0; r < 2; r++) {
-		unsigned long long all = callgrind_run(self, n, rows[r], true, false, NULL);
-		unsigned long long tim = callgrind_run(self, n, rows[r], true, true, &np[r]);
+		unsigned long long all = callgrind_run(self, n, rows[r], true, false, NULL, NULL);
+		unsigned long long tim = callgrind_run(self, n, rows[r], true, true, &np[r], NULL);
 		if (!all || !tim || !np[r]) {
 			fprintf(stderr, "stack-loop: callgrind run failed (idle %u)\n", rows[r]);
 			return 1;
@@ -487,16 +528,31 @@ int main(int argc, char **argv)
 			opt.count_passes = true;
 		else if (!strcmp(argv[i], "--count-all"))
 			opt.count_passes = false;
+		else if (!strcmp(argv[i], "--profile"))
+			opt.profile = true;
 		else if (!strcmp(argv[i], "--report") && i + 1 < argc)
 			opt.report = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
-					"[--no-callgrind] [--no-offload] [--idle N]\n", argv[0]);
+					"[--no-callgrind] [--no-offload] [--idle N] "
+					"[--profile [--requests N]]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (opt.conns == 0 || opt.size == 0 || opt.size > sizeof(msg))
 		return 2;
+	if (opt.profile && !opt.child) {
+		if (!HAVE_CALLGRIND) {
+			fprintf(stderr, "stack-loop: --profile needs valgrind/callgrind.h\n");
+			return 1;
+		}
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return 1;
+		self[n] = 0;
+		return profile(self);
+	}
 	if (opt.idle && !opt.child) {
 		/* The comparison runs only under callgrind, in children. */
 		if (!HAVE_CALLGRIND) {

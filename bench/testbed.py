@@ -11,8 +11,18 @@ pinned to the other. Rows:
   (f) kaon-user-bif   as (d) with flow bifurcation on (kernel shares the address)
   (g) user-user-xdp   kaon-bench on kaon's stack too, veth af_xdp both ends
   (h) user-user-memif both ends on kaon's stack over shared memory (memif)
-  (i) raw-l2          l2reflect (DPDK, MAC swap) and l2ping: the path's ceiling
-(a)-(f) are driven by the same kernel kaon-bench from kaon-cli. Repetitions
+  (i) raw-l2          l2reflect (DPDK af_xdp, MAC swap) and l2ping (kernel
+                      AF_PACKET): the ceiling of the kernel-client rows
+  (j) raw-l2-xdp      l2reflect and l2ping-dpdk, both DPDK af_xdp on the veth
+  (k) raw-l2-pkt      the same on the af_packet PMD
+  (l) raw-l2-memif    the same over memif
+(a)-(f) are driven by the same kernel kaon-bench from kaon-cli. Each row's
+"% raw" is its share of the raw L2 ping-pong rate of its own path (CEILING):
+the user-to-user rows against the DPDK-to-DPDK ceilings (j) and (l), with no
+kernel socket in the loop; the kernel-client rows against (i). There is no
+user-to-user row on af_packet: the kernel of kaon-cli still sees every frame
+there and resets the connections its address does not know; (k) is the
+ceiling of that path for whoever needs it. Repetitions
 are interleaved server by server. Needs root; used by bench/run.
 """
 import json
@@ -55,6 +65,27 @@ netmask = /24
 [tcp]
 time_wait = 200
 """
+
+# The client end of the af_packet ceiling (l2ping-dpdk in kaon-cli).
+PKT_CLI_CONF = """[dpdk]
+lcores = {cpu}
+vdev = net_af_packet0,iface=veth-cli
+memory = 256
+no_huge = 1
+file_prefix = kaon-bench-pkt-cli
+[port0]
+addr = 198.18.0.1
+netmask = /24
+[tcp]
+time_wait = 200
+"""
+
+# Each row's ceiling: the raw L2 ping-pong of the same path.
+CEILING = {
+    "ref-epoll": "raw-l2", "kaon-epoll": "raw-l2", "kaon-uring": "raw-l2",
+    "kaon-user-xdp": "raw-l2", "kaon-user-pkt": "raw-l2", "kaon-user-bif": "raw-l2",
+    "user-user-xdp": "raw-l2-xdp", "user-user-memif": "raw-l2-memif",
+}
 
 
 def sh(*argv, check=True):
@@ -149,7 +180,25 @@ def l2ping(bindir, cpu, inflight, duration, mac):
             "exit": p.returncode or 1, "stderr": p.stderr[-300:]}
 
 
-def server_specs(bindir, scpu, tmp):
+def l2ping_dpdk(bindir, config, ns, inflight, duration, mac):
+    """The DPDK pinger: @config names its port (and vdev), @ns its namespace."""
+    argv = [os.path.join(bindir, "l2ping-dpdk"), config, "--inflight", str(inflight),
+            "--duration", str(duration), "--json"]
+    if mac:
+        argv += ["--dst", mac]
+    if ns:
+        argv = in_ns(ns, argv)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            return {"requests_per_sec": r["round_trips_per_sec"], "gbps": 0.0,
+                    "p50_us": 0.0, "p99_us": 0.0, "exit": p.returncode}
+    return {"requests_per_sec": 0.0, "gbps": 0.0, "p50_us": 0.0, "p99_us": 0.0,
+            "exit": p.returncode or 1, "stderr": p.stderr[-300:]}
+
+
+def server_specs(bindir, scpu, tmp, ccpu=0):
     """(name, client kind, path, how to start the server)."""
     echo = os.path.join(bindir, "kaon-echo")
     conf = lambda n: os.path.join(ROOT, "conf", n)
@@ -157,6 +206,8 @@ def server_specs(bindir, scpu, tmp):
         f.write(BIF_CONF.format(cpu=scpu))
     with open(os.path.join(tmp, "pkt.conf"), "w") as f:
         f.write(PKT_CONF.format(cpu=scpu))
+    with open(os.path.join(tmp, "pkt-cli.conf"), "w") as f:
+        f.write(PKT_CLI_CONF.format(cpu=ccpu))
 
     def kernel(argv):
         def start():
@@ -175,6 +226,15 @@ def server_specs(bindir, scpu, tmp):
             return Proc("kaon-echo", in_ns(ns, argv) if ns else argv, "listening on", env)
         return start
 
+    def reflector(config, ns="kaon-srv"):
+        def start():
+            testbed("addr", "off")
+            if not ns and os.path.exists("/run/kaon-memif.sock"):
+                os.unlink("/run/kaon-memif.sock")  # left by a killed run
+            argv = ["taskset", "-c", str(scpu), os.path.join(bindir, "l2reflect"), config]
+            return Proc("l2reflect", in_ns(ns, argv) if ns else argv, "reflecting")
+        return start
+
     xdp_env = {"KAON_XDP_PROG": os.path.join(os.path.dirname(bindir), "bpf", "kaon_xdp.o")}
     return [
         ("ref-epoll", "kernel", "veth", kernel([os.path.join(bindir, "ref-epoll-echo"),
@@ -190,7 +250,11 @@ def server_specs(bindir, scpu, tmp):
         ("user-user-xdp", "user-xdp", "veth af_xdp", user(conf("testbed.conf"))),
         ("user-user-memif", "user-memif", "memif",
          user(conf("memif-server.conf"), ns=None)),
-        ("raw-l2", "l2ping", "veth af_xdp", None),
+        ("raw-l2", "l2ping", "veth af_xdp", reflector(conf("testbed.conf"))),
+        ("raw-l2-xdp", "l2ping-xdp", "veth af_xdp", reflector(conf("testbed.conf"))),
+        ("raw-l2-pkt", "l2ping-pkt", "veth af_packet",
+         reflector(os.path.join(tmp, "pkt.conf"))),
+        ("raw-l2-memif", "l2ping-memif", "memif", reflector(conf("memif-server.conf"), ns=None)),
     ]
 
 
@@ -198,7 +262,8 @@ def run(bindir, scenarios, reps, duration, warmup, scpu, ccpu, only=None, log=pr
     """Run every server over every scenario, reps times. @return result records."""
     records = []
     tmp = tempfile.mkdtemp(prefix="kaon-bench-")
-    specs = server_specs(bindir, scpu, tmp)
+    specs = server_specs(bindir, scpu, tmp, ccpu)
+    pkt_cli = os.path.join(tmp, "pkt-cli.conf")
     if only:
         specs = [s for s in specs if s[0] in only]
     testbed("down")
@@ -212,23 +277,28 @@ def run(bindir, scenarios, reps, duration, warmup, scpu, ccpu, only=None, log=pr
             for name, client, path, start in specs:
                 proc = None
                 try:
-                    if name == "raw-l2":
-                        testbed("addr", "off")
-                        proc = Proc("l2reflect", in_ns("kaon-srv", [
-                            "taskset", "-c", str(scpu), os.path.join(bindir, "l2reflect"),
-                            os.path.join(ROOT, "conf", "testbed.conf")]), "reflecting")
-                    else:
-                        proc = start()
+                    proc = start()
                 except RuntimeError as e:
                     log("  %s: %s" % (name, e))
                 for sname, mode, conns, size in scenarios:
                     n += 1
                     if proc is None:
                         r = {"requests_per_sec": 0.0, "exit": 1, "stderr": "no server"}
-                    elif client == "l2ping":
+                    elif client.startswith("l2ping"):
                         if mode != "pingpong":
                             continue
-                        r = l2ping(bindir, ccpu, conns, duration, mac)
+                        if client == "l2ping":
+                            r = l2ping(bindir, ccpu, conns, duration, mac)
+                        elif client == "l2ping-xdp":
+                            r = l2ping_dpdk(bindir, os.path.join(ROOT, "conf",
+                                                                 "testbed-client.conf"),
+                                            "kaon-cli", conns, duration, mac)
+                        elif client == "l2ping-pkt":
+                            r = l2ping_dpdk(bindir, pkt_cli, "kaon-cli", conns, duration, mac)
+                        else:
+                            r = l2ping_dpdk(bindir, os.path.join(ROOT, "conf",
+                                                                 "memif-client.conf"),
+                                            None, conns, duration, None)
                     elif client == "user-xdp":
                         r = kaon_bench(bindir, ccpu, mode, conns, size, duration, warmup,
                                        "user", os.path.join(ROOT, "conf",
@@ -280,7 +350,8 @@ def summarize(records, scenarios, log=print):
             ok = [r for r in rs if r["exit"] == 0] or rs
             med = meds[name]
             ref = meds.get("ref-epoll")
-            raw = meds.get("raw-l2")
+            ceiling = CEILING.get(name)
+            raw = meds.get(ceiling) if ceiling else None
             row = {
                 "server": name, "client": rs[0]["client"], "path": rs[0]["path"],
                 "scenario": sname, "mode": mode, "conns": conns, "size": size,
@@ -290,6 +361,7 @@ def summarize(records, scenarios, log=print):
                 "p99_us": statistics.median(r.get("p99_us", 0.0) for r in ok),
                 "ratio_to_ref": med / ref if ref else 0.0,
                 "share_of_raw": med / raw if raw else 0.0,
+                "ceiling": ceiling if raw else None,
                 "failed": sum(1 for r in rs if r["exit"] != 0),
             }
             rows.append(row)

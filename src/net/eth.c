@@ -29,7 +29,7 @@ void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m)
 		return;
 	}
 	uint16_t type = rte_be_to_cpu_16(eh->type);
-	rte_pktmbuf_adj(m, sizeof(struct kn_eth_hdr));
+	kn_adj_pulled(m, sizeof(struct kn_eth_hdr));
 	if (KN_LIKELY(type == KN_ETHERTYPE_IP4))
 		kn_ip4_input(s, m);
 	else if (type == KN_ETHERTYPE_ARP)

@@ -95,8 +95,14 @@ void kn_ip4_input(struct kn_stack *s, struct rte_mbuf *m)
 		if (!m)
 			return;
 		s->st.ip_reassembled++;
+		kn_ip4_deliver(s, m);   /* a new mbuf: ip points into a freed one */
+		return;
 	}
-	kn_ip4_deliver(s, m);
+	/* TCP straight from here: the per-segment path saves a call. */
+	if (KN_LIKELY(ip->proto == KN_IPPROTO_TCP))
+		kn_tcp_input(s, m);
+	else
+		kn_ip4_deliver(s, m);
 }
 
 /* Hand a whole datagram (data at the IP header, l3_len set) up. */

@@ -20,6 +20,11 @@
 #define KN_IPID_BUCKETS 2048  /* IPv4 ID counters, keyed by destination */
 #define KN_ICMP_BUCKETS 64    /* ICMP error rate limit, by destination */
 #define KN_RX_BURST 32
+/* Buffers a stack keeps from what it frees for what it allocates next
+ * (kn_free, kn_alloc): the payload mbuf a read empties or the pure ACK
+ * consumed becomes the next segment's header, without a trip through the
+ * mempool. Counted in the stack's own mbufs (stack.c). */
+#define KN_RECYCLE_MAX 8
 /* Headroom a frame needs below its TCP header: Ethernet + IPv4. */
 #define KN_L2L3_LEN (sizeof(struct kn_eth_hdr) + sizeof(struct kn_ip4_hdr))
 
@@ -70,6 +75,9 @@ struct kn_stack {
 	/* tx batch */
 	struct rte_mbuf *tx[KN_TX_BATCH];
 	unsigned ntx;
+	/* freed buffers kept for kn_alloc (KN_RECYCLE_MAX) */
+	struct rte_mbuf *recycle[KN_RECYCLE_MAX];
+	unsigned nrecycle;
 
 	/* ARP */
 	struct kn_arp_entry *arp;
@@ -273,12 +281,38 @@ static inline int kn_pullup(struct rte_mbuf *m, uint32_t len)
 	return kn_pullup_slow(m, len);
 }
 void kn_mbuf_trim_to(struct rte_mbuf *m, uint32_t len);
+/* rte_pktmbuf_adj() for @len bytes a kn_pullup() has just made contiguous
+ * in the first segment: nothing left to check. */
+static inline void kn_adj_pulled(struct rte_mbuf *m, uint16_t len)
+{
+	m->data_off = (uint16_t)(m->data_off + len);
+	m->data_len = (uint16_t)(m->data_len - len);
+	m->pkt_len -= len;
+}
 static inline struct rte_mbuf *kn_alloc(struct kn_stack *s)
 {
+	if (KN_LIKELY(s->nrecycle)) {
+		struct rte_mbuf *m = s->recycle[--s->nrecycle];
+		rte_pktmbuf_reset(m);
+		return m;
+	}
 	struct rte_mbuf *m = rte_pktmbuf_alloc(s->pool);
 	if (KN_UNLIKELY(!m))
 		s->st.drops[KN_DROP_NO_MBUF]++;
 	return m;
+}
+
+/* Free @m (a chain, or one segment already unlinked from its chain):
+ * kept for the next kn_alloc if it is one direct, unshared buffer of the
+ * stack's pool and there is room, else back to the pool. */
+static inline void kn_free(struct kn_stack *s, struct rte_mbuf *m)
+{
+	if (KN_LIKELY(s->nrecycle < KN_RECYCLE_MAX && m->next == NULL && m->pool == s->pool &&
+		      RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1)) {
+		s->recycle[s->nrecycle++] = m;
+		return;
+	}
+	rte_pktmbuf_free(m);
 }
 
 /* eth.c; output is inline: it runs once per frame sent. */

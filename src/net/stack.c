@@ -72,8 +72,9 @@ void kn_stack_conf_default(struct kn_stack_conf *c)
 
 /* What the stack itself may hold outside the queues at any moment: the tx
  * batch (a header and up to two clones per frame), one rx burst being
- * processed, and slack for ARP, ICMP and RSTs built on the way. */
-#define KN_STACK_OWN_MBUFS (3u * KN_TX_BATCH + KN_RX_BURST + 32u)
+ * processed, the buffers kept for reuse, and slack for ARP, ICMP and RSTs
+ * built on the way. */
+#define KN_STACK_OWN_MBUFS (3u * KN_TX_BATCH + KN_RX_BURST + KN_RECYCLE_MAX + 32u)
 
 int kn_stack_mem_budget(const struct kn_stack_conf *c, uint32_t pool_size, uint32_t *rcv,
 			uint32_t *snd, uint32_t *need)
@@ -191,6 +192,13 @@ struct kn_stack *kn_stack_create(const struct kn_stack_conf *c, struct kn_dev *d
 	return s;
 }
 
+/* The buffers kept for reuse (kn_free) back to the pool. */
+static void recycle_flush(struct kn_stack *s)
+{
+	while (s->nrecycle)
+		rte_pktmbuf_free(s->recycle[--s->nrecycle]);
+}
+
 void kn_stack_destroy(struct kn_stack *s)
 {
 	if (!s)
@@ -198,6 +206,7 @@ void kn_stack_destroy(struct kn_stack *s)
 	for (unsigned i = 0; i < s->ntx; i++)
 		rte_pktmbuf_free(s->tx[i]);
 	s->ntx = 0;
+	recycle_flush(s);
 	kn_udp_fini(s);
 	if (s->tcb_hash)
 		kn_tcp_fini(s);
@@ -268,6 +277,11 @@ int kn_stack_poll(struct kn_stack *s, int64_t now)
 		kn_mem_wake(s);
 	kn_stack_timers(s, now);
 	kn_stack_flush(s);
+	/* A pass that received nothing: the stack is idle, and the buffers it
+	 * kept for reuse go back to the pool, so that an idle stack holds no
+	 * more than its queues do (what test_overload checks as drained). */
+	if (KN_UNLIKELY(n == 0) && s->nrecycle)
+		recycle_flush(s);
 	return n;
 }
 

@@ -195,6 +195,17 @@ struct kn_tcb {
 	int64_t probe_sent;                /* last zero-window probe */
 	int64_t cookie_sent;               /* last SYN cookie sent, 0 = never */
 
+	/* The transmit template (tcp_output.c, send_plain): the Ethernet,
+	 * IPv4 and TCP headers (and the timestamp option's fixed bytes) every
+	 * plain segment of the connection starts with; per segment only the
+	 * destination MAC, lengths, sequence numbers, flags, window,
+	 * timestamps and checksums are written in. */
+	uint8_t tx_hdr[KN_L2L3_LEN + sizeof(struct kn_tcp_hdr) + KN_TCPOLEN_TS_SPACE];
+	uint8_t tx_thlen;                  /* TCP header bytes it holds; 0: none yet */
+	uint32_t tx_arp;                   /* ARP entry of the next hop: a hint, checked per segment */
+	uint32_t tx_nexthop;
+	uint32_t tx_ipsum;                 /* IPv4 header's sum without length and checksum */
+
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */
 	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */
@@ -275,10 +286,34 @@ static inline uint32_t kn_tcp_rcv_window(const struct kn_tcb *t)
 	 * buffer in one burst: every connection may fill its window at once,
 	 * and what the device drops costs the peer a retransmission timeout. */
 	uint32_t frames = RTE_MIN(kn_mem_rcv_free(s), s->rcv_burst_cap);
-	uint64_t share = (uint64_t)frames * t->mss / (s->ntcb ? s->ntcb : 1u);
+	uint32_t n = s->ntcb ? s->ntcb : 1u;
+	/* win <= share, tested without the division (once per segment sent):
+	 * win * n <= frames * mss exactly when win <= floor(frames * mss / n). */
+	if ((uint64_t)win * n <= (uint64_t)frames * t->mss)
+		return win;
+	uint64_t share = (uint64_t)frames * t->mss / n;
 	if (share < t->mss && !t->rcvq && t->ooo_n == 0)
 		share = t->mss;
 	return win > share ? (uint32_t)share : win;
+}
+
+static inline uint32_t kn_tcb_tuple_hash(uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = rip * 0x9e3779b1u;
+	h ^= ((uint32_t)rport << 16 | lport) * 0x85ebca6bu;
+	return h ^ (h >> 15);
+}
+
+/* kn_tcb_lookup, inline for segment arrival (once per segment). */
+static inline struct kn_tcb *kn_tcb_find(struct kn_stack *s, uint32_t lip, uint16_t lport,
+					 uint32_t rip, uint16_t rport)
+{
+	struct kn_tcb_list *b = &s->tcb_hash[kn_tcb_tuple_hash(rip, rport, lport) & s->tcb_hash_mask];
+	struct kn_tcb *t;
+	LIST_FOREACH(t, b, hash_link)
+		if (t->rip == rip && t->rport == rport && t->lport == lport && t->lip == lip)
+			return t;
+	return NULL;
 }
 
 /* tcp_subr.c */
@@ -302,6 +337,8 @@ int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_op
 
 /* tcp_output.c */
 int kn_tcp_output(struct kn_tcb *t);
+/* kn_tcp_output right after data was queued (kn_tcp_send) */
+int kn_tcp_output_new(struct kn_tcb *t);
 void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, uint32_t ack,
 		    uint8_t flags);
 void kn_tcp_send_ack(struct kn_tcb *t);

@@ -48,11 +48,11 @@ static __attribute__((noinline)) bool rcvq_collapse(struct kn_tcb *t, struct rte
 	tail->pkt_len = tail->data_len;
 	t->rcvq_bytes += len;
 	t->s->st.tcp_rcv_collapsed++;
-	rte_pktmbuf_free(m);
+	kn_free(t->s, m);
 	return true;
 }
 
-static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
+static void rcvq_append_slow(struct kn_tcb *t, struct rte_mbuf *m)
 {
 	struct kn_stack *s = t->s;
 	/* Request/response traffic reads the queue empty: no tail, no call
@@ -78,6 +78,22 @@ static void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
 		}
 		m = next;
 	}
+}
+
+/* The same, inline for what request/response traffic brings: one buffer
+ * into an empty queue (the application read it empty). */
+static inline void rcvq_append(struct kn_tcb *t, struct rte_mbuf *m)
+{
+	if (KN_LIKELY(!t->rcvq_tail && m && !m->next && m->data_len)) {
+		m->nb_segs = 1;
+		m->pkt_len = m->data_len;
+		t->rcvq_bytes += m->data_len;
+		t->rcvq_mem += m->buf_len;
+		kn_mem_rcv_charge(t->s, 1);
+		t->rcvq = t->rcvq_tail = m;
+		return;
+	}
+	rcvq_append_slow(t, m);
 }
 
 /* Remove out-of-order entry @i, freeing its data. */
@@ -743,7 +759,7 @@ static bool fast_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		if (t->flags & TF_APP)
 			kn_ev_raise(s, &t->ev, KN_EV_READABLE);
 	} else {
-		rte_pktmbuf_free(m);
+		kn_free(s, m);   /* a pure ACK: its buffer may carry the next segment */
 	}
 	if ((t->flags & TF_ACKNOW) || t->snd_nxt != t->snd_una + t->sndq_bytes ||
 	    ((t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN)))
@@ -1196,9 +1212,9 @@ void kn_tcp_input(struct kn_stack *s, struct rte_mbuf *m)
 		kn_drop(s, m, KN_DROP_TCP_BAD_OPTION);
 		return;
 	}
-	rte_pktmbuf_adj(m, (uint16_t)(hl + off));
+	kn_adj_pulled(m, (uint16_t)(hl + off));
 
-	struct kn_tcb *t = kn_tcb_lookup(s, sg.dst, sg.dport, sg.src, sg.sport);
+	struct kn_tcb *t = kn_tcb_find(s, sg.dst, sg.dport, sg.src, sg.sport);
 	if (KN_UNLIKELY(t == NULL)) {
 		struct kn_tcb *l = kn_tcb_listener(s, sg.dport);
 		if (l && (sg.flags & (KN_TH_SYN | KN_TH_RST | KN_TH_ACK)) == KN_TH_ACK &&

@@ -78,7 +78,25 @@ static struct rte_mbuf *snd_seek(struct kn_tcb *t, uint32_t seq, uint32_t *off)
 /* Drop @bytes of acknowledged data from the head of the send buffer. */
 void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 {
+	struct rte_mbuf *h = t->sndq;
 	t->sndq_bytes -= bytes;
+	/* Request/response: the one buffer queued, all of it acknowledged. */
+	if (KN_LIKELY(h && h->data_len == bytes && !h->next)) {
+		t->sndq = t->sndq_tail = NULL;
+		t->snd_cur = NULL;
+		if (!t->snd_spare && rte_mbuf_refcnt_read(h) == 1 &&
+		    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
+			h->data_off = 0;
+			h->data_len = 0;
+			h->pkt_len = 0;
+			t->snd_spare = h;
+		} else {
+			kn_free(t->s, h);
+			t->snd_nmb--;
+			kn_mem_snd_release(t->s, 1);
+		}
+		return;
+	}
 	while (bytes && t->sndq) {
 		struct rte_mbuf *m = t->sndq;
 		if (m->data_len <= bytes) {
@@ -99,7 +117,7 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 				m->pkt_len = 0;
 				t->snd_spare = m;
 			} else {
-				rte_pktmbuf_free_seg(m);
+				kn_free(t->s, m);
 				t->snd_nmb--;
 				kn_mem_snd_release(t->s, 1);
 			}
@@ -196,11 +214,158 @@ static __attribute__((cold, noinline)) int segment_too_big(struct kn_tcb *t, str
 	return -1;
 }
 
+/* Fill @t's transmit template for a TCP header of @thlen bytes (20, or 32
+ * with timestamps) and find the ARP entry of its next hop. @return false if
+ * there is none to be had now (no route, the next hop unresolved): the
+ * general path then routes, resolves or queues. Cold: once per connection,
+ * and again only when the ARP entry it used went or changed hands. */
+static __attribute__((cold, noinline)) bool tx_template(struct kn_tcb *t, uint32_t thlen)
+{
+	struct kn_stack *s = t->s;
+	uint32_t nh;
+	if (kn_ip4_route(s, t->rip, &nh) != 0)
+		return false;
+	unsigned i = s->arp_last;
+	if (s->arp[i].ip != nh || s->arp[i].state < KN_ARP_RESOLVED) {
+		for (i = 0; i < s->conf.arp_entries; i++)
+			if (s->arp[i].ip == nh && s->arp[i].state >= KN_ARP_RESOLVED)
+				break;
+		if (i == s->conf.arp_entries)
+			return false;
+	}
+	t->tx_arp = i;
+	t->tx_nexthop = nh;
+	uint8_t *p = t->tx_hdr;
+	memset(p, 0, sizeof(t->tx_hdr));
+	struct kn_eth_hdr *eh = (struct kn_eth_hdr *)p;
+	memcpy(eh->src, s->mac, KN_ETH_ALEN);
+	eh->type = rte_cpu_to_be_16(KN_ETHERTYPE_IP4);
+	/* As ip4_hdr() writes it for TCP: ID 0 (RFC 6864, atomic), DF. */
+	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)(eh + 1);
+	ip->ver_ihl = 0x45;
+	ip->frag = rte_cpu_to_be_16(KN_IP_DF);
+	ip->ttl = 64;
+	ip->proto = KN_IPPROTO_TCP;
+	ip->src = rte_cpu_to_be_32(t->lip);
+	ip->dst = rte_cpu_to_be_32(t->rip);
+	t->tx_ipsum = kn_cksum_add(0, ip, sizeof(*ip));
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)(ip + 1);
+	th->sport = rte_cpu_to_be_16(t->lport);
+	th->dport = rte_cpu_to_be_16(t->rport);
+	th->off = (uint8_t)((thlen / 4) << 4);
+	if (thlen > sizeof(*th)) {
+		uint8_t *o = (uint8_t *)(th + 1);
+		o[0] = KN_TCPOPT_NOP;
+		o[1] = KN_TCPOPT_NOP;
+		o[2] = KN_TCPOPT_TS;
+		o[3] = 10;
+	}
+	t->tx_thlen = (uint8_t)thlen;
+	return true;
+}
+
+/* A plain segment (no SYN, no SACK option) from @t's template: the bytes
+ * and mbuf fields send_segment, tcp_finish, kn_ip4_output_tcp and
+ * kn_eth_output would produce, without their per-segment decisions (which
+ * options, which route, which ARP entry, which header goes where). @src:
+ * where the @len bytes at @seq lie contiguously in the send buffer, if the
+ * caller knows; NULL: found by snd_copy.
+ * @return 0, -1 (no mbuf), or 1: not taken (no template to be had, or the
+ * segment is for the general path's checks), nothing done. */
+static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, uint32_t seq,
+							   uint32_t len, uint8_t flags,
+							   uint32_t win, const uint8_t *src)
+{
+	struct kn_stack *s = t->s;
+	uint32_t thlen = (t->flags & TF_TS) ? sizeof(struct kn_tcp_hdr) + KN_TCPOLEN_TS_SPACE
+					    : sizeof(struct kn_tcp_hdr);
+	struct kn_arp_entry *e = &s->arp[t->tx_arp];
+	if (KN_UNLIKELY(t->tx_thlen != thlen || e->ip != t->tx_nexthop ||
+			e->state < KN_ARP_RESOLVED)) {
+		if (!tx_template(t, thlen))
+			return 1;
+		e = &s->arp[t->tx_arp];
+	}
+	uint64_t offl = s->dev->offloads;
+	bool copy = len && (len < COPY_BELOW || !(offl & KN_DEV_TX_MULTI_SEG));
+	uint32_t hlen = (uint32_t)KN_L2L3_LEN + thlen;
+	uint32_t flen = hlen + (copy ? len : 0);
+	if (KN_UNLIKELY(thlen + len > s->ip_payload_max))
+		return 1;
+	struct rte_mbuf *h = kn_alloc(s);
+	if (KN_UNLIKELY(!h))
+		return -1;
+	if (KN_UNLIKELY(h->data_off < KN_L2L3_LEN || flen - KN_L2L3_LEN > rte_pktmbuf_tailroom(h))) {
+		rte_pktmbuf_free(h);
+		return 1;
+	}
+	h->data_off = (uint16_t)(h->data_off - KN_L2L3_LEN);
+	h->data_len = (uint16_t)flen;
+	h->pkt_len = flen;
+	uint8_t *p = rte_pktmbuf_mtod(h, uint8_t *);
+	if (thlen == sizeof(struct kn_tcp_hdr))
+		memcpy(p, t->tx_hdr, KN_L2L3_LEN + sizeof(struct kn_tcp_hdr));
+	else
+		memcpy(p, t->tx_hdr, sizeof(t->tx_hdr));
+	memcpy(p, e->mac, KN_ETH_ALEN);
+	e->used = s->now;   /* for least-recently-used eviction */
+	struct kn_ip4_hdr *ip = (struct kn_ip4_hdr *)(p + sizeof(struct kn_eth_hdr));
+	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)(ip + 1);
+	th->seq = rte_cpu_to_be_32(seq);
+	th->ack = (flags & KN_TH_ACK) ? rte_cpu_to_be_32(t->rcv_nxt) : 0;
+	th->flags = flags;
+	th->win = rte_cpu_to_be_16((uint16_t)(win >> t->rcv_wscale));
+	if (thlen != sizeof(struct kn_tcp_hdr)) {
+		put32((uint8_t *)(th + 1) + 4, kn_tcp_ts_now(s) + t->ts_offset);
+		put32((uint8_t *)(th + 1) + 8, t->ts_recent);
+	}
+	if (len) {
+		if (copy) {
+			if (src)
+				memcpy(p + hlen, src, len);
+			else
+				snd_copy(t, seq, len, p + hlen);
+		} else if (snd_attach(t, h, seq, len) != 0) {
+			rte_pktmbuf_free(h);
+			return -1;
+		}
+	}
+	uint32_t iplen = h->pkt_len - (uint32_t)sizeof(struct kn_eth_hdr);
+	ip->len = rte_cpu_to_be_16((uint16_t)iplen);
+	h->l2_len = sizeof(struct kn_eth_hdr);
+	h->l3_len = sizeof(struct kn_ip4_hdr);
+	if (offl & KN_DEV_TX_IP_CKSUM)
+		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	else
+		ip->csum = kn_cksum_fold(t->tx_ipsum + ip->len);
+	uint32_t sum = kn_pseudo_sum(ip->src, ip->dst, KN_IPPROTO_TCP,
+				     (uint16_t)(iplen - sizeof(struct kn_ip4_hdr)));
+	if (offl & KN_DEV_TX_L4_CKSUM) {
+		/* DPDK convention: the pseudo-header sum, not complemented. */
+		th->csum = (uint16_t)~kn_cksum_fold(sum);
+		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+		h->l4_len = thlen;
+	} else {
+		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, KN_L2L3_LEN,
+						       iplen - (uint32_t)sizeof(struct kn_ip4_hdr)));
+	}
+	s->st.tcp_tx++;
+	s->st.ip_tx++;
+	kn_tx_enqueue(s, h);
+	return 0;
+}
+
 /* Build and send one segment of @t. @return 0 or -1 without mbufs.
  * Inlined into kn_tcp_output, the per-segment path, whatever else calls it. */
 static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, uint32_t seq, uint32_t len, uint8_t flags, uint32_t win)
 {
 	struct kn_stack *s = t->s;
+	/* Established traffic: from the template, unless SACK blocks are due. */
+	if (KN_LIKELY(!(flags & KN_TH_SYN)) && !(t->ooo_n || (t->flags & TF_DSACK))) {
+		int r = send_plain(t, seq, len, flags, win, NULL);
+		if (KN_LIKELY(r <= 0))
+			return r;
+	}
 	uint8_t opt[KN_TCP_OPT_MAX];
 	uint32_t optlen = 0;
 
@@ -487,6 +652,54 @@ send_awin:
 	 * on one could never end. */
 	if (len && (t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN))
 		goto again;
+	return 0;
+}
+
+/* kn_tcp_output after the application queued data, when it can only send
+ * all of that new data in one segment: ESTABLISHED or CLOSE_WAIT, every
+ * earlier byte sent (nothing to resend, SND.NXT = SND.MAX), no FIN asked
+ * for, no probe, no RFC 6675 recovery, no PMTU to restore, at most an MSS,
+ * inside both windows, and Nagle (if on) satisfied. kn_tcp_output's own
+ * decisions would send exactly that segment and then nothing more; they are
+ * skipped. Anything else: kn_tcp_output. */
+int kn_tcp_output_new(struct kn_tcb *t)
+{
+	struct kn_stack *s = t->s;
+	uint32_t off = t->snd_nxt - t->snd_una;
+	uint32_t len = t->sndq_bytes - off;
+	uint32_t win = RTE_MIN(t->snd_wnd, t->cwnd);
+	if (!((t->state == KN_TCP_ESTABLISHED || t->state == KN_TCP_CLOSE_WAIT) &&
+	      !(t->flags & (TF_FORCE | TF_SACK_RECOV | TF_SHUT_WR)) && !t->pmtu_expire &&
+	      t->snd_nxt == t->snd_max && off < t->sndq_bytes && len <= t->mss && win > off &&
+	      win - off >= len && (!(t->flags & TF_NAGLE) || off == 0)))
+		return kn_tcp_output(t);
+	uint32_t awin = adv_window(t);
+	/* The new bytes end the queue: in its tail buffer, if it holds them
+	 * all. */
+	struct rte_mbuf *tail = t->sndq_tail;
+	const uint8_t *src = tail && tail->data_len >= len
+				     ? rte_pktmbuf_mtod_offset(tail, const uint8_t *, tail->data_len - len)
+				     : NULL;
+	int r = 1;
+	if (KN_LIKELY(!(t->ooo_n || (t->flags & TF_DSACK))))
+		r = send_plain(t, t->snd_nxt, len, KN_TH_ACK, awin, src);
+	if (KN_UNLIKELY(r > 0))
+		r = send_segment(t, t->snd_nxt, len, KN_TH_ACK, awin);
+	if (KN_UNLIKELY(r != 0))
+		return kn_tcp_output_failed(t);
+	s->st.tcp_bytes_tx += len;
+	t->last_snd = s->now;
+	uint32_t startseq = t->snd_nxt;
+	t->snd_nxt += len;
+	t->snd_max = t->snd_nxt;
+	/* Time one segment per RTT; never a retransmission (Karn). */
+	if (!t->rttstart && !(t->flags & TF_TS)) {
+		t->rttstart = s->now;
+		t->rtseq = startseq;
+	}
+	if (!t->t_rexmt)
+		kn_tcp_timer_rexmt_arm(t);
+	ack_sent(t, KN_TH_ACK, awin);
 	return 0;
 }
 

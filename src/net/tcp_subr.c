@@ -30,12 +30,6 @@ int kn_tcp_init(struct kn_stack *s)
 	return 0;
 }
 
-static inline uint32_t tuple_hash(uint32_t rip, uint16_t rport, uint16_t lport)
-{
-	uint32_t h = rip * 0x9e3779b1u;
-	h ^= ((uint32_t)rport << 16 | lport) * 0x85ebca6bu;
-	return h ^ (h >> 15);
-}
 
 struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 {
@@ -68,7 +62,7 @@ struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 void kn_tcb_hash(struct kn_stack *s, struct kn_tcb *t)
 {
 	t->ts_offset = kn_tcp_ts_offset(s, t->lip, t->lport, t->rip, t->rport);
-	struct kn_tcb_list *b = &s->tcb_hash[tuple_hash(t->rip, t->rport, t->lport) & s->tcb_hash_mask];
+	struct kn_tcb_list *b = &s->tcb_hash[kn_tcb_tuple_hash(t->rip, t->rport, t->lport) & s->tcb_hash_mask];
 	LIST_INSERT_HEAD(b, t, hash_link);
 	t->flags |= TF_HASHED;
 }
@@ -76,12 +70,7 @@ void kn_tcb_hash(struct kn_stack *s, struct kn_tcb *t)
 struct kn_tcb *kn_tcb_lookup(struct kn_stack *s, uint32_t lip, uint16_t lport, uint32_t rip,
 			     uint16_t rport)
 {
-	struct kn_tcb_list *b = &s->tcb_hash[tuple_hash(rip, rport, lport) & s->tcb_hash_mask];
-	struct kn_tcb *t;
-	LIST_FOREACH(t, b, hash_link)
-		if (t->rip == rip && t->rport == rport && t->lport == lport && t->lip == lip)
-			return t;
-	return NULL;
+	return kn_tcb_find(s, lip, lport, rip, rport);
 }
 
 struct kn_tcb *kn_tcb_listener(struct kn_stack *s, uint16_t port)

@@ -48,8 +48,10 @@ void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt)
 		int64_t d = t->srtt - rtt;
 		if (d < 0)
 			d = -d;
-		t->rttvar = (3 * t->rttvar + d) / 4;      /* beta = 1/4 */
-		t->srtt = (7 * t->srtt + rtt) / 8;        /* alpha = 1/8 */
+		/* Every term is >= 0 (rtt clamped above): shifts, not signed
+		 * divisions, give the same quotients. */
+		t->rttvar = (int64_t)((uint64_t)(3 * t->rttvar + d) >> 2);  /* beta = 1/4 */
+		t->srtt = (int64_t)((uint64_t)(7 * t->srtt + rtt) >> 3);    /* alpha = 1/8 */
 	}
 	int64_t g = 1000000; /* clock granularity: 1 ms */
 	int64_t rto = t->srtt + (4 * t->rttvar > g ? 4 * t->rttvar : g);

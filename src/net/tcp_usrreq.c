@@ -177,12 +177,28 @@ static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 	t->sndq_bytes += (uint32_t)n;
 	if (t->snd_una == t->snd_max && t->s->now - t->last_snd > t->rto)
 		kn_tcp_idle_restart(t);
-	kn_tcp_output(t);
+	kn_tcp_output_new(t);
 	return (ssize_t)n;
 }
 
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 {
+	struct rte_mbuf *sp = t->snd_spare;
+	/* Request/response: all that was sent is acknowledged (the queue is
+	 * empty, its buffer kept as the spare) and the message fits in that
+	 * buffer and the send buffer: what snd_space and snd_append would
+	 * conclude, without their loop. */
+	if (KN_LIKELY(sp && !t->sndq && t->state == KN_TCP_ESTABLISHED && !t->error &&
+		      !(t->flags & TF_SHUT_WR) && len && len <= sp->buf_len &&
+		      len <= t->s->conf.tcp.sndbuf)) {
+		t->snd_spare = NULL;
+		sp->data_off = 0;
+		memcpy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
+		sp->data_len = (uint16_t)len;
+		sp->pkt_len = (uint32_t)len;
+		t->sndq = t->sndq_tail = sp;
+		return snd_done(t, len, false);
+	}
 	ssize_t space = snd_space(t);
 	if (space <= 0)
 		return space ? space : -EAGAIN;
@@ -270,12 +286,25 @@ static inline void after_read(struct kn_tcb *t)
 
 ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 {
-	if (!t->rcvq)
+	struct rte_mbuf *m = t->rcvq;
+	if (!m)
 		return recv_status(t);
+	/* Request/response: one buffer queued, and it all fits. */
+	if (KN_LIKELY(!m->next && m->data_len <= len)) {
+		size_t c = m->data_len;
+		memcpy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
+		t->rcvq = t->rcvq_tail = NULL;
+		t->rcvq_bytes -= (uint32_t)c;
+		t->rcvq_mem -= m->buf_len;
+		kn_mem_rcv_release(t->s, 1);
+		kn_free(t->s, m);
+		after_read(t);
+		return (ssize_t)c;
+	}
 	uint8_t *p = buf;
 	size_t done = 0;
 	while (t->rcvq && done < len) {
-		struct rte_mbuf *m = t->rcvq;
+		m = t->rcvq;
 		size_t c = RTE_MIN((size_t)m->data_len, len - done);
 		memcpy(p + done, rte_pktmbuf_mtod(m, uint8_t *), c);
 		done += c;
@@ -285,7 +314,7 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 			t->rcvq_mem -= m->buf_len;
 			kn_mem_rcv_release(t->s, 1);
 			m->next = NULL;
-			rte_pktmbuf_free_seg(m);
+			kn_free(t->s, m);
 		} else {
 			m->data_off += (uint16_t)c;
 			m->data_len -= (uint16_t)c;

@@ -709,6 +709,96 @@ static void test_udp_copied_and_bounded(void **st)
 	th_teardown(NULL);
 }
 
+/* Buffers a stack keeps for reuse (kn_free) are not held while it is idle:
+ * after request/response traffic, once both stacks poll with nothing to
+ * receive, the pool has as many buffers in use as before the traffic plus
+ * what the queues are charged with (the drained state test_overload checks
+ * on the testbed). */
+static void test_idle_stack_holds_no_spare_buffers(void **st)
+{
+	(void)st;
+	int64_t t = KT_SEC;
+	struct kn_loop_conf lc = {.seed = 3, .queue_max = 1024};
+	struct kn_loop *link = kn_loop_create(&lc, kt_pool);
+	assert_non_null(link);
+	struct kn_stack_conf ca, cb;
+	kt_conf(&ca, KT_PEER_IP);
+	kt_conf(&cb, KT_US_IP);
+	ca.rcv_mem_mbufs = cb.rcv_mem_mbufs = 300;
+	ca.snd_mem_mbufs = cb.snd_mem_mbufs = 300;
+	int err;
+	struct kn_stack *a = kn_stack_create(&ca, kn_loop_dev(link, 0), kt_pool, t, &err);
+	struct kn_stack *b = kn_stack_create(&cb, kn_loop_dev(link, 1), kt_pool, t, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	struct kt_ev lev_ = {0};
+	struct kn_tcb *l = kn_tcp_listen(b, 7, 64, &lev_, &err);
+	enum { N = 8, ROUNDS = 20 };
+	struct kn_tcb *c[N], *sv[N];
+	struct kt_ev ev[N];
+	memset(ev, 0, sizeof(ev));
+	for (unsigned i = 0; i < N; i++)
+		assert_non_null(c[i] = kn_tcp_connect(a, KT_US_IP, 7, (uint16_t)(4000 + i), &ev[i], &err));
+	unsigned ns = 0;
+	for (int k = 0; k < 50; k++) {
+		t += KT_MS;
+		kn_loop_set_now(link, t);
+		kn_stack_poll(a, t);
+		kn_stack_poll(b, t);
+		while (ns < N && (sv[ns] = kn_tcp_accept(l, NULL)) != NULL)
+			ns++;
+	}
+	assert_int_equal(ns, N);
+	unsigned base = rte_mempool_in_use_count(kt_pool);
+	uint8_t msg[64], buf[256];
+	memset(msg, 0x5a, sizeof(msg));
+	unsigned rounds[N] = {0};
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(kn_tcp_send(c[i], msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	for (int k = 0; k < 2000; k++) {
+		t += KT_MS / 10;
+		kn_loop_set_now(link, t);
+		kn_stack_poll(a, t);
+		kn_stack_poll(b, t);
+		for (unsigned i = 0; i < N; i++) {
+			ssize_t r;
+			while ((r = kn_tcp_recv(sv[i], buf, sizeof(buf))) > 0)
+				assert_int_equal(kn_tcp_send(sv[i], buf, (size_t)r), r);
+			while ((r = kn_tcp_recv(c[i], buf, sizeof(buf))) > 0)
+				if (++rounds[i] < ROUNDS)
+					assert_int_equal(kn_tcp_send(c[i], msg, sizeof(msg)),
+							 (ssize_t)sizeof(msg));
+		}
+	}
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(rounds[i], ROUNDS);
+	/* Idle now: a few passes with nothing to receive (delayed ACKs done). */
+	for (int k = 0; k < 5; k++) {
+		t += 100 * KT_MS;
+		kn_loop_set_now(link, t);
+		kn_stack_poll(a, t);
+		kn_stack_poll(b, t);
+	}
+	/* In use: what was before, and what the queues are charged with (each
+	 * connection keeps its acknowledged send buffer as a spare), no more. */
+	assert_int_equal(kn_loop_in_flight(link), 0);
+	const struct kn_stats *sa = kn_stack_stats(a), *sb = kn_stack_stats(b);
+	uint64_t charged = sa->mem_snd_used + sa->mem_rcv_used + sb->mem_snd_used + sb->mem_rcv_used;
+	assert_true(charged > 0);
+	assert_int_equal(rte_mempool_in_use_count(kt_pool), base + charged);
+	for (unsigned i = 0; i < N; i++) {
+		kn_tcp_abort(c[i]);
+		kn_tcp_abort(sv[i]);
+	}
+	kn_tcp_close(l);
+	kn_stack_flush(a);
+	kn_stack_flush(b);
+	kn_stack_destroy(a);
+	kn_stack_destroy(b);
+	kn_loop_destroy(link);
+	kt_assert_no_leak();
+}
+
 /* A pool that cannot hold the reserve and the minimum budget is refused. */
 static void test_pool_too_small(void **st)
 {
@@ -747,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_waiter_not_starved),
 		cmocka_unit_test(test_udp_copied_and_bounded),
 		cmocka_unit_test(test_pool_too_small),
+		cmocka_unit_test(test_idle_stack_holds_no_spare_buffers),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();

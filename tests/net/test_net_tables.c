@@ -305,6 +305,90 @@ static void test_arp_unsolicited_reply_keeps_entry(void **st)
 	kn_udp_close(u);
 }
 
+/* The one frame captured: its destination MAC and EtherType; a TCP frame is
+ * parsed (checksums checked) into @seg. */
+static void take_frame(uint8_t mac[6], uint16_t *type, struct kt_seg *seg)
+{
+	kn_stack_flush(S);
+	assert_int_equal(cap.n, 1);
+	uint8_t b[64];
+	kt_flatten(cap.out[0], b, sizeof(b));
+	memcpy(mac, b, 6);
+	*type = (uint16_t)(b[12] << 8 | b[13]);
+	if (*type == KN_ETHERTYPE_IP4) {
+		assert_true(kt_parse_tcp(kt_cap_take(&cap), seg));
+		assert_true(seg->csum_ok);
+	}
+	kt_cap_clear(&cap);
+}
+
+/* A connection's segments are built from a per-connection template that
+ * keeps a hint to its next hop's ARP entry: they follow the peer when it
+ * moves to another MAC, and when its entry is evicted (and the slot taken
+ * by another host) they wait for ARP again, never going to the slot's new
+ * owner. */
+static void test_tcp_segments_follow_arp(void **st)
+{
+	(void)st;
+	int err;
+	const uint32_t x = KT_IP(198, 18, 0, 30);
+	const uint8_t x_mac[6] = {0x02, 0, 0, 0, 0, 0x30}, x_new[6] = {0x02, 0, 0, 0, 0, 0x31};
+	uint8_t mac[6];
+	uint16_t type;
+	struct kt_seg seg;
+	input(kt_arp_frame(KN_ARP_OP_REQUEST, x_mac, x, zero, KT_US_IP, bc));
+	kt_cap_clear(&cap);
+	struct kn_tcb *l = kn_tcp_listen(S, 80, 4, NULL, &err);
+	assert_non_null(l);
+	struct kt_tcp syn = {.src = x, .dst = KT_US_IP, .sport = 1234, .dport = 80, .seq = 100,
+			     .flags = KN_TH_SYN, .win = 65535};
+	input(kt_tcp_frame(&syn));
+	take_frame(mac, &type, &seg);
+	assert_memory_equal(mac, x_mac, 6);
+	assert_int_equal(seg.flags, KN_TH_SYN | KN_TH_ACK);
+	struct kt_tcp ack = {.src = x, .dst = KT_US_IP, .sport = 1234, .dport = 80, .seq = 101,
+			     .ack = seg.seq + 1, .flags = KN_TH_ACK, .win = 65535};
+	input(kt_tcp_frame(&ack));
+	struct kn_tcb *c = kn_tcp_accept(l, NULL);
+	assert_non_null(c);
+	uint32_t seq = seg.seq + 1;
+	assert_int_equal(kn_tcp_send(c, "a", 1), 1);
+	take_frame(mac, &type, &seg);
+	assert_memory_equal(mac, x_mac, 6);
+	assert_int_equal(seg.seq, seq);
+	assert_int_equal(seg.len, 1);
+	/* x moves and announces itself: the next segment follows. */
+	input(kt_arp_frame(KN_ARP_OP_REQUEST, x_new, x, zero, x, bc));
+	kt_cap_clear(&cap);
+	assert_int_equal(kn_tcp_send(c, "b", 1), 1);
+	take_frame(mac, &type, &seg);
+	assert_memory_equal(mac, x_new, 6);
+	assert_int_equal(seg.seq, seq + 1);
+	/* Newer hosts push x's entry out of the table. */
+	for (unsigned i = 0; i < conf.arp_entries + 4; i++) {
+		now += KT_MS;
+		uint8_t m[6] = {0x02, 0, 0, 0, 1, (uint8_t)i};
+		input(kt_arp_frame(KN_ARP_OP_REQUEST, m, KT_IP(198, 18, 0, 100 + i), zero, KT_US_IP,
+				   bc));
+	}
+	kt_cap_clear(&cap);
+	assert_true(kn_stack_stats(S)->arp_evictions > 0);
+	/* The next segment waits for ARP: a request for x, no TCP frame. */
+	assert_int_equal(kn_tcp_send(c, "c", 1), 1);
+	take_frame(mac, &type, &seg);
+	assert_int_equal(type, KN_ETHERTYPE_ARP);
+	input(kt_arp_frame(KN_ARP_OP_REPLY, x_mac, x, kt_us_mac, KT_US_IP, kt_us_mac));
+	take_frame(mac, &type, &seg);
+	assert_int_equal(type, KN_ETHERTYPE_IP4);
+	assert_memory_equal(mac, x_mac, 6);
+	assert_int_equal(seg.seq, seq + 2);
+	assert_memory_equal(seg.data, "c", 1);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+	kt_cap_clear(&cap);
+}
+
 /* SYNs from many spoofed on-link sources: each SYN-ACK needs ARP. The
  * table fills with entries nobody answers; the gateway's stays, and the
  * ARP requests are bounded per second. */
@@ -505,6 +589,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_arp_static_survives_spoof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_unsolicited_reply_keeps_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_gateway_survives_syn_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_segments_follow_arp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arp_incomplete_evicted_and_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_source_broadcast_by_netmask, setup, teardown),
