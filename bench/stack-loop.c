@@ -16,8 +16,12 @@
  *     those calls are counted), side by side. An O(1) timer structure keeps
  *     both rows alike; a scan of every TCB per pass does not.
  *
+ *   - with --shards N: scaling over cores, one stack pair per core
+ *     (stack_shards.c): one shard alone, then N at once, --rounds times.
+ *
  * Usage: stack-loop [--json] [--seconds S] [--conns N] [--size B]
  *                   [--no-callgrind] [--no-offload] [--idle N]
+ *                   [--shards N [--rounds R]]
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -34,6 +38,8 @@
 
 #include <kaon/net.h>
 #include <kaon/net_loop.h>
+
+#include "stack_shards.h"
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
@@ -57,6 +63,7 @@ static struct {
 	bool sim_clock;     /* child mode: simulated clock */
 	bool count_passes;  /* child mode: count timer passes only */
 	const char *report; /* child mode: where to write the pass count */
+	unsigned shards, rounds; /* --shards N: scaling over cores (stack_shards.c) */
 } opt = {.callgrind = true, .offload = true, .seconds = 2.0, .conns = 64, .size = 64};
 
 #define SIM_STEP_NS 1000000LL /* simulated time per pass of both stacks */
@@ -214,7 +221,7 @@ static int idle_setup(unsigned n)
 	return 0;
 }
 
-static int setup(void)
+static int eal_start(void)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-stackloop-%d", (int)getpid());
@@ -224,6 +231,13 @@ static int setup(void)
 		fprintf(stderr, "stack-loop: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int setup(void)
+{
+	if (eal_start() != 0)
+		return -1;
 	pool = rte_pktmbuf_pool_create("sl", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
@@ -489,9 +503,14 @@ int main(int argc, char **argv)
 			opt.count_passes = false;
 		else if (!strcmp(argv[i], "--report") && i + 1 < argc)
 			opt.report = argv[++i];
+		else if (!strcmp(argv[i], "--shards") && i + 1 < argc)
+			opt.shards = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+			opt.rounds = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
-					"[--no-callgrind] [--no-offload] [--idle N]\n", argv[0]);
+					"[--no-callgrind] [--no-offload] [--idle N] [--shards N [--rounds R]]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -509,6 +528,13 @@ int main(int argc, char **argv)
 			return 1;
 		self[n] = 0;
 		return idle_compare(self);
+	}
+	if (opt.shards) {
+		/* The EAL only: each shard makes its own pool and stacks. */
+		if (eal_start() != 0)
+			return 1;
+		return stack_loop_shards(opt.shards, opt.rounds ? opt.rounds : 5, opt.seconds,
+					 opt.conns, opt.size, opt.offload, opt.json);
 	}
 	sim_step = SIM_STEP_NS;
 	if (setup() != 0)
