@@ -32,7 +32,7 @@
 /* Frames waiting for their owning core, per core: a few bursts' worth.
  * Each is an mbuf of the receiving core's pool, so every ring counts in
  * the reserve of the other cores' pools (kaon_dpdk_reserve). */
-#define HANDOFF_RING 512
+#define HANDOFF_RING 1024
 /* Buffers DPDK 22.11's af_xdp PMD puts on its fill ring at queue setup. */
 #define KAON_AF_XDP_FILL_BUFS 2048
 
