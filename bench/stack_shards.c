@@ -236,12 +236,18 @@ int stack_loop_shards(unsigned n, unsigned rounds, double secs, unsigned conns, 
 		/* "One shard": each alone on its own CPU in turn, averaged, so
 		 * that a CPU busier than the others weighs on both sides. */
 		one[r] = 0;
-		for (unsigned i = 0; i < n; i++)
-			one[r] += round_of(&sh[i], 1, secs / n) / n;
+		double alone[MAX_SHARDS];
+		for (unsigned i = 0; i < n; i++) {
+			alone[i] = round_of(&sh[i], 1, secs / n);
+			one[r] += alone[i] / n;
+		}
 		all[r] = round_of(sh, n, secs);
 		ratio[r] = all[r] / one[r];
 		if (!json) {
-			printf("round %u: 1 shard %.0f req/s; %u shards:", r + 1, one[r], n);
+			printf("round %u: 1 shard %.0f req/s (", r + 1, one[r]);
+			for (unsigned i = 0; i < n; i++)
+				printf("%s%.0f", i ? " " : "", alone[i]);
+			printf(" alone); %u shards:", n);
 			for (unsigned i = 0; i < n; i++)
 				printf(" %.0f", sh[i].rps);
 			printf(" = %.0f req/s (x%.2f)\n", all[r], ratio[r]);
