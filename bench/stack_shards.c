@@ -54,12 +54,20 @@ struct shard {
 	unsigned nsc;
 	uint64_t done;
 	double secs, rps;
+	double cpu_rps;              /* requests per second of this thread's own CPU time */
 	int cpu;
 	pthread_t thread;
 	uint8_t msg[4096];
 } __attribute__((aligned(64)));
 
 static _Atomic int go;
+
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static int64_t now_ns(void)
 {
@@ -172,6 +180,7 @@ static void *shard_run(void *p)
 	while (!atomic_load(&go))
 		;
 	uint64_t start = sh->done;
+	int64_t c0 = thread_cpu_ns();
 	int64_t t0 = now_ns(), end = t0 + (int64_t)(sh->secs * 1e9), now = t0;
 	for (unsigned k = 0;; k++) {
 		if ((k & 63) == 0 && (now = now_ns()) >= end)
@@ -179,6 +188,7 @@ static void *shard_run(void *p)
 		poll_pair(sh, now);
 	}
 	sh->rps = (double)(sh->done - start) / ((double)(now - t0) / 1e9);
+	sh->cpu_rps = (double)(sh->done - start) / ((double)(thread_cpu_ns() - c0) / 1e9);
 	if (reg)
 		rte_thread_unregister();
 	return NULL;
@@ -231,18 +241,26 @@ int stack_loop_shards(unsigned n, unsigned rounds, double secs, unsigned conns, 
 	if (ncpu > 0 && (long)n > ncpu)
 		fprintf(stderr, "stack-loop: %u shards on %ld CPUs: oversubscribed\n", n, ncpu);
 	round_of(sh, n, 0.2); /* warm-up */
-	double one[MAX_ROUNDS], all[MAX_ROUNDS], ratio[MAX_ROUNDS];
+	double one[MAX_ROUNDS], all[MAX_ROUNDS], ratio[MAX_ROUNDS], eff[MAX_ROUNDS];
 	for (unsigned r = 0; r < rounds; r++) {
 		/* "One shard": each alone on its own CPU in turn, averaged, so
 		 * that a CPU busier than the others weighs on both sides. */
 		one[r] = 0;
-		double alone[MAX_SHARDS];
+		double alone[MAX_SHARDS], cpu_one = 0, cpu_all = 0;
 		for (unsigned i = 0; i < n; i++) {
 			alone[i] = round_of(&sh[i], 1, secs / n);
 			one[r] += alone[i] / n;
+			cpu_one += sh[i].cpu_rps / n;
 		}
 		all[r] = round_of(sh, n, secs);
 		ratio[r] = all[r] / one[r];
+		/* What load does not move much: requests per second of the
+		 * shard's own CPU time, together against alone. Equal means
+		 * the shards slow each other in nothing (no shared line, no
+		 * lock): with a core each, N shards do N times one. */
+		for (unsigned i = 0; i < n; i++)
+			cpu_all += sh[i].cpu_rps / n;
+		eff[r] = cpu_all / cpu_one;
 		if (!json) {
 			printf("round %u: 1 shard %.0f req/s (", r + 1, one[r]);
 			for (unsigned i = 0; i < n; i++)
@@ -250,23 +268,29 @@ int stack_loop_shards(unsigned n, unsigned rounds, double secs, unsigned conns, 
 			printf(" alone); %u shards:", n);
 			for (unsigned i = 0; i < n; i++)
 				printf(" %.0f", sh[i].rps);
-			printf(" = %.0f req/s (x%.2f)\n", all[r], ratio[r]);
+			printf(" = %.0f req/s (x%.2f); per CPU-second together/alone %.2f\n", all[r],
+			       ratio[r], eff[r]);
 		}
 	}
 	qsort(one, rounds, sizeof(double), cmp_double);
 	qsort(all, rounds, sizeof(double), cmp_double);
 	qsort(ratio, rounds, sizeof(double), cmp_double);
+	qsort(eff, rounds, sizeof(double), cmp_double);
 	unsigned m = rounds / 2;
 	if (json)
 		printf("{\"shards\": %u, \"rounds\": %u, \"conns\": %u, \"size\": %u, "
 		       "\"one_rps\": {\"min\": %.0f, \"median\": %.0f, \"max\": %.0f}, "
 		       "\"all_rps\": {\"min\": %.0f, \"median\": %.0f, \"max\": %.0f}, "
-		       "\"ratio\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}}\n",
+		       "\"ratio\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}, "
+		       "\"cpu_efficiency\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}}\n",
 		       n, rounds, conns, size, one[0], one[m], one[rounds - 1], all[0], all[m],
-		       all[rounds - 1], ratio[0], ratio[m], ratio[rounds - 1]);
+		       all[rounds - 1], ratio[0], ratio[m], ratio[rounds - 1], eff[0], eff[m],
+		       eff[rounds - 1]);
 	else
 		printf("%u shards over 1, %u rounds: x%.2f median (min %.2f, max %.2f); "
-		       "1 shard median %.0f req/s, %u shards median %.0f req/s\n",
-		       n, rounds, ratio[m], ratio[0], ratio[rounds - 1], one[m], n, all[m]);
+		       "1 shard median %.0f req/s, %u shards median %.0f req/s; per CPU-second "
+		       "together/alone %.2f median (min %.2f, max %.2f)\n",
+		       n, rounds, ratio[m], ratio[0], ratio[rounds - 1], one[m], n, all[m], eff[m],
+		       eff[0], eff[rounds - 1]);
 	return 0;
 }
