@@ -553,6 +553,37 @@ static void t_close_one_core(void **s)
 	assert_int_equal((intptr_t)run_main(close_body, &r), 0);
 }
 
+/* ---- kaon_user_go_on(core): from a core of a group, work starts on the
+ * core named, which runs its own stack; no such core: -ENODEV. */
+
+static void *which_core(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)(kaon_user_core() * 100 + kaon_user_cores());
+}
+
+static void *go_on_other(void *arg)
+{
+	(void)arg;
+	kaon_co *co;
+	int rc = kaon_user_go_on(1, &co, NULL, which_core, NULL);
+	if (rc < 0)
+		return (void *)(intptr_t)rc;
+	void *r;
+	kaon_join(co, KAON_FOREVER, &r);
+	if (kaon_user_go_on(CORES, &co, NULL, which_core, NULL) != -ENODEV)
+		return (void *)(intptr_t)-1;
+	return r;
+}
+
+static void t_go_on(void **s)
+{
+	(void)s;
+	/* Started on core 0 of the server group: core 1 of the same group. */
+	assert_int_equal((uintptr_t)run_on(kaon_user_group_vcpu(gs, 0), go_on_other, NULL),
+			 1 * 100 + CORES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +591,7 @@ int main(void)
 		cmocka_unit_test(t_echo_both_cores),
 		cmocka_unit_test(t_echo_handoff),
 		cmocka_unit_test(t_close_one_core),
+		cmocka_unit_test(t_go_on),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
