@@ -20,9 +20,12 @@
  *     callgrind run as the guard's, its output split by bench/cg_stages.py
  *     (which says why callgrind and how a function finds its stage).
  *
+ *   - with --shards N: scaling over cores, one stack pair per core
+ *     (stack_shards.c): one shard alone, then N at once, --rounds times.
+ *
  * Usage: stack-loop [--json] [--seconds S] [--conns N] [--size B]
  *                   [--no-callgrind] [--no-offload] [--idle N]
- *                   [--profile [--requests N]]
+ *                   [--profile [--requests N]] [--shards N [--rounds R]]
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -39,6 +42,8 @@
 
 #include <kaon/net.h>
 #include <kaon/net_loop.h>
+
+#include "stack_shards.h"
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
@@ -62,6 +67,7 @@ static struct {
 	bool sim_clock;     /* child mode: simulated clock */
 	bool count_passes;  /* child mode: count timer passes only */
 	const char *report; /* child mode: where to write the pass count */
+	unsigned shards, rounds; /* --shards N: scaling over cores (stack_shards.c) */
 } opt = {.callgrind = true, .offload = true, .seconds = 2.0, .conns = 64, .size = 64};
 
 #define SIM_STEP_NS 1000000LL /* simulated time per pass of both stacks */
@@ -219,7 +225,7 @@ static int idle_setup(unsigned n)
 	return 0;
 }
 
-static int setup(void)
+static int eal_start(void)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-stackloop-%d", (int)getpid());
@@ -229,6 +235,13 @@ static int setup(void)
 		fprintf(stderr, "stack-loop: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int setup(void)
+{
+	if (eal_start() != 0)
+		return -1;
 	pool = rte_pktmbuf_pool_create("sl", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!pool)
 		return -1;
@@ -532,10 +545,15 @@ int main(int argc, char **argv)
 			opt.profile = true;
 		else if (!strcmp(argv[i], "--report") && i + 1 < argc)
 			opt.report = argv[++i];
+		else if (!strcmp(argv[i], "--shards") && i + 1 < argc)
+			opt.shards = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+			opt.rounds = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
 					"[--no-callgrind] [--no-offload] [--idle N] "
-					"[--profile [--requests N]]\n", argv[0]);
+					"[--profile [--requests N]] [--shards N [--rounds R]]
+", argv[0]);
 			return 2;
 		}
 	}
@@ -565,6 +583,13 @@ int main(int argc, char **argv)
 			return 1;
 		self[n] = 0;
 		return idle_compare(self);
+	}
+	if (opt.shards) {
+		/* The EAL only: each shard makes its own pool and stacks. */
+		if (eal_start() != 0)
+			return 1;
+		return stack_loop_shards(opt.shards, opt.rounds ? opt.rounds : 5, opt.seconds,
+					 opt.conns, opt.size, opt.offload, opt.json);
 	}
 	sim_step = SIM_STEP_NS;
 	if (setup() != 0)

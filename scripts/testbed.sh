@@ -5,7 +5,7 @@
 # side: namespace kaon-cli, veth-cli, 198.18.0.1.
 #
 #   testbed.sh up [--netem "loss 1% ..."] [--hugepages N] [--srv-addr on|off]
-#                 [--wire "delay=20ms loss=1% rate=500mbit"]
+#                 [--wire "delay=20ms loss=1% rate=500mbit"] [--queues N]
 #   testbed.sh addr on|off     give veth-srv the kernel address 198.18.0.2, or take it
 #   testbed.sh netem "..."|off change the client side's netem
 #   testbed.sh wire "SPEC"     restart the wire with another spec (after up --wire)
@@ -192,9 +192,10 @@ detach_xdp() {
 }
 
 up() {
-	netem="" huge=0 srv_addr=off wire=""
+	netem="" huge=0 srv_addr=off wire="" queues=1
 	while [ $# -gt 0 ]; do
 		case "$1" in
+		--queues) [ $# -ge 2 ] || die "--queues needs a number"; queues=$2; shift 2 ;;
 		--wire) [ $# -ge 2 ] || die "--wire needs a spec"; wire=$2; shift 2 ;;
 		--netem) [ $# -ge 2 ] || die "--netem needs an argument"; netem=$2; shift 2 ;;
 		--hugepages) [ $# -ge 2 ] || die "--hugepages needs a number"; huge=$2; shift 2 ;;
@@ -210,13 +211,20 @@ up() {
 	else
 		remove_wire
 	fi
+	# --queues N: a veth pair with N rx and tx queues each (kaon with N
+	# cores on one port); a pair with another count is made again.
+	if [ -z "$wire" ] && in_srv ip link show "$SIF" >/dev/null 2>&1 &&
+	   [ "$(in_srv sh -c "ls -d /sys/class/net/$SIF/queues/rx-*" 2>/dev/null | wc -l)" -ne "$queues" ]; then
+		in_srv ip link del "$SIF" 2>/dev/null || true
+	fi
 	if [ -z "$wire" ] && { ! in_srv ip link show "$SIF" >/dev/null 2>&1 ||
 	   ! in_cli ip link show "$CIF" >/dev/null 2>&1; }; then
 		# A half-made pair (from an interrupted run) is removed first.
 		in_srv ip link del "$SIF" 2>/dev/null || true
 		in_cli ip link del "$CIF" 2>/dev/null || true
 		ip link del "$SIF" 2>/dev/null || true
-		ip link add "$SIF" type veth peer name "$CIF"
+		ip link add "$SIF" numtxqueues "$queues" numrxqueues "$queues" type veth \
+			peer name "$CIF" numtxqueues "$queues" numrxqueues "$queues"
 		ip link set "$SIF" netns "$SRV"
 		ip link set "$CIF" netns "$CLI"
 	fi

@@ -338,7 +338,11 @@ int main(int argc, char **argv)
 #ifdef KAON_TOOLS_HAVE_USER
 	if (user) {
 		sv[0].srv.listening = user_listening;
-		status = serve_start_user(PROG, &sv[0].srv, &addr, f.config, cpus, ncpus);
+		if (f.nvcpus > 1)
+			status = serve_start_user_cores(PROG, list, (int)f.nvcpus, &addr, f.config,
+							cpus, ncpus);
+		else
+			status = serve_start_user(PROG, &sv[0].srv, &addr, f.config, cpus, ncpus);
 	} else
 #endif
 		status = serve_start(PROG, list, (int)f.nvcpus, &addr, engine, cpus, ncpus);
@@ -352,8 +356,10 @@ int main(int argc, char **argv)
 			kaon_close(sv[i].srv.ls);
 		}
 #ifdef KAON_TOOLS_HAVE_USER
-		if (user)
+		if (user) {
+			kaon_user_stop();
 			kaon_user_teardown();
+		}
 #endif
 		free(sv);
 		return status;
@@ -370,6 +376,10 @@ int main(int argc, char **argv)
 
 	struct counters t = { 0 };
 	uint64_t accepted = 0, accept_errors = 0;
+#ifdef KAON_TOOLS_HAVE_USER
+	if (user)
+		kaon_user_stop(); /* the cores' vcpus, when there are several */
+#endif
 	for (int i = 0; i < f.nvcpus; i++) {
 		kaon_vcpu_stop(sv[i].srv.v);
 		kaon_close(sv[i].srv.ls); /* NULL for the user stack: closed on its vcpu */

@@ -77,8 +77,22 @@ int serve_flags_check(const char *prog, struct serve_flags *f, kaon_addr *addr,
 	if (f->port < 0)
 		cli_fail(prog, "--port is required");
 	int user = cli_stack(prog, f->stack, f->config);
-	if (user && f->nvcpus != 1)
-		cli_fail(prog, "--stack user: one vcpu per DPDK port for now (--vcpus 1)");
+	unsigned cores = 1;
+#if defined(KAON_TOOLS_HAVE_CONFIG) && defined(KAON_TOOLS_HAVE_USER)
+	if (user) {
+		/* kaon's stack: a vcpu per core of [dpdk] cores. */
+		static kaon_config c;
+		char err[512];
+		if (kaon_config_load(&c, f->config, 1, err, sizeof(err)) < 0)
+			cli_fail(prog, "--config: %s", err);
+		cores = c.dpdk.cores;
+		if (f->nvcpus == 1)
+			f->nvcpus = cores;
+	}
+#endif
+	if (user && f->nvcpus != (long long)cores)
+		cli_fail(prog, "--stack user: one vcpu per core of [dpdk] cores (%u), not --vcpus %lld",
+			 cores, f->nvcpus);
 	if (user && f->port == 0)
 		cli_fail(prog, "--stack user: give a --port (the stack does not pick one)");
 	if (user && !f->host_given)
@@ -181,9 +195,42 @@ static void *user_listener(void *arg)
 
 static void *wait_listened(void *arg)
 {
-	(void)arg;
-	kaon_sem_wait(&listened, kaon_deadline_in(10 * 1000000000LL));
+	int n = arg ? *(int *)arg : 1;
+	for (int i = 0; i < n; i++)
+		kaon_sem_wait(&listened, kaon_deadline_in(10 * 1000000000LL));
 	return NULL;
+}
+
+int serve_start_user_cores(const char *prog, struct serve **sv, int n, const kaon_addr *addr,
+			   const char *config, const int *cpus, int ncpus)
+{
+	kaon_vcpu_opts vo;
+	kaon_vcpu_opts_init(&vo);
+	vo.name = sv[0]->vcpu_name;
+	if (kaon_user_start(config, &vo, cpus, ncpus) < 0)
+		return 2; /* it said why */
+	kaon_sem_init(&listened, 0);
+	kaon_co_opts co;
+	kaon_co_opts_init(&co);
+	co.detached = 1;
+	co.name = "acceptor";
+	/* Each core listens and accepts the connections steered to it; the
+	 * vcpus are the group's (kaon_user_stop() stops them). */
+	for (int i = 0; i < n; i++) {
+		sv[i]->addr = *addr;
+		sv[i]->v = NULL;
+		int r = kaon_user_go_on((unsigned)i, NULL, &co, user_listener, sv[i]);
+		if (r < 0) {
+			fprintf(stderr, "%s: cannot start the acceptor of core %d: %s\n", prog, i,
+				strerror(-r));
+			return 1;
+		}
+	}
+	kaon_run(NULL, wait_listened, &n, NULL); /* this thread is no vcpu */
+	for (int i = 0; i < n; i++)
+		if (sv[i]->listen_err < 0)
+			return cannot_listen(prog, addr, sv[i]->listen_err);
+	return 0;
 }
 
 int serve_start_user(const char *prog, struct serve *sv, const kaon_addr *addr,

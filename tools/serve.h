@@ -70,6 +70,12 @@ int serve_start(const char *prog, struct serve **sv, int n, kaon_addr *addr,
  * @return 0 or the exit status, as serve_start. */
 int serve_start_user(const char *prog, struct serve *sv, const kaon_addr *addr,
 		     const char *config, const int *cpus, int ncpus);
+
+/* kaon's stack on [dpdk] cores = @p n cores (kaon_user_start): a listener
+ * and an acceptor per core. The vcpus are the group's: stop them with
+ * kaon_user_stop(). @return as serve_start. */
+int serve_start_user_cores(const char *prog, struct serve **sv, int n, const kaon_addr *addr,
+			   const char *config, const int *cpus, int ncpus);
 #endif
 
 #endif

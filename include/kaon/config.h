@@ -58,6 +58,10 @@ typedef struct kaon_config {
 		unsigned idle_sleep_us;            /**< sleep when idle, default 0 (spin) */
 		unsigned nb_mbufs;                 /**< mempool size, default 16383 */
 		unsigned rx_desc, tx_desc;         /**< ring sizes, default 1024 */
+		unsigned cores;                    /**< stack instances, one per core and
+						    *   queue pair; default 1 */
+		unsigned rx_queues;                /**< receive queues; 0 (default): one per core */
+		int soft_rss;                      /**< steer in software even where the NIC hashes */
 	} dpdk;
 
 	struct {

@@ -144,6 +144,12 @@ struct kn_stack_conf {
 	/** Ephemeral ports for outgoing TCP and UDP (inclusive, host order);
 	 * flow bifurcation steers exactly this range to kaon. */
 	uint16_t eph_port_lo, eph_port_hi;
+	/** With several stacks on one port (one per core): whether an
+	 * outgoing connection to @rip:@rport (host byte order) from @lport
+	 * would have its replies delivered to this stack's core. Ephemeral
+	 * ports it refuses are skipped. NULL: any port. */
+	bool (*eph_ok)(void *arg, uint32_t rip, uint16_t rport, uint16_t lport);
+	void *eph_arg;
 	/** RFC 6528 key, and the one every other secret is derived from;
 	 * zeros (the default) = every secret from getrandom(2) */
 	uint64_t isn_secret[2];

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kaon/co.h"
 #include "kaon/config.h"
 #include "kaon/engine.h"
 
@@ -31,12 +32,18 @@ extern "C" {
 #endif
 
 struct kn_stack;
+struct kaon_user_group;
 
 struct kaon_user_opts {
 	const kaon_config *conf;   /**< [port0] and [tcp] settings; required */
 	uint16_t port;             /**< DPDK port id */
 	unsigned poll_kernel_us;   /**< 0: default 20 */
 	unsigned link_wait_ms;     /**< wait for link up at start; 0: default 3000 */
+	/** Several cores on one port (kaon_user_group_start() fills these in):
+	 * the group, and which of its cores (queue pair) this vcpu is. NULL:
+	 * the vcpu opens the port alone, one queue pair. */
+	struct kaon_user_group *group;
+	unsigned core;
 };
 
 /** The busy-polling engine over a DPDK port and kaon's stack. */
@@ -63,6 +70,57 @@ void kaon_user_stats_print(FILE *f, const struct kn_stack *s, const char *prefix
 
 /** The stack instance of the calling vcpu (NULL if it runs another engine). */
 struct kn_stack *kaon_user_stack(void);
+
+/* ------------------------------------------------------- many cores */
+
+/**
+ * One stack per core on one port, shared nothing: @p c->dpdk.cores vcpus,
+ * vcpu i running the busy-poll engine over queue pair i of port @p port
+ * with a stack instance of its own (connections, timers, buffer budget,
+ * mempool). Frames reach their flow's core by the NIC's RSS, or through
+ * software steering where the device cannot hash (kaon_dpdk_port_open_mq).
+ *
+ * On such a group a listen opens the listener on every core (reuseport):
+ * the same listen made later on another core takes that core's listener,
+ * and each core accepts the connections whose SYN it received; a
+ * connection stays on its core. An outgoing connection gets a source port
+ * whose replies the port delivers to the calling core.
+ *
+ * @p vo: template for the vcpus (stack size, name; cpu overridden by
+ * @p cpus[i % ncpus] when @p ncpus > 0). @p c must outlive the group.
+ * @return 0; -EINVAL; -ENOMEM; the port's or an engine's error (printed).
+ */
+int kaon_user_group_start(struct kaon_user_group **g, const kaon_config *c, uint16_t port,
+			  const kaon_vcpu_opts *vo, const int *cpus, int ncpus);
+
+/** Stop every core's vcpu (kaon_vcpu_stop), then close the port. */
+void kaon_user_group_stop(struct kaon_user_group *g);
+
+/** Cores of @p g, and the vcpu of core @p core (NULL past the end). */
+unsigned kaon_user_group_cores(const struct kaon_user_group *g);
+kaon_vcpu *kaon_user_group_vcpu(const struct kaon_user_group *g, unsigned core);
+
+/**
+ * The short way for many cores: kaon_user_setup()'s config and EAL start,
+ * then kaon_user_group_start() on the first port with [dpdk] cores cores.
+ * Once per process; kaon_user_stop() undoes it.
+ */
+int kaon_user_start(const char *path, const kaon_vcpu_opts *vo, const int *cpus, int ncpus);
+void kaon_user_stop(void);
+
+/** Cores of the group the calling vcpu belongs to (else kaon_user_start()'s;
+ * 0 when there is none), and the calling vcpu's core (0 elsewhere). */
+unsigned kaon_user_cores(void);
+unsigned kaon_user_core(void);
+
+/**
+ * kaon_go_on() on core @p core of the calling vcpu's group (else of
+ * kaon_user_start()'s): start fn(arg) there. The coroutine uses that core's
+ * stack; sockets stay on the core that made them.
+ * @return as kaon_go_on(); -ENODEV when there is no such core.
+ */
+int kaon_user_go_on(unsigned core, kaon_co **out, const kaon_co_opts *opts, kaon_fn fn,
+		    void *arg);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@ void kaon_config_defaults(kaon_config *c)
 	c->dpdk.nb_mbufs = 16383;
 	c->dpdk.rx_desc = 1024;
 	c->dpdk.tx_desc = 1024;
+	c->dpdk.cores = 1;
 	c->port0.netmask = htonl(0xffffff00u);
 	c->port0.mtu = 1500;
 	c->tcp.rcvbuf = 256 * 1024;
@@ -130,6 +131,9 @@ static const struct key keys[] = {
 	{ "dpdk", "nb_mbufs", K_UINT, 0, F(dpdk.nb_mbufs), 1023, 1u << 24, 0 },
 	{ "dpdk", "rx_desc", K_UINT, 0, F(dpdk.rx_desc), 64, 32768, 0 },
 	{ "dpdk", "tx_desc", K_UINT, 0, F(dpdk.tx_desc), 64, 32768, 0 },
+	{ "dpdk", "cores", K_UINT, 0, F(dpdk.cores), 1, 64, 0 },
+	{ "dpdk", "rx_queues", K_UINT, 0, F(dpdk.rx_queues), 0, 64, 0 },
+	{ "dpdk", "soft_rss", K_BOOL, 0, F(dpdk.soft_rss), 0, 1, 0 },
 	{ "port0", "addr", K_IP4, 0, F(port0.addr), 0, 0, 0 },
 	{ "port0", "netmask", K_NETMASK, 0, F(port0.netmask), 0, 0, 0 },
 	{ "port0", "gateway", K_IP4, 0, F(port0.gateway), 0, 0, 0 },

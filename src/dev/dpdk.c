@@ -6,7 +6,9 @@
 #endif
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +19,49 @@
 #include <rte_eal.h>
 #include <rte_devargs.h>
 #include <rte_errno.h>
+#include <rte_ether.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
 
 #define MBUF_CACHE 256
+/* Frames waiting for their owning core, per core: a few bursts' worth.
+ * Each is an mbuf of the receiving core's pool, so every ring counts in
+ * the reserve of the other cores' pools (kaon_dpdk_reserve). */
+#define HANDOFF_RING 1024
 /* Buffers DPDK 22.11's af_xdp PMD puts on its fill ring at queue setup. */
 #define KAON_AF_XDP_FILL_BUFS 2048
 
+/* A port with one queue pair per core. What the cores share is read-mostly
+ * after start-up: the port id, the RSS key and redirection table, the
+ * queues' hand-off rings (each written by many, read by its owner only). */
+struct kaon_dpdk_port {
+	uint16_t port;
+	unsigned nq;                 /* queue pairs: one per core */
+	unsigned nrxq;               /* receive queues (fewer: the rest only by hand-off) */
+	enum kaon_dpdk_steer steer;
+	unsigned keylen;
+	uint8_t key[KAON_RSS_KEY_MAX];
+	uint16_t reta_size;
+	uint16_t reta[KAON_RETA_MAX];
+	_Atomic unsigned refs;       /* queues not closed yet */
+	struct kaon_dpdk *q[KAON_DPDK_MAX_QUEUES];
+};
+
+/* One core's view of the port: its queue pair, its mempool, its counters.
+ * Aligned so that no two cores' counters share a cache line. */
 struct kaon_dpdk {
 	struct kn_dev dev;           /* first: kn_dev.priv points back here */
 	uint16_t port;
+	uint16_t qid;                /* its queue pair */
+	struct kaon_dpdk_port *pp;
 	struct rte_mempool *pool;
+	struct rte_ring *in;         /* frames other cores hand to this one */
+	int has_rx;                  /* it has a receive queue of its own */
 	int linearize;               /* the port takes only direct, single-segment mbufs */
 	uint32_t rx_loss_ppm, tx_loss_ppm; /* KAON_DEV_LOSS, for tests */
 	unsigned rx_held;            /* mbufs the receive side took at start */
@@ -38,7 +69,7 @@ struct kaon_dpdk {
 	unsigned tx_held;            /* mbufs the transmit side may hold at most */
 	uint64_t rng;
 	struct kaon_dpdk_stats st;
-};
+} __rte_cache_aligned;
 
 /*
  * Loss injection for tests on real PMDs, where the kernel offers no netem:
@@ -137,7 +168,7 @@ void kaon_dpdk_eal_cleanup(void)
 static uint16_t rx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct kaon_dpdk *p = dev->priv;
-	uint16_t got = rte_eth_rx_burst(p->port, 0, pkts, n);
+	uint16_t got = rte_eth_rx_burst(p->port, p->qid, pkts, n);
 	p->st.rx += got;
 	if (__builtin_expect(p->rx_loss_ppm != 0, 0))
 		got = drop_some(p, pkts, got, p->rx_loss_ppm);
@@ -166,7 +197,7 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct kaon_dpdk *p = dev->priv;
 	if (!p->linearize && __builtin_expect(p->tx_loss_ppm == 0, 1)) {
-		uint16_t sent = rte_eth_tx_burst(p->port, 0, pkts, n);
+		uint16_t sent = rte_eth_tx_burst(p->port, p->qid, pkts, n);
 		p->st.tx += sent;
 		return sent;
 	}
@@ -206,7 +237,7 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 		}
 		pkts[k++] = m;
 	}
-	uint16_t sent = k ? rte_eth_tx_burst(p->port, 0, pkts, k) : 0;
+	uint16_t sent = k ? rte_eth_tx_burst(p->port, p->qid, pkts, k) : 0;
 	p->st.tx += sent;
 	if (sent < k && gone)
 		memmove(pkts + sent + gone, pkts + sent, (size_t)(k - sent) * sizeof(*pkts));
@@ -215,6 +246,127 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 
 static const struct kn_dev_ops dpdk_ops = {
 	.rx_burst = rx_burst,
+	.tx_burst = tx_burst,
+};
+
+/* --------------------------------------------------- steering to the owner */
+
+enum { TO_ALL = -1 };
+
+static inline uint32_t be32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/*
+ * The queue (core) a received frame belongs to. TCP over IPv4 goes where
+ * its 4-tuple's Toeplitz hash sends it, exactly as an RSS NIC with the
+ * port's key and table would; everything a NIC does not hash for kaon
+ * (UDP, ICMP, fragments, other protocols) goes to queue 0, where an RSS NIC
+ * puts it too. ARP replies go to every core, since each keeps its own
+ * neighbour table (the core that asked may not be the one that got the
+ * answer); ARP requests are answered by the core that got them.
+ */
+static int frame_queue(const struct kaon_dpdk_port *pp, const struct rte_mbuf *m, int self)
+{
+	uint16_t len = rte_pktmbuf_data_len(m);
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	if (len < 14)
+		return self;
+	uint16_t et = (uint16_t)(f[12] << 8 | f[13]);
+	if (et == RTE_ETHER_TYPE_ARP)
+		return len >= 22 && f[20] == 0 && f[21] == 2 ? TO_ALL : self;
+	if (pp->steer != KAON_STEER_SOFT)
+		return self; /* the NIC hashed it already */
+	if (et != RTE_ETHER_TYPE_IPV4 || len < 14 + 20)
+		return 0;
+	const uint8_t *ip = f + 14;
+	unsigned ihl = (ip[0] & 15u) * 4u;
+	if ((ip[6] & 0x3f) || ip[7] || ip[9] != IPPROTO_TCP || len < 14 + ihl + 4)
+		return 0; /* a fragment, not TCP, or too short to say */
+	const uint8_t *l4 = ip + ihl;
+	uint32_t h = kaon_rss_hash_tcp4(pp->key, pp->keylen, be32_at(ip + 12), be32_at(ip + 16),
+					(uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]));
+	return pp->reta[h % pp->reta_size];
+}
+
+/* @return 1 when the owner's ring took @p m; else it is dropped, counted. */
+static int hand_to(struct kaon_dpdk *from, struct kaon_dpdk *to, struct rte_mbuf *m)
+{
+	if (rte_ring_mp_enqueue(to->in, m) == 0)
+		return 1;
+	rte_pktmbuf_free(m);
+	from->st.handoff_drop++;
+	return 0;
+}
+
+/* Keep this core's frames of pkts[0..n) in place, hand the others to
+ * their owners; @return how many stay. */
+static uint16_t steer(struct kaon_dpdk *p, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct kaon_dpdk_port *pp = p->pp;
+	uint16_t kept = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		int to = frame_queue(pp, m, p->qid);
+		if (to == TO_ALL) {
+			for (unsigned j = 0; j < pp->nq; j++) {
+				if (j == p->qid)
+					continue;
+				struct rte_mbuf *c = rte_pktmbuf_copy(m, p->pool, 0, UINT32_MAX);
+				if (c)
+					p->st.handoff_arp += (uint64_t)hand_to(p, pp->q[j], c);
+				else
+					p->st.handoff_nomem++;
+			}
+			pkts[kept++] = m;
+		} else if (to == p->qid) {
+			pkts[kept++] = m;
+		} else {
+			p->st.handoff_out += (uint64_t)hand_to(p, pp->q[to], m);
+		}
+	}
+	return kept;
+}
+
+/* Frames other cores handed over, copied into this core's own pool: each
+ * stack's buffer budget is reckoned against its own pool, and a frame of
+ * another core's pool held in this core's queues would take buffers that
+ * core's receive ring needs. One copy of at most one frame per hand-off. */
+static uint16_t take_handed(struct kaon_dpdk *p, struct rte_mbuf **pkts, uint16_t n)
+{
+	unsigned k = rte_ring_sc_dequeue_burst(p->in, (void **)pkts, n, NULL);
+	uint16_t kept = 0;
+	for (unsigned i = 0; i < k; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, p->pool, 0, UINT32_MAX);
+		rte_pktmbuf_free(m);
+		if (c)
+			pkts[kept++] = c;
+		else
+			p->st.handoff_nomem++;
+	}
+	p->st.handoff_in += k;
+	return kept;
+}
+
+static uint16_t rx_burst_mq(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct kaon_dpdk *p = dev->priv;
+	uint16_t got = take_handed(p, pkts, n);
+	if (!p->has_rx || got == n)
+		return got;
+	uint16_t r = rte_eth_rx_burst(p->port, p->qid, pkts + got, (uint16_t)(n - got));
+	p->st.rx += r;
+	if (__builtin_expect(p->rx_loss_ppm != 0, 0))
+		r = drop_some(p, pkts + got, r, p->rx_loss_ppm);
+	return (uint16_t)(got + steer(p, pkts + got, r));
+}
+
+/* More than one core: the same transmit path, a receive path that hands
+ * frames to their owners. One core keeps the plain one (no cost). */
+static const struct kn_dev_ops dpdk_mq_ops = {
+	.rx_burst = rx_burst_mq,
 	.tx_burst = tx_burst,
 };
 
@@ -261,35 +413,182 @@ static struct rte_mempool *pool_create(const char *name, unsigned n, int packed,
 	return mp;
 }
 
+/* The RSS set-up of a port whose every core has a receive queue and whose
+ * device hashes TCP over IPv4: the symmetric key (or the device's own, read
+ * back, when it will not take one) and an even redirection table. */
+static int rss_wanted(const struct rte_eth_dev_info *info, const kaon_config *c, unsigned nq,
+		      unsigned nrxq)
+{
+	return nq > 1 && nrxq == nq && !c->dpdk.soft_rss && info->reta_size > 0 &&
+	       info->reta_size <= KAON_RETA_MAX &&
+	       (info->flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) &&
+	       info->hash_key_size <= KAON_RSS_KEY_MAX;
+}
+
+/* After start: spread the table evenly over the queues and read back what
+ * the device uses, so that software hashes as it does. */
+static int rss_program(struct kaon_dpdk_port *pp, char *err, size_t errlen)
+{
+	struct rte_eth_rss_reta_entry64 ent[KAON_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
+	memset(ent, 0, sizeof(ent));
+	for (unsigned i = 0; i < pp->reta_size; i++) {
+		ent[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		ent[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] =
+			(uint16_t)(i % pp->nq);
+	}
+	int r = rte_eth_dev_rss_reta_update(pp->port, ent, pp->reta_size);
+	if (r < 0 && r != -ENOTSUP) {
+		say(err, errlen, "rte_eth_dev_rss_reta_update(port %u): %s", pp->port,
+		    rte_strerror(-r));
+		return -EIO;
+	}
+	r = rte_eth_dev_rss_reta_query(pp->port, ent, pp->reta_size);
+	for (unsigned i = 0; i < pp->reta_size; i++)
+		pp->reta[i] = r == 0 ? ent[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE]
+				       : (uint16_t)(i % pp->nq);
+	uint8_t key[KAON_RSS_KEY_MAX];
+	struct rte_eth_rss_conf rss = { .rss_key = key, .rss_key_len = (uint8_t)pp->keylen };
+	if (rte_eth_dev_rss_hash_conf_get(pp->port, &rss) == 0 && rss.rss_key_len >= 4 &&
+	    rss.rss_key_len <= KAON_RSS_KEY_MAX) {
+		memcpy(pp->key, key, rss.rss_key_len);
+		pp->keylen = rss.rss_key_len;
+	}
+	for (unsigned i = 0; i < pp->reta_size; i++)
+		if (pp->reta[i] >= pp->nq) {
+			say(err, errlen, "port %u: the device's RSS table names queue %u of %u",
+			    pp->port, pp->reta[i], pp->nq);
+			return -EIO;
+		}
+	return 0;
+}
+
+enum { PORT_UNTOUCHED, PORT_CONFIGURED, PORT_STARTED };
+
+static void port_free(struct kaon_dpdk_port *pp, int state)
+{
+	if (state == PORT_STARTED)
+		rte_eth_dev_stop(pp->port);
+	if (state != PORT_UNTOUCHED)
+		rte_eth_dev_close(pp->port);
+	for (unsigned i = 0; i < pp->nq; i++) {
+		struct kaon_dpdk *p = pp->q[i];
+		if (!p)
+			continue;
+		if (p->in) {
+			void *m;
+			while (rte_ring_sc_dequeue(p->in, &m) == 0)
+				rte_pktmbuf_free(m);
+		}
+	}
+	/* Frames handed over hold mbufs of other queues' pools: free them
+	 * all before any pool goes. */
+	for (unsigned i = 0; i < pp->nq; i++) {
+		struct kaon_dpdk *p = pp->q[i];
+		if (!p)
+			continue;
+		rte_ring_free(p->in);
+		rte_mempool_free(p->pool);
+		rte_free(p);
+	}
+	free(pp);
+}
+
 int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t port_id,
 			unsigned link_wait_ms, char *err, size_t errlen)
+{
+	return kaon_dpdk_port_open_mq(out, 1, c, port_id, link_wait_ms, err, errlen);
+}
+
+int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
+			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
 {
 	if (!rte_eth_dev_is_valid_port(port_id)) {
 		say(err, errlen, "DPDK port %u does not exist (%u ports; check vdev/allow in %s)",
 		    port_id, rte_eth_dev_count_avail(), c->path);
 		return -ENODEV;
 	}
-	struct kaon_dpdk *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->port = port_id;
-	char name[RTE_MEMPOOL_NAMESIZE];
-	snprintf(name, sizeof(name), "kaon_pool_%u", port_id);
+	if (nq < 1 || nq > KAON_DPDK_MAX_QUEUES) {
+		say(err, errlen, "%s: [dpdk] cores = %u: between 1 and %u", c->path, nq,
+		    KAON_DPDK_MAX_QUEUES);
+		return -EINVAL;
+	}
 	struct rte_eth_dev_info info;
 	int rc = rte_eth_dev_info_get(port_id, &info);
 	if (rc < 0) {
 		say(err, errlen, "rte_eth_dev_info_get(port %u): %s", port_id, rte_strerror(-rc));
-		free(p);
 		return rc;
 	}
-	int socket = rte_eth_dev_socket_id(port_id);
-	p->pool = pool_create(name, c->dpdk.nb_mbufs, !strcmp(info.driver_name, "net_af_xdp"),
-			      socket < 0 ? (int)rte_socket_id() : socket);
-	if (!p->pool) {
-		say(err, errlen, "cannot create a mempool of %u mbufs: %s (raise [dpdk] memory)",
-		    c->dpdk.nb_mbufs, rte_strerror(rte_errno));
-		free(p);
+	if (info.max_tx_queues < nq) {
+		say(err, errlen, "%s: [dpdk] cores = %u needs a transmit queue per core; port %u "
+				 "(%s) has %u (af_xdp: queue_count=N, af_packet: qpairs=N, memif: "
+				 "rsize and both ends' cores)", c->path, nq, port_id,
+		    info.driver_name, info.max_tx_queues);
+		return -EINVAL;
+	}
+	struct kaon_dpdk_port *pp = calloc(1, sizeof(*pp));
+	if (!pp)
 		return -ENOMEM;
+	pp->port = port_id;
+	pp->nq = nq;
+	pp->nrxq = c->dpdk.rx_queues && c->dpdk.rx_queues < nq ? c->dpdk.rx_queues : nq;
+	if (pp->nrxq > info.max_rx_queues)
+		pp->nrxq = info.max_rx_queues ? info.max_rx_queues : 1;
+	pp->steer = nq == 1 ? KAON_STEER_ONE
+		  : rss_wanted(&info, c, nq, pp->nrxq) ? KAON_STEER_RSS : KAON_STEER_SOFT;
+	pp->keylen = info.hash_key_size >= 4 ? info.hash_key_size : 40;
+	memcpy(pp->key, kaon_rss_key_sym, pp->keylen);
+	pp->reta_size = pp->steer == KAON_STEER_RSS ? info.reta_size : 128;
+	for (unsigned i = 0; i < pp->reta_size; i++)
+		pp->reta[i] = (uint16_t)(i % nq);
+	atomic_init(&pp->refs, nq);
+	int socket = rte_eth_dev_socket_id(port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	int af_xdp = !strcmp(info.driver_name, "net_af_xdp");
+	/*
+	 * A pool per queue rather than one shared pool with per-lcore caches:
+	 * each core's stack reckons its buffer budget against the pool its
+	 * receive queue fills from, so one busy core can never take the
+	 * buffers another core's receive ring needs (the ACK that frees memory
+	 * must always get in); af_xdp registers each queue's pool as that
+	 * queue's UMEM anyway; and no core touches another's pool on the
+	 * packet path, except to free a frame handed over.
+	 */
+	for (unsigned i = 0; i < nq; i++) {
+		struct kaon_dpdk *p = rte_zmalloc_socket("kaon_dpdk", sizeof(*p), RTE_CACHE_LINE_SIZE,
+							 socket);
+		if (!p) {
+			port_free(pp, PORT_UNTOUCHED);
+			return -ENOMEM;
+		}
+		pp->q[i] = p;
+		p->pp = pp;
+		p->port = port_id;
+		p->qid = (uint16_t)i;
+		p->has_rx = i < pp->nrxq;
+		char name[RTE_MEMPOOL_NAMESIZE];
+		if (i == 0)
+			snprintf(name, sizeof(name), "kaon_pool_%u", port_id);
+		else
+			snprintf(name, sizeof(name), "kaon_pool_%u_%u", port_id, i);
+		p->pool = pool_create(name, c->dpdk.nb_mbufs, af_xdp, socket);
+		if (!p->pool) {
+			say(err, errlen, "cannot create a mempool of %u mbufs%s: %s (raise [dpdk] "
+					 "memory)", c->dpdk.nb_mbufs, nq > 1 ? " for each core" : "",
+			    rte_strerror(rte_errno));
+			port_free(pp, PORT_UNTOUCHED);
+			return -ENOMEM;
+		}
+		if (nq > 1) {
+			snprintf(name, sizeof(name), "kaon_in_%u_%u", port_id, i);
+			p->in = rte_ring_create(name, HANDOFF_RING, socket, RING_F_SC_DEQ);
+			if (!p->in) {
+				say(err, errlen, "cannot create the hand-off ring of core %u: %s", i,
+				    rte_strerror(rte_errno));
+				port_free(pp, PORT_UNTOUCHED);
+				return -ENOMEM;
+			}
+		}
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
@@ -309,10 +608,19 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		flags |= KN_DEV_RX_CKSUM;
 	else
 		conf.rxmode.offloads = 0;
+	int linearize = 0;
 	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		flags |= KN_DEV_TX_MULTI_SEG;
 	else
-		p->linearize = 1;
+		linearize = 1;
+	if (pp->steer == KAON_STEER_RSS) {
+		/* Only TCP over IPv4 is hashed: everything else reaches queue
+		 * 0, where the software path sends it too. */
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = pp->key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = (uint8_t)pp->keylen;
+		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	}
 #ifdef KAON_HAVE_BIF
 	/* rte_flow bifurcation: only flows matching our rules reach this port
 	 * (isolated mode must be set before the port is configured). */
@@ -325,9 +633,10 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		}
 	}
 #endif
-	rc = rte_eth_dev_configure(port_id, 1, 1, &conf);
+	rc = rte_eth_dev_configure(port_id, (uint16_t)pp->nrxq, (uint16_t)nq, &conf);
 	if (rc < 0) {
-		say(err, errlen, "rte_eth_dev_configure(port %u): %s", port_id, rte_strerror(-rc));
+		say(err, errlen, "rte_eth_dev_configure(port %u, %u rx, %u tx queues): %s", port_id,
+		    pp->nrxq, nq, rte_strerror(-rc));
 		goto fail;
 	}
 	uint16_t nrx = (uint16_t)c->dpdk.rx_desc, ntx = (uint16_t)c->dpdk.tx_desc;
@@ -347,23 +656,29 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 	 * testbed: fill ring prod == cons, rx ring empty, every frame counted
 	 * as rx_dropped / imissed). An RX ring at least as large as the fill
 	 * ring can never be full. */
-	if (!strcmp(info.driver_name, "net_af_xdp") && nrx < KAON_AF_XDP_FILL_BUFS)
+	if (af_xdp && nrx < KAON_AF_XDP_FILL_BUFS)
 		nrx = KAON_AF_XDP_FILL_BUFS;
-	struct rte_eth_rxconf rxq = info.default_rxconf;
-	rxq.offloads = conf.rxmode.offloads;
-	rc = rte_eth_rx_queue_setup(port_id, 0, nrx, (unsigned)rte_eth_dev_socket_id(port_id),
-				    &rxq, p->pool);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_rx_queue_setup(port %u): %s", port_id, rte_strerror(-rc));
-		goto fail;
-	}
-	struct rte_eth_txconf txq = info.default_txconf;
-	txq.offloads = conf.txmode.offloads;
-	rc = rte_eth_tx_queue_setup(port_id, 0, ntx, (unsigned)rte_eth_dev_socket_id(port_id),
-				    &txq);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_tx_queue_setup(port %u): %s", port_id, rte_strerror(-rc));
-		goto fail;
+	for (unsigned i = 0; i < nq; i++) {
+		struct kaon_dpdk *p = pp->q[i];
+		if (p->has_rx) {
+			struct rte_eth_rxconf rxq = info.default_rxconf;
+			rxq.offloads = conf.rxmode.offloads;
+			rc = rte_eth_rx_queue_setup(port_id, (uint16_t)i, nrx, (unsigned)socket, &rxq,
+						    p->pool);
+			if (rc < 0) {
+				say(err, errlen, "rte_eth_rx_queue_setup(port %u, queue %u): %s",
+				    port_id, i, rte_strerror(-rc));
+				goto fail;
+			}
+		}
+		struct rte_eth_txconf txq = info.default_txconf;
+		txq.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(port_id, (uint16_t)i, ntx, (unsigned)socket, &txq);
+		if (rc < 0) {
+			say(err, errlen, "rte_eth_tx_queue_setup(port %u, queue %u): %s", port_id, i,
+			    rte_strerror(-rc));
+			goto fail;
+		}
 	}
 	uint16_t mtu = 0;
 	if (rte_eth_dev_get_mtu(port_id, &mtu) < 0 || mtu == 0)
@@ -377,31 +692,33 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		say(err, errlen, "rte_eth_dev_start(port %u): %s", port_id, rte_strerror(-rc));
 		goto fail;
 	}
-	/* What the receive side keeps, measured rather than guessed: a NIC
-	 * fills its RX ring, DPDK 22.11's af_xdp its fill ring (2048 buffers,
-	 * whatever rx_desc says), af_packet nothing (it copies). */
-	p->rx_held = rte_mempool_in_use_count(p->pool);
+	if (pp->steer == KAON_STEER_RSS && (rc = rss_program(pp, err, errlen)) < 0) {
+		port_free(pp, PORT_STARTED);
+		return rc;
+	}
 	/* What a burst can fill before a poll drains it: af_xdp's fill ring,
 	 * af_packet's ring (framecnt), else the RX ring. */
-	if (!strcmp(info.driver_name, "net_af_xdp"))
-		p->rx_frames = RTE_MIN((unsigned)nrx, (unsigned)KAON_AF_XDP_FILL_BUFS);
-	else if (!strcmp(info.driver_name, "net_af_packet")) {
+	unsigned rx_frames;
+	if (af_xdp) {
+		rx_frames = RTE_MIN((unsigned)nrx, (unsigned)KAON_AF_XDP_FILL_BUFS);
+	} else if (!strcmp(info.driver_name, "net_af_packet")) {
 		/* Its ring: framecnt, which kaon_config_eal_argv() sets. */
 		const struct rte_devargs *da = info.device ? rte_dev_devargs(info.device) : NULL;
-		p->rx_frames = kaon_conf_af_packet_frames(da && da->args ? da->args : "");
+		rx_frames = kaon_conf_af_packet_frames(da && da->args ? da->args : "");
+	} else {
+		rx_frames = nrx;
 	}
-	else
-		p->rx_frames = nrx;
 	/* What the transmit side may keep until frames complete: the TX ring,
 	 * one descriptor per segment (af_xdp: its xsk TX ring, sized from
 	 * nb_rx_desc, then its completion ring, drained at every tx burst);
 	 * af_packet copies and frees at once. */
+	unsigned tx_held;
 	if (!strcmp(info.driver_name, "net_af_packet") || !strcmp(info.driver_name, "net_memif"))
-		p->tx_held = 0;   /* both copy the frame out and free it at once */
-	else if (!strcmp(info.driver_name, "net_af_xdp"))
-		p->tx_held = RTE_MAX(nrx, ntx);
+		tx_held = 0;   /* both copy the frame out and free it at once */
+	else if (af_xdp)
+		tx_held = RTE_MAX(nrx, ntx);
 	else
-		p->tx_held = ntx;
+		tx_held = ntx;
 #ifdef KAON_HAVE_BIF
 	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
 		struct kaon_bif_flow_rule rules[KAON_BIF_FLOW_MAX_RULES];
@@ -412,8 +729,8 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 			if (n < 0)
 				snprintf(why, sizeof(why), "cannot build the rules: %s", strerror(-n));
 			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
-			rte_eth_dev_stop(port_id);
-			goto fail;
+			port_free(pp, PORT_STARTED);
+			return -EIO;
 		}
 	}
 #endif
@@ -426,20 +743,31 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 		rte_eth_random_addr(mac.addr_bytes);
 		rte_eth_dev_default_mac_addr_set(port_id, &mac);
 	}
-	memcpy(p->dev.mac, mac.addr_bytes, 6);
-	p->dev.mtu = mtu;
-	p->dev.offloads = flags;
-	p->dev.ops = &dpdk_ops;
-	p->dev.priv = p;
-	loss_from_env(p);
-	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(p); waited += 10)
+	for (unsigned i = 0; i < nq; i++) {
+		struct kaon_dpdk *p = pp->q[i];
+		/* What the receive side keeps, measured rather than guessed: a
+		 * NIC fills its RX ring, DPDK 22.11's af_xdp its fill ring
+		 * (2048 buffers, whatever rx_desc says), af_packet nothing (it
+		 * copies). */
+		p->rx_held = rte_mempool_in_use_count(p->pool);
+		p->rx_frames = p->has_rx ? rx_frames : 0;
+		p->tx_held = tx_held;
+		p->linearize = linearize;
+		memcpy(p->dev.mac, mac.addr_bytes, 6);
+		p->dev.mtu = mtu;
+		p->dev.offloads = flags;
+		p->dev.ops = nq > 1 ? &dpdk_mq_ops : &dpdk_ops;
+		p->dev.priv = p;
+		loss_from_env(p);
+		/* Each queue its own sequence of losses. */
+		p->rng += i * 0x9e3779b97f4a7c15ULL;
+		out[i] = p;
+	}
+	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(pp->q[0]); waited += 10)
 		usleep(10000);
-	*out = p;
 	return 0;
 fail:
-	rte_eth_dev_close(port_id);
-	rte_mempool_free(p->pool);
-	free(p);
+	port_free(pp, PORT_CONFIGURED);
 	return -EIO;
 }
 
@@ -451,6 +779,32 @@ struct kn_dev *kaon_dpdk_dev(struct kaon_dpdk *p)
 struct rte_mempool *kaon_dpdk_pool(struct kaon_dpdk *p)
 {
 	return p->pool;
+}
+
+unsigned kaon_dpdk_queue(const struct kaon_dpdk *p)
+{
+	return p->qid;
+}
+
+unsigned kaon_dpdk_nqueues(const struct kaon_dpdk *p)
+{
+	return p->pp->nq;
+}
+
+enum kaon_dpdk_steer kaon_dpdk_steering(const struct kaon_dpdk *p)
+{
+	return p->pp->steer;
+}
+
+unsigned kaon_dpdk_flow_queue(const struct kaon_dpdk *p, uint32_t rip, uint16_t rport,
+			      uint32_t lip, uint16_t lport)
+{
+	const struct kaon_dpdk_port *pp = p->pp;
+	if (pp->nq == 1)
+		return 0;
+	/* As the reply arrives: the peer is the source. */
+	uint32_t h = kaon_rss_hash_tcp4(pp->key, pp->keylen, rip, lip, rport, lport);
+	return pp->reta[h % pp->reta_size];
 }
 
 int kaon_dpdk_link_up(struct kaon_dpdk *p)
@@ -472,8 +826,14 @@ void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r)
 	 * what sits in one is out of reach of the others; even the owner's
 	 * own cache can strand a bulk allocation that the ring alone cannot
 	 * serve. Two lcores touch a port's pool: the one that set the port up
-	 * (the PMD filled its rings from there) and the engine's. */
-	r->cache = p->pool->cache_size * 3u / 2u * 2u;
+	 * (the PMD filled its rings from there) and the engine's; with more
+	 * cores, every core that hands a frame over frees it from its own. */
+	unsigned lcores = p->pp->nq == 1 ? 2u : p->pp->nq + 1u;
+	r->cache = p->pool->cache_size * 3u / 2u * lcores;
+	/* Frames of this pool waiting in the other cores' hand-off rings
+	 * (software steering; with RSS only ARP replies go that way). */
+	if (p->pp->steer == KAON_STEER_SOFT)
+		r->rx += (p->pp->nq - 1u) * (HANDOFF_RING - 1u);
 }
 
 void kaon_dpdk_set_linearize(struct kaon_dpdk *p, int on)
@@ -494,6 +854,14 @@ void kaon_dpdk_stats_print(FILE *f, const struct kaon_dpdk *p, const char *prefi
 		(unsigned long long)p->st.tx_linearize_fail,
 		(unsigned long long)p->st.tx_too_big,
 		(unsigned long long)p->st.injected_drops);
+	if (p->pp->nq > 1)
+		fprintf(f, "%squeue %u of %u (%s): handoff_in %llu handoff_out %llu handoff_drop %llu "
+			   "handoff_nomem %llu handoff_arp %llu\n", prefix, p->qid, p->pp->nq,
+			p->pp->steer == KAON_STEER_RSS ? "rss" : "software steering",
+			(unsigned long long)p->st.handoff_in, (unsigned long long)p->st.handoff_out,
+			(unsigned long long)p->st.handoff_drop,
+			(unsigned long long)p->st.handoff_nomem,
+			(unsigned long long)p->st.handoff_arp);
 	struct rte_eth_stats es;
 	if (rte_eth_stats_get(p->port, &es) == 0)
 		fprintf(f, "%spmd ipackets %llu opackets %llu imissed %llu ierrors %llu oerrors %llu rx_nombuf %llu\n",
@@ -508,8 +876,8 @@ void kaon_dpdk_port_close(struct kaon_dpdk *p)
 {
 	if (!p)
 		return;
-	rte_eth_dev_stop(p->port);
-	rte_eth_dev_close(p->port);
-	rte_mempool_free(p->pool);
-	free(p);
+	/* The last core to let go stops the port: until then the others'
+	 * queues, and the frames handed between them, stay valid. */
+	if (atomic_fetch_sub(&p->pp->refs, 1) == 1)
+		port_free(p->pp, PORT_STARTED);
 }

@@ -98,6 +98,10 @@ uint16_t kn_eph_port(struct kn_stack *s, uint32_t rip, uint16_t rport,
 		uint16_t port = (uint16_t)(lo + (base + i) % num);
 		if (busy(s, port, rip, rport))
 			continue;
+		/* Several stacks share the port: only a port whose replies
+		 * come back to this one (not for UDP binds: no peer yet). */
+		if (rip && s->conf.eph_ok && !s->conf.eph_ok(s->conf.eph_arg, rip, rport, port))
+			continue;
 		/* Step past it by a small random amount so that consecutive
 		 * ports to one destination are not consecutive numbers (Linux
 		 * 5.17+: "tcp: add small random increments to the source port"). */

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +24,10 @@ struct usock {
 	struct kn_udp *udp;
 	kaon_co *rd, *wr;      /* parked readers/acceptors and writers */
 	bool listener, linger0, nodelay, keepalive, shut_rd;
-	uint16_t lport;        /* UDP: bound port */
+	bool share;            /* a listener another core opened here, not taken yet */
+	bool opener;           /* a listener that opened shares on the other cores */
+	uint16_t lport;        /* UDP: bound port; listeners: the port */
+	struct usock *share_next; /* the engine's list of shares */
 };
 
 static const struct kaon_sock_ops user_tcp_ops, user_udp_ops;
@@ -96,6 +100,86 @@ static void to_addr(kaon_addr *out, uint32_t ip, uint16_t port)
 
 /* ------------------------------------------------------------------ TCP */
 
+static struct usock *listener_new(struct kaon_user_engine *e, uint16_t port, uint32_t backlog,
+				  int *rc)
+{
+	struct usock *u = usock_new(e, &user_tcp_ops);
+	if (!u) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	u->listener = true;
+	u->lport = port;
+	u->tcb = kn_tcp_listen(e->stack, port, backlog, u, rc);
+	if (!u->tcb) {
+		free(u);
+		if (*rc >= 0)
+			*rc = -ENOMEM;
+		return NULL;
+	}
+	return u;
+}
+
+/* ---- listeners on every core: a listen on one core of a group opens a
+ * "share" of it on every other core, so that a SYN that core's NIC queue
+ * receives finds a listener at once; the same listen made there later
+ * takes the share (SO_REUSEPORT semantics, per core). Shares live on their
+ * own core's list and are touched only by that core. */
+
+static struct usock **share_find(struct kaon_user_engine *e, uint16_t port)
+{
+	for (struct usock **p = &e->shares; *p; p = &(*p)->share_next)
+		if ((*p)->lport == port)
+			return p;
+	return NULL;
+}
+
+struct share_args {
+	uint16_t port;
+	uint32_t backlog;
+};
+
+/* On another core: open a share, unless something listens there already
+ * (its own listen came first). */
+static void *share_open(void *arg)
+{
+	struct share_args *a = arg;
+	struct kaon_user_engine *e = kaon__user_engine_self();
+	int rc = 0;
+	struct usock *u = listener_new(e, a->port, a->backlog, &rc);
+	if (!u)
+		return (void *)(intptr_t)(rc == -EADDRINUSE ? 0 : rc);
+	u->share = true;
+	u->share_next = e->shares;
+	e->shares = u;
+	return NULL;
+}
+
+/* On another core: the listen that opened the shares was closed; close the
+ * share there unless someone took it. */
+static void *share_close(void *arg)
+{
+	struct kaon_user_engine *e = kaon__user_engine_self();
+	struct usock **p = share_find(e, (uint16_t)(uintptr_t)arg);
+	if (p) {
+		struct usock *u = *p;
+		*p = u->share_next;
+		kn_tcp_close(u->tcb);
+		free(u);
+	}
+	return NULL;
+}
+
+void kaon__user_shares_free(struct kaon_user_engine *e)
+{
+	/* Their TCBs went with the stack. */
+	while (e->shares) {
+		struct usock *u = e->shares;
+		e->shares = u->share_next;
+		free(u);
+	}
+}
+
 static int user_listen(kaon_sock **out, const kaon_addr *addr, const kaon_listen_opts *o)
 {
 	struct kaon_user_engine *e = kaon__user_engine_self();
@@ -107,15 +191,31 @@ static int user_listen(kaon_sock **out, const kaon_addr *addr, const kaon_listen
 	uint16_t port = ntohs(addr->u.in4.sin_port);
 	if (port == 0)
 		return -EINVAL; /* the stack does not pick listening ports */
-	struct usock *u = usock_new(e, &user_tcp_ops);
+	struct usock **sp = e->shares ? share_find(e, port) : NULL;
+	if (sp) {
+		/* Another core's listen opened this core's listener: take it. */
+		struct usock *u = *sp;
+		*sp = u->share_next;
+		u->share = false;
+		u->share_next = NULL;
+		*out = &u->base;
+		return 0;
+	}
+	uint32_t backlog = o->backlog > 0 ? (uint32_t)o->backlog : BACKLOG_DEFAULT;
+	struct usock *u = listener_new(e, port, backlog, &rc);
 	if (!u)
-		return -ENOMEM;
-	u->listener = true;
-	u->tcb = kn_tcp_listen(e->stack, port, o->backlog > 0 ? (uint32_t)o->backlog
-							       : BACKLOG_DEFAULT, u, &rc);
-	if (!u->tcb) {
-		free(u);
-		return rc < 0 ? rc : -ENOMEM;
+		return rc;
+	if (e->group && e->group->n > 1) {
+		struct share_args a = { port, backlog };
+		rc = kaon__user_group_each(e->group, e->core, share_open, &a);
+		u->opener = true;
+		if (rc < 0) {
+			kaon__user_group_each(e->group, e->core, share_close,
+					      (void *)(uintptr_t)port);
+			kn_tcp_close(u->tcb);
+			free(u);
+			return rc;
+		}
 	}
 	*out = &u->base;
 	return 0;
@@ -284,6 +384,11 @@ static int user_shutdown(kaon_sock *s, int how)
 static int user_close(kaon_sock *s)
 {
 	struct usock *u = (struct usock *)s;
+	if (u->opener) {
+		/* The shares nobody took go with the listen that opened them. */
+		kaon__user_group_each(u->eng->group, u->eng->core, share_close,
+				      (void *)(uintptr_t)u->lport);
+	}
 	if (u->tcb) {
 		if (u->linger0)
 			kn_tcp_abort(u->tcb);

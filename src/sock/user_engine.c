@@ -81,6 +81,16 @@ static void stack_conf_from(struct kn_stack_conf *sc, const kaon_config *c)
 		sc->tcp.keepidle_ns = (int64_t)c->tcp.keepalive_s * 1000000000;
 }
 
+/* Several cores on one port: an outgoing connection's source port must
+ * be one whose replies the port delivers to this core (the NIC's RSS, or
+ * the software steering that hashes the same way). */
+static bool eph_on_this_core(void *arg, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	struct kaon_user_engine *e = arg;
+	return kaon_dpdk_flow_queue(e->port, rip, rport, ntohl(e->conf->port0.addr), lport) ==
+	       e->core;
+}
+
 /* The stack's buffer budget: what the pool holds less what the port keeps
  * (see kaon_dpdk_reserve); refuse a pool too small to hold both. */
 static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, const kaon_config *c)
@@ -112,6 +122,7 @@ static void engine_free(struct kaon_user_engine *e)
 	/* The stack frees every socket's mbufs before the port's pool goes. */
 	if (e->stack)
 		kn_stack_destroy(e->stack);
+	kaon__user_shares_free(e);
 	if (e->port)
 		kaon_dpdk_port_close(e->port);
 	kaon_bif_neigh_cache_close(e->neigh);
@@ -148,17 +159,37 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 		return -EAGAIN;
 	}
 	char err[256];
-	rc = kaon_dpdk_port_open(&e->port, o->conf, o->port,
-				     o->link_wait_ms ? o->link_wait_ms : LINK_WAIT_MS_DEFAULT, err,
-				     sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "kaon: %s\n", err);
-		e->port = NULL;
-		engine_free(e);
-		return rc;
+	struct kaon_user_group *g = o->group;
+	if (g) {
+		/* The group opened the port with a queue pair per core: take
+		 * this core's. */
+		if (o->core >= g->n || !g->q[o->core]) {
+			fprintf(stderr, "kaon: core %u of the group is taken or does not exist\n",
+				o->core);
+			engine_free(e);
+			return -EINVAL;
+		}
+		e->port = g->q[o->core];
+		g->q[o->core] = NULL;
+		e->group = g;
+		e->core = o->core;
+	} else {
+		rc = kaon_dpdk_port_open(&e->port, o->conf, o->port,
+					 o->link_wait_ms ? o->link_wait_ms : LINK_WAIT_MS_DEFAULT,
+					 err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "kaon: %s\n", err);
+			e->port = NULL;
+			engine_free(e);
+			return rc;
+		}
 	}
 	struct kn_stack_conf sc;
 	stack_conf_from(&sc, o->conf);
+	if (g && g->n > 1) {
+		sc.eph_ok = eph_on_this_core;
+		sc.eph_arg = e;
+	}
 	if (o->conf->bif.mode == KAON_BIF_XDP &&
 	    kaon_bif_devargs_iface(o->conf->dpdk.vdev[0], e->ifname, sizeof(e->ifname)) == 0) {
 		e->bif_xdp = 1;
@@ -354,27 +385,42 @@ static kaon_config setup_conf;
 static struct kaon_user_opts setup_opts;
 static int setup_done;
 
-int kaon_user_setup(kaon_vcpu_opts *vo, const char *path)
+int kaon__user_setup_conf(const char *path, kaon_config *c)
 {
 	if (setup_done)
 		return -EALREADY;
 	char err[512];
-	int rc = kaon_config_load(&setup_conf, path, 1, err, sizeof(err));
+	int rc = kaon_config_load(c, path, 1, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "kaon: %s\n", err);
 		return rc;
 	}
-	if (setup_conf.bif.mode == KAON_BIF_XDP && (rc = bif_prepare(&setup_conf)) < 0)
+	if (c->bif.mode == KAON_BIF_XDP && (rc = bif_prepare(c)) < 0)
 		return rc;
-	rc = kaon_dpdk_eal_init(&setup_conf, "kaon", err, sizeof(err));
+	rc = kaon_dpdk_eal_init(c, "kaon", err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "kaon: %s\n", err);
 		return rc;
+	}
+	setup_done = 1;
+	return 0;
+}
+
+int kaon_user_setup(kaon_vcpu_opts *vo, const char *path)
+{
+	int rc = kaon__user_setup_conf(path, &setup_conf);
+	if (rc < 0)
+		return rc;
+	if (setup_conf.dpdk.cores > 1) {
+		fprintf(stderr, "kaon: %s: [dpdk] cores = %u: start the cores with kaon_user_start(), "
+				"not one vcpu with kaon_user_setup()\n", setup_conf.path,
+			setup_conf.dpdk.cores);
+		kaon_user_teardown();
+		return -EINVAL;
 	}
 	setup_opts = (struct kaon_user_opts){ .conf = &setup_conf, .port = 0 };
 	vo->engine = &kaon_engine_user;
 	vo->engine_arg = &setup_opts;
-	setup_done = 1;
 	return 0;
 }
 

@@ -21,10 +21,35 @@ struct kaon_user_engine {
 	int64_t kernel_every_ns, kernel_next;
 	int64_t idle_sleep_ns;
 	uint64_t polls, busy_polls;  /* passes, and passes that received frames */
+	struct kaon_user_group *group; /* several cores on one port; NULL: alone */
+	unsigned core;               /* its queue pair in the group */
+	struct usock *shares;        /* listeners other cores opened here (user.c) */
 };
+
+/* Several cores on one port (user_cores.c). Written before the vcpus run
+ * anything but their engines' start, read-only after. */
+struct kaon_user_group {
+	const kaon_config *conf;
+	uint16_t port;
+	unsigned n;
+	struct kaon_dpdk *q[KAON_DPDK_MAX_QUEUES];   /* until core i's engine takes it */
+	struct kaon_user_opts opts[KAON_DPDK_MAX_QUEUES];
+	kaon_vcpu *vcpu[KAON_DPDK_MAX_QUEUES];
+};
+
+/* Run fn(arg) on every other core of @p g and wait for them all: how a
+ * listen reaches every core's stack. 0 or the first -errno. */
+int kaon__user_group_each(struct kaon_user_group *g, unsigned self, kaon_fn fn, void *arg);
 
 /* The engine of the calling vcpu, or NULL when it runs another engine. */
 struct kaon_user_engine *kaon__user_engine_self(void);
+
+/* kaon_user_setup()'s first half: load @p path into @p c, prepare
+ * bifurcation, start EAL. Once per process (-EALREADY). */
+int kaon__user_setup_conf(const char *path, kaon_config *c);
+
+/* Free the listener shares other cores opened on @p e (after its stack). */
+void kaon__user_shares_free(struct kaon_user_engine *e);
 
 /* The stack's event callback: wakes the coroutines waiting on a socket. */
 void kaon__user_sock_event(void *user, unsigned events, int err);
