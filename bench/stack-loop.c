@@ -552,8 +552,7 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: %s [--json] [--seconds S] [--conns N] [--size B] "
 					"[--no-callgrind] [--no-offload] [--idle N] "
-					"[--profile [--requests N]] [--shards N [--rounds R]]
-", argv[0]);
+					"[--profile [--requests N]] [--shards N [--rounds R]]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -84,7 +84,7 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 	if (KN_LIKELY(h && h->data_len == bytes && !h->next)) {
 		t->sndq = t->sndq_tail = NULL;
 		t->snd_cur = NULL;
-		if (!t->snd_spare && rte_mbuf_refcnt_read(h) == 1 &&
+		if (!t->snd_spare && RTE_MBUF_DIRECT(h) && rte_mbuf_refcnt_read(h) == 1 &&
 		    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
 			h->data_off = 0;
 			h->data_len = 0;

@@ -17,6 +17,9 @@
 
 static int64_t now = KT_SEC;
 
+/* kn_tcp_sendv_ref lends (not copies) from 2,048 bytes: one buffer, two segments. */
+#define EXT_ONE_BUFFER 2048u
+
 /* Pieces lent and not yet released, and every release seen. */
 static long outstanding, releases;
 
@@ -382,6 +385,62 @@ static void test_small_and_refused(void **st)
 	kt_assert_no_leak();
 }
 
+/* One lent piece that is one buffer and the whole send queue: once its
+ * last bytes are acknowledged, the acknowledgement's one-buffer path must not keep it as the
+ * connection's spare buffer, or the next copied send writes into the
+ * lender's (read-only) memory. */
+static void test_single_piece_not_spare(void **st)
+{
+	(void)st;
+	struct pair p;
+	pair_open(&p, 0, 5);
+	for (int i = 0; i < 2000 && !p.tb; i++) {
+		pair_poll(&p);
+		pair_step(&p, false);
+	}
+	assert_non_null(p.tb);
+	long r0 = releases;
+	outstanding = 1;
+	struct piece *a = piece_new(EXT_ONE_BUFFER);
+	memset(a->data, 'a', a->len);
+	piece_lock(a);
+	struct iovec v[1] = { { a->data, a->len } };
+	kaon_ref r[1] = { { piece_release, a } };
+	assert_int_equal(kn_tcp_sendv_ref(p.ta, v, r, 1), (ssize_t)a->len);
+	size_t got = 0;
+	for (int i = 0; i < 2000 && (outstanding || got < a->len); i++) {
+		pair_poll(&p);
+		int e;
+		struct rte_mbuf *m;
+		while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL) {
+			got += rte_pktmbuf_pkt_len(m);
+			rte_pktmbuf_free(m);
+		}
+		pair_step(&p, false);
+	}
+	assert_int_equal(got, EXT_ONE_BUFFER);
+	assert_int_equal(outstanding, 0);
+	assert_int_equal(releases - r0, 1);
+	/* A copied send now: into a buffer of the stack's own. */
+	static const char msg[] = "copied";
+	assert_int_equal(kn_tcp_send(p.ta, msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	got = 0;
+	for (int i = 0; i < 2000 && got < sizeof(msg); i++) {
+		pair_poll(&p);
+		int e;
+		struct rte_mbuf *m;
+		while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL) {
+			assert_memory_equal(rte_pktmbuf_mtod(m, char *), msg + got, m->data_len);
+			got += rte_pktmbuf_pkt_len(m);
+			rte_pktmbuf_free(m);
+		}
+		pair_step(&p, false);
+	}
+	assert_int_equal(got, sizeof(msg));
+	pair_close(&p);
+	kt_assert_no_leak();
+}
+
 int main(void)
 {
 	int rc = kt_eal_init("net-sendref", 32768);
@@ -389,6 +448,7 @@ int main(void)
 		return rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_and_refused),
+		cmocka_unit_test(test_single_piece_not_spare),
 		cmocka_unit_test(test_1b),
 		cmocka_unit_test(test_64k1),
 		cmocka_unit_test(test_1m),
