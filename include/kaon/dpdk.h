@@ -126,6 +126,13 @@ void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r);
  */
 void kaon_dpdk_set_linearize(struct kaon_dpdk *p, int on);
 
+/* An empty transmit burst on the port's queue: a PMD frees the buffers of
+ * frames the device has finished sending only when it is next called to
+ * send (af_xdp pulls its completion ring then), so an idle port would hold
+ * the last burst's buffers for ever. The engine calls this once per idle
+ * spell. */
+void kaon_dpdk_tx_reclaim(struct kaon_dpdk *p);
+
 /** Counters kept by kaon's side of the port. */
 struct kaon_dpdk_stats {
 	uint64_t rx, tx, tx_linearized;

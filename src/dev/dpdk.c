@@ -244,6 +244,11 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 	return (uint16_t)(sent + gone);
 }
 
+void kaon_dpdk_tx_reclaim(struct kaon_dpdk *p)
+{
+	rte_eth_tx_burst(p->port, p->qid, NULL, 0);
+}
+
 static const struct kn_dev_ops dpdk_ops = {
 	.rx_burst = rx_burst,
 	.tx_burst = tx_burst,

@@ -22,6 +22,10 @@
  * rarely enough that the empty recv() costs nothing measurable. */
 #define NEIGH_POLL_NS 1000000
 #define LINK_WAIT_MS_DEFAULT 3000
+/* Idle this long, the port's finished transmissions give their buffers
+ * back (kaon_dpdk_tx_reclaim): long after the device completed the last
+ * burst, rare enough to cost nothing while busy. */
+#define TX_RECLAIM_IDLE_NS 1000000
 
 struct kaon_user_engine *kaon__user_engine_self(void)
 {
@@ -248,6 +252,13 @@ static int user_poll(void *state, int64_t now, int64_t deadline)
 	int n = kn_stack_poll(e->stack, now);
 	e->polls++;
 	e->busy_polls += n > 0;
+	if (n > 0) {
+		e->busy_last = now;
+		e->reclaimed = 0;
+	} else if (!e->reclaimed && now - e->busy_last >= TX_RECLAIM_IDLE_NS) {
+		kaon_dpdk_tx_reclaim(e->port);
+		e->reclaimed = 1;
+	}
 	if (now >= e->kernel_next) {
 		int rc = kaon_engine_epoll.poll(e->kernel, now, now);
 		if (rc > 0)

@@ -21,6 +21,8 @@ struct kaon_user_engine {
 	int64_t kernel_every_ns, kernel_next;
 	int64_t idle_sleep_ns;
 	uint64_t polls, busy_polls;  /* passes, and passes that received frames */
+	int64_t busy_last;           /* when a pass last received frames */
+	int reclaimed;               /* the port's tx buffers reclaimed since */
 	struct kaon_user_group *group; /* several cores on one port; NULL: alone */
 	unsigned core;               /* its queue pair in the group */
 	struct usock *shares;        /* listeners other cores opened here (user.c) */

@@ -11,6 +11,7 @@
 #include <kaon/net_dev.h>
 #include <kaon/net_drop.h>
 #include <kaon/net_loop.h>
+#include <kaon/ref.h>
 #include <kaon/sock.h>
 #include <kaon/sync.h>
 #include <kaon/user.h>

@@ -169,7 +169,8 @@ live_field() { # live_field LINE NAME: the number after NAME
 }
 
 # After the load: back to the listener alone, and to at most the baseline of
-# mbufs in use (an idle server may hold one more or less: a frame in a ring),
+# mbufs in use (an idle kaon gives the buffers of finished transmissions back,
+# kaon_dpdk_tx_reclaim, so what stays is the PMD's fill ring, start and end),
 # within 10 s (the clients have closed; no TIME_WAIT on the server, it closes
 # second).
 check_drained() {
