@@ -65,6 +65,22 @@ static void count_error(struct http_server *sv, long err)
 		sv->c.conn_errors++;
 }
 
+/* Past @w bytes written from the front of the vector *@iov of *@n pieces. */
+static void iov_advance(struct iovec **iov, int *n, size_t w)
+{
+	while (w > 0) {
+		struct iovec *v = *iov;
+		if (w >= v->iov_len) {
+			w -= v->iov_len;
+			(*iov)++, (*n)--;
+		} else {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= w;
+			w = 0;
+		}
+	}
+}
+
 /* Send every iovec; each wait for progress may last idle_ns. */
 static int sendv_all(struct conn *c, struct iovec *iov, int n)
 {
@@ -77,16 +93,7 @@ static int sendv_all(struct conn *c, struct iovec *iov, int n)
 		if (w < 0)
 			return (int)w;
 		c->sv->c.bytes += (uint64_t)w;
-		while (w > 0) {
-			if ((size_t)w >= iov->iov_len) {
-				w -= (ssize_t)iov->iov_len;
-				iov++, n--;
-			} else {
-				iov->iov_base = (char *)iov->iov_base + w;
-				iov->iov_len -= (size_t)w;
-				w = 0;
-			}
-		}
+		iov_advance(&iov, &n, (size_t)w);
 	}
 	return 0;
 }
@@ -112,17 +119,10 @@ static int sendv_file(struct conn *c, struct iovec *iov, int n, struct http_file
 		if (w < 0)
 			return (int)w;
 		c->sv->c.bytes += (uint64_t)w;
-		c->sv->c.zero_copy_bytes += (uint64_t)w; /* head included: near enough */
-		while (w > 0) {
-			if ((size_t)w >= iov->iov_len) {
-				w -= (ssize_t)iov->iov_len;
-				iov++, n--;
-			} else {
-				iov->iov_base = (char *)iov->iov_base + w;
-				iov->iov_len -= (size_t)w;
-				w = 0;
-			}
-		}
+		/* The file is the last piece, whatever the call took of the head. */
+		size_t file_left = iov[n - 1].iov_len;
+		iov_advance(&iov, &n, (size_t)w);
+		c->sv->c.zero_copy_bytes += file_left - (n > 0 ? iov[n - 1].iov_len : 0);
 	}
 	return atomic_load(&f->torn) ? -EIO : 0;
 }
