@@ -50,12 +50,14 @@ static void snapshot(void *dst, const volatile void *src, size_t n)
 		d[i] = s[i];
 }
 
-/* Sum of every engine's stack counters; @return how many engines. */
+/* Sum of every engine's stack counters, under the engines' lock;
+ * @return how many engines. */
 static int stack_totals(struct kn_stats *sum, uint64_t *tcbs)
 {
 	int n = 0;
 	memset(sum, 0, sizeof(*sum));
 	*tcbs = 0;
+	pthread_mutex_lock(&lock);
 	for (int i = 0; i < MAX_ENGINES; i++) {
 		if (!engines[i])
 			continue;
@@ -67,6 +69,7 @@ static int stack_totals(struct kn_stats *sum, uint64_t *tcbs)
 		*tcbs += kn_stack_tcb_count(engines[i]->stack);
 		n++;
 	}
+	pthread_mutex_unlock(&lock);
 	return n;
 }
 
@@ -77,9 +80,7 @@ static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	struct kn_stats st;
 	uint64_t tcbs;
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&lock);
 	int n = stack_totals(&st, &tcbs);
-	pthread_mutex_unlock(&lock);
 	rte_tel_data_add_dict_u64(d, "stacks", (uint64_t)n);
 	rte_tel_data_add_dict_u64(d, "tcbs", tcbs);
 #define ADD_STAT(f) rte_tel_data_add_dict_u64(d, #f, st.f);
@@ -95,9 +96,7 @@ static int cmd_drops(const char *cmd, const char *params, struct rte_tel_data *d
 	struct kn_stats st;
 	uint64_t tcbs;
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&lock);
 	stack_totals(&st, &tcbs);
-	pthread_mutex_unlock(&lock);
 	for (int r = 1; r < KN_DROP_MAX; r++)
 		rte_tel_data_add_dict_u64(d, kn_drop_name((enum kn_drop_reason)r), st.drops[r]);
 	return 0;
@@ -120,9 +119,7 @@ static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct kn_stats st;
 	uint64_t tcbs;
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&lock);
 	stack_totals(&st, &tcbs);
-	pthread_mutex_unlock(&lock);
 	rte_tel_data_add_dict_u64(d, "tcbs", tcbs);
 	for (int i = 0; i < KN_TCP_NSTATES; i++) {
 		char key[32];
