@@ -232,6 +232,15 @@ static int vcpu_loop(kaon_vcpu *v)
 			continue;
 		}
 		atomic_store(&v->sleeping, 1);
+		/* The store above must be visible before the load below (a
+		 * Dekker pair with kaon__co_ready's push, then its look at
+		 * `sleeping`). seq_cst store and load already say so in C11,
+		 * and aarch64's stlr/ldar honour it, but qemu-user on an x86
+		 * host translates stlr;ldar without a barrier between them:
+		 * both vcpus of test_core_sync went to sleep for ever there
+		 * (1 run in 10-30). A full fence on the idle path, right before
+		 * a poll syscall, costs nothing that matters. */
+		atomic_thread_fence(memory_order_seq_cst);
 		if (atomic_load(&v->remote.head)) {
 			atomic_store(&v->sleeping, 0);
 			continue;
