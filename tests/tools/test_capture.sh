@@ -64,28 +64,9 @@ fi
 
 # lcores = 0,1: the vcpu thread takes the spare worker lcore 1, so DPDK's
 # multi-process support (dumpcap's way in) stays on (src/sock/user_lcore.c).
-cat >"$WORK/server.conf" <<EOF
-[dpdk]
-lcores = 0,1
-vdev = net_memif0,role=server,socket=$WORK/memif.sock,id=0
-memory = 128
-file_prefix = $PREFIX
-nb_mbufs = 8191
-[port0]
-addr = 198.18.0.2
-EOF
-cat >"$WORK/client.conf" <<EOF
-[dpdk]
-vdev = net_memif0,role=client,socket=$WORK/memif.sock,id=0
-no_huge = 1
-memory = 128
-file_prefix = $PREFIX-cli
-nb_mbufs = 8191
-[port0]
-addr = 198.18.0.1
-[tcp]
-time_wait = 100
-EOF
+. "$(dirname "$0")/memif_conf.sh"
+memif_conf "$WORK/server.conf" server 198.18.0.2 "$PREFIX" "lcores = 0,1"
+memif_conf "$WORK/client.conf" client 198.18.0.1 "$PREFIX-cli" "no_huge = 1"
 
 # wait_for FILE TEXT PID WHAT: until FILE holds TEXT, while PID lives.
 wait_for() {

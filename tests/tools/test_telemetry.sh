@@ -49,29 +49,9 @@ fail() {
 	exit 1
 }
 
-cat >"$WORK/server.conf" <<EOF
-[dpdk]
-vdev = net_memif0,role=server,socket=$WORK/memif.sock,id=0
-no_huge = 1
-memory = 128
-file_prefix = $PREFIX
-nb_mbufs = 8191
-[port0]
-addr = 198.18.0.2
-EOF
-# time_wait: kaon-bench waits for its TCBs to go before it exits.
-cat >"$WORK/client.conf" <<EOF
-[dpdk]
-vdev = net_memif0,role=client,socket=$WORK/memif.sock,id=0
-no_huge = 1
-memory = 128
-file_prefix = $PREFIX-cli
-nb_mbufs = 8191
-[port0]
-addr = 198.18.0.1
-[tcp]
-time_wait = 100
-EOF
+. "$(dirname "$0")/memif_conf.sh"
+memif_conf "$WORK/server.conf" server 198.18.0.2 "$PREFIX" "no_huge = 1"
+memif_conf "$WORK/client.conf" client 198.18.0.1 "$PREFIX-cli" "no_huge = 1"
 
 # tel CMD...: dpdk-telemetry.py's answers to CMDs, one JSON object a line,
 # merged into one object keyed by the commands in $WORK/tel.json (DPDK keys
