@@ -23,7 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ETHERTYPE_KAON 0x88b5 /* IEEE local experimental EtherType */
+#include "l2ping_opts.h"
+
 
 static int64_t now_ns(void)
 {
@@ -41,31 +42,19 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *iface = NULL, *dst = NULL;
-	int size = 64, inflight = 1, json = 0;
-	double duration = 3;
+	const char *iface = NULL;
+	struct l2ping_opts o;
+	l2ping_opts_init(&o, NULL);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--iface") && i + 1 < argc)
 			iface = argv[++i];
-		else if (!strcmp(argv[i], "--dst") && i + 1 < argc)
-			dst = argv[++i];
-		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-			size = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--inflight") && i + 1 < argc)
-			inflight = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--duration") && i + 1 < argc)
-			duration = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else
+		else if (!l2ping_opt(argc, argv, &i, &o))
 			usage();
 	}
-	unsigned char dmac[6];
-	if (!iface || !dst || size < 60 || size > 1514 || inflight < 1 || inflight > 4096 ||
-	    duration <= 0 ||
-	    sscanf(dst, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac[0], &dmac[1], &dmac[2], &dmac[3],
-		   &dmac[4], &dmac[5]) != 6)
+	if (!iface || l2ping_opts_check(&o) < 0)
 		usage();
+	const unsigned char *dmac = o.dmac;
+	int size = o.size, inflight = o.inflight;
 	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETHERTYPE_KAON));
 	if (fd < 0) {
 		perror("l2ping: socket(AF_PACKET)");
@@ -103,7 +92,7 @@ int main(int argc, char **argv)
 		}
 	}
 	long long trips = 0, bad = 0;
-	int64_t end = now_ns() + (int64_t)(duration * 1e9), start = now_ns();
+	int64_t end = now_ns() + (int64_t)(o.duration * 1e9), start = now_ns();
 	int64_t last_rx = start;
 	/* The client spins (non-blocking receive), as a busy-polling peer
 	 * would: the figure is the path's, not a wake-up latency's. */
@@ -125,13 +114,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	double secs = (double)(now_ns() - start) / 1e9;
-	double rate = (double)trips / secs;
-	if (json)
-		printf("{\"round_trips_per_sec\": %.0f, \"inflight\": %d, \"size\": %d, \"bad\": %lld}\n",
-		       rate, inflight, size, bad);
-	else
-		printf("l2ping: %lld round trips in %.2f s: %.0f/s (%d in flight, %d B, %lld bad)\n",
-		       trips, secs, rate, inflight, size, bad);
+	l2ping_report("l2ping", &o, trips, secs, bad);
 	close(fd);
 	return trips > 0 ? 0 : 1;
 }

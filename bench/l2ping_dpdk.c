@@ -27,8 +27,8 @@
 
 #include "kaon/config.h"
 #include "kaon/dpdk.h"
+#include "l2ping_opts.h"
 
-#define ETHERTYPE_KAON 0x88b5 /* IEEE local experimental EtherType, as l2ping */
 #define BURST 32
 #define PORT 0
 
@@ -62,29 +62,17 @@ int main(int argc, char **argv)
 {
 	if (argc < 2 || argv[1][0] == '-')
 		usage();
-	const char *path = argv[1], *dst = "ff:ff:ff:ff:ff:ff";
-	int size = 64, inflight = 1, json = 0;
-	double duration = 3;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--dst") && i + 1 < argc)
-			dst = argv[++i];
-		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-			size = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--inflight") && i + 1 < argc)
-			inflight = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--duration") && i + 1 < argc)
-			duration = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else
+	const char *path = argv[1];
+	struct l2ping_opts o;
+	l2ping_opts_init(&o, "ff:ff:ff:ff:ff:ff");
+	for (int i = 2; i < argc; i++)
+		if (!l2ping_opt(argc, argv, &i, &o))
 			usage();
-	}
-	struct rte_ether_addr dmac;
-	if (size < 60 || size > 1514 || inflight < 1 || inflight > 4096 || duration <= 0 ||
-	    sscanf(dst, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dmac.addr_bytes[0], &dmac.addr_bytes[1],
-		   &dmac.addr_bytes[2], &dmac.addr_bytes[3], &dmac.addr_bytes[4],
-		   &dmac.addr_bytes[5]) != 6)
+	if (l2ping_opts_check(&o) < 0)
 		usage();
+	struct rte_ether_addr dmac;
+	memcpy(dmac.addr_bytes, o.dmac, sizeof(o.dmac));
+	int size = o.size, inflight = o.inflight;
 	kaon_config c;
 	char err[512];
 	if (kaon_config_load(&c, path, 0, err, sizeof(err)) < 0 ||
@@ -129,7 +117,7 @@ int main(int argc, char **argv)
 	long long trips = 0, bad = 0;
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t start = rte_get_tsc_cycles(), last_rx = start;
-	uint64_t end = start + (uint64_t)(duration * (double)hz);
+	uint64_t end = start + (uint64_t)(o.duration * (double)hz);
 	uint64_t now = start;
 	struct rte_mbuf *pkts[BURST];
 	while (rc == 0 && !stop && now < end) {
@@ -164,15 +152,8 @@ int main(int argc, char **argv)
 			send_all(pkts, k);
 	}
 	double secs = (double)(rte_get_tsc_cycles() - start) / (double)hz;
-	double rate = secs > 0 ? (double)trips / secs : 0;
-	if (rc == 0) {
-		if (json)
-			printf("{\"round_trips_per_sec\": %.0f, \"inflight\": %d, \"size\": %d, "
-			       "\"bad\": %lld}\n", rate, inflight, size, bad);
-		else
-			printf("l2ping-dpdk: %lld round trips in %.2f s: %.0f/s (%d in flight, %d B, "
-			       "%lld bad)\n", trips, secs, rate, inflight, size, bad);
-	}
+	if (rc == 0)
+		l2ping_report("l2ping-dpdk", &o, trips, secs, bad);
 	fflush(stdout);
 	kaon_dpdk_port_close(p);
 	kaon_dpdk_eal_cleanup();

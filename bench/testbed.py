@@ -166,11 +166,8 @@ def kaon_bench(bindir, cpu, mode, conns, size, duration, warmup, stack="epoll",
     return res
 
 
-def l2ping(bindir, cpu, inflight, duration, mac):
-    argv = in_ns("kaon-cli", ["taskset", "-c", str(cpu), os.path.join(bindir, "l2ping"),
-                              "--iface", "veth-cli", "--dst", mac, "--inflight",
-                              str(inflight), "--duration", str(duration), "--json"])
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
+def l2ping_result(p):
+    """A row from l2ping's or l2ping-dpdk's --json line (round trips/s)."""
     for line in p.stdout.splitlines():
         if line.startswith("{"):
             r = json.loads(line)
@@ -178,6 +175,14 @@ def l2ping(bindir, cpu, inflight, duration, mac):
                     "p50_us": 0.0, "p99_us": 0.0, "exit": p.returncode}
     return {"requests_per_sec": 0.0, "gbps": 0.0, "p50_us": 0.0, "p99_us": 0.0,
             "exit": p.returncode or 1, "stderr": p.stderr[-300:]}
+
+
+def l2ping(bindir, cpu, inflight, duration, mac):
+    argv = in_ns("kaon-cli", ["taskset", "-c", str(cpu), os.path.join(bindir, "l2ping"),
+                              "--iface", "veth-cli", "--dst", mac, "--inflight",
+                              str(inflight), "--duration", str(duration), "--json"])
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
+    return l2ping_result(p)
 
 
 def l2ping_dpdk(bindir, config, ns, inflight, duration, mac):
@@ -189,13 +194,7 @@ def l2ping_dpdk(bindir, config, ns, inflight, duration, mac):
     if ns:
         argv = in_ns(ns, argv)
     p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
-    for line in p.stdout.splitlines():
-        if line.startswith("{"):
-            r = json.loads(line)
-            return {"requests_per_sec": r["round_trips_per_sec"], "gbps": 0.0,
-                    "p50_us": 0.0, "p99_us": 0.0, "exit": p.returncode}
-    return {"requests_per_sec": 0.0, "gbps": 0.0, "p50_us": 0.0, "p99_us": 0.0,
-            "exit": p.returncode or 1, "stderr": p.stderr[-300:]}
+    return l2ping_result(p)
 
 
 def server_specs(bindir, scpu, tmp, ccpu=0):
