@@ -257,8 +257,14 @@ down() {
 	ns_exists "$SRV" && ip netns del "$SRV"
 	ns_exists "$CLI" && ip netns del "$CLI"
 	ip link del "$SIF" 2>/dev/null || true
-	# Runtime files of DPDK processes that were killed hard.
-	rm -rf /var/run/dpdk/kaon-* 2>/dev/null || true
+	# Runtime files of DPDK processes that were killed hard: only the
+	# prefixes of the testbed's own users (they run under the testbed
+	# lock), not kaon-* at large, which tests off the testbed (memif pairs,
+	# telemetry) use at the same time.
+	for d in /var/run/dpdk/kaon-testbed* /var/run/dpdk/kaon-tb-* \
+		 /var/run/dpdk/kaon-ovl-* /var/run/dpdk/kaon-bench-* /var/run/dpdk/kaon-wan-*; do
+		[ -e "$d" ] && rm -rf "$d"
+	done
 	return 0
 }
 
