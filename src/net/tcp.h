@@ -345,7 +345,44 @@ void kn_tcp_send_ack(struct kn_tcb *t);
 __attribute__((cold)) void kn_tcp_idle_restart(struct kn_tcb *t);
 void kn_tcp_send_challenge_ack(struct kn_tcb *t);
 void kn_tcp_send_rst(struct kn_tcb *t);
-void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes);
+void kn_tcp_snd_free_acked_list(struct kn_tcb *t, uint32_t bytes);
+
+/* An acknowledged buffer @m, unlinked from the send queue, leaves it.
+ * Request/response traffic empties the buffer on every ACK: keep one
+ * unshared buffer as the spare instead of a free and an alloc per message;
+ * it stays charged to send memory, so only while under half of that is in
+ * use. Never one pointing into a caller's buffer (kn_tcp_sendv_ref): the
+ * next send would write into the lender's memory. */
+static inline void kn_tcp_snd_retire(struct kn_tcb *t, struct rte_mbuf *m)
+{
+	if (!t->snd_spare && RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 &&
+	    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
+		m->data_off = 0;
+		m->data_len = 0;
+		m->pkt_len = 0;
+		t->snd_spare = m;
+	} else {
+		kn_free(t->s, m);
+		t->snd_nmb--;
+		kn_mem_snd_release(t->s, 1);
+	}
+}
+
+/* Drop @bytes of acknowledged data from the head of the send buffer.
+ * Inline for request/response, once per ACK: the one buffer queued, all of
+ * it acknowledged. */
+static inline void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
+{
+	struct rte_mbuf *h = t->sndq;
+	if (KN_LIKELY(h && h->data_len == bytes && !h->next)) {
+		t->sndq_bytes -= bytes;
+		t->sndq = t->sndq_tail = NULL;
+		t->snd_cur = NULL;
+		kn_tcp_snd_retire(t, h);
+		return;
+	}
+	kn_tcp_snd_free_acked_list(t, bytes);
+}
 /* tcp_usrreq.c's send buffer steps, for tcp_sendref.c: room (or why none),
  * copy in (no output), account and send. */
 ssize_t kn_tcp_snd_space(const struct kn_tcb *t);

@@ -611,8 +611,9 @@ static void dupack(struct kn_tcb *t)
 }
 
 /* A new ACK: RTT, congestion window, send buffer. @return true if our FIN
- * is now acknowledged. */
-static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
+ * is now acknowledged. Inline into the header-prediction path (once per
+ * request/response ACK); the general path calls new_ack_slow. */
+static inline __attribute__((always_inline)) bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 {
 	struct kn_stack *s = t->s;
 	uint32_t acked = sg->ack - t->snd_una;
@@ -687,6 +688,11 @@ static bool new_ack(struct kn_tcb *t, struct kn_seg *sg)
 	if (data && (t->flags & TF_APP) && !(t->flags & TF_SHUT_WR))
 		kn_ev_raise(s, &t->ev, KN_EV_WRITABLE);
 	return finacked;
+}
+
+static __attribute__((noinline)) bool new_ack_slow(struct kn_tcb *t, struct kn_seg *sg)
+{
+	return new_ack(t, sg);
 }
 
 /* The FIN is now in order (RFC 9293 §3.10.7.4, eighth). */
@@ -1025,7 +1031,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		    nwnd && (newsack || !sackdup))
 			isdup = true;
 	} else {
-		finacked = new_ack(t, sg);
+		finacked = new_ack_slow(t, sg);
 	}
 	/* Send window update: the SND.WL1/WL2 rule, or an ACK of new data, as
 	 * Linux's tcp_may_update_window. With the strict rule, one in-window

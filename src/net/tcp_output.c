@@ -75,39 +75,11 @@ static struct rte_mbuf *snd_seek(struct kn_tcb *t, uint32_t seq, uint32_t *off)
 	return m;
 }
 
-/* An acknowledged buffer @m, unlinked from the send queue, leaves it.
- * Request/response traffic empties the buffer on every ACK: keep one
- * unshared buffer as the spare instead of a free and an alloc per message;
- * it stays charged to send memory, so only while under half of that is in
- * use. Never one pointing into a caller's buffer (kn_tcp_sendv_ref): the
- * next send would write into the lender's memory. */
-static inline void snd_retire(struct kn_tcb *t, struct rte_mbuf *m)
+/* Drop @bytes of acknowledged data from the head of the send buffer: the
+ * general case (kn_tcp_snd_free_acked in tcp.h takes the one-buffer one). */
+void kn_tcp_snd_free_acked_list(struct kn_tcb *t, uint32_t bytes)
 {
-	if (!t->snd_spare && RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1 &&
-	    t->s->st.mem_snd_used * 2 < t->s->st.mem_snd_limit) {
-		m->data_off = 0;
-		m->data_len = 0;
-		m->pkt_len = 0;
-		t->snd_spare = m;
-	} else {
-		kn_free(t->s, m);
-		t->snd_nmb--;
-		kn_mem_snd_release(t->s, 1);
-	}
-}
-
-/* Drop @bytes of acknowledged data from the head of the send buffer. */
-void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
-{
-	struct rte_mbuf *h = t->sndq;
 	t->sndq_bytes -= bytes;
-	/* Request/response: the one buffer queued, all of it acknowledged. */
-	if (KN_LIKELY(h && h->data_len == bytes && !h->next)) {
-		t->sndq = t->sndq_tail = NULL;
-		t->snd_cur = NULL;
-		snd_retire(t, h);
-		return;
-	}
 	while (bytes && t->sndq) {
 		struct rte_mbuf *m = t->sndq;
 		if (m->data_len <= bytes) {
@@ -116,7 +88,7 @@ void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 			if (t->snd_cur == m)
 				t->snd_cur = NULL;
 			m->next = NULL;
-			snd_retire(t, m);
+			kn_tcp_snd_retire(t, m);
 		} else {
 			m->data_off += bytes;
 			m->data_len -= bytes;
