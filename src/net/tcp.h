@@ -205,6 +205,7 @@ struct kn_tcb {
 	uint32_t tx_arp;                   /* ARP entry of the next hop: a hint, checked per segment */
 	uint32_t tx_nexthop;
 	uint32_t tx_ipsum;                 /* IPv4 header's sum without length and checksum */
+	uint32_t tx_l4sum;                 /* TCP pseudo-header's sum without the length */
 
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */

@@ -217,6 +217,7 @@ static __attribute__((cold, noinline)) bool tx_template(struct kn_tcb *t, uint32
 	ip->src = rte_cpu_to_be_32(t->lip);
 	ip->dst = rte_cpu_to_be_32(t->rip);
 	t->tx_ipsum = kn_cksum_add(0, ip, sizeof(*ip));
+	t->tx_l4sum = kn_pseudo_sum(ip->src, ip->dst, KN_IPPROTO_TCP, 0);
 	struct kn_tcp_hdr *th = (struct kn_tcp_hdr *)(ip + 1);
 	th->sport = rte_cpu_to_be_16(t->lport);
 	th->dport = rte_cpu_to_be_16(t->rport);
@@ -290,7 +291,7 @@ static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, ui
 	if (len) {
 		if (copy) {
 			if (src)
-				memcpy(p + hlen, src, len);
+				kn_copy(p + hlen, src, len);
 			else
 				snd_copy(t, seq, len, p + hlen);
 		} else if (snd_attach(t, h, seq, len) != 0) {
@@ -306,8 +307,9 @@ static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, ui
 		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
 	else
 		ip->csum = kn_cksum_fold(t->tx_ipsum + ip->len);
-	uint32_t sum = kn_pseudo_sum(ip->src, ip->dst, KN_IPPROTO_TCP,
-				     (uint16_t)(iplen - sizeof(struct kn_ip4_hdr)));
+	/* The pseudo-header sum: the template's, plus the length. */
+	uint32_t sum = t->tx_l4sum +
+		       rte_cpu_to_be_16((uint16_t)(iplen - sizeof(struct kn_ip4_hdr)));
 	if (offl & KN_DEV_TX_L4_CKSUM) {
 		/* DPDK convention: the pseudo-header sum, not complemented. */
 		th->csum = (uint16_t)~kn_cksum_fold(sum);

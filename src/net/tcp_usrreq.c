@@ -193,7 +193,7 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 		      len <= t->s->conf.tcp.sndbuf)) {
 		t->snd_spare = NULL;
 		sp->data_off = 0;
-		memcpy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
+		kn_copy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
 		sp->data_len = (uint16_t)len;
 		sp->pkt_len = (uint32_t)len;
 		t->sndq = t->sndq_tail = sp;
@@ -292,7 +292,7 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 	/* Request/response: one buffer queued, and it all fits. */
 	if (KN_LIKELY(!m->next && m->data_len <= len)) {
 		size_t c = m->data_len;
-		memcpy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
+		kn_copy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
 		t->rcvq = t->rcvq_tail = NULL;
 		t->rcvq_bytes -= (uint32_t)c;
 		t->rcvq_mem -= m->buf_len;
