@@ -16,7 +16,7 @@ static inline bool mac_eq(const uint8_t *a, const uint8_t *b)
 	return ((a4 ^ b4) | (uint32_t)(a2 ^ b2)) == 0;
 }
 
-void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m)
+static __attribute__((noinline)) void eth_input_full(struct kn_stack *s, struct rte_mbuf *m)
 {
 	s->st.eth_rx++;
 	if (KN_UNLIKELY(kn_pullup(m, sizeof(struct kn_eth_hdr)) != 0)) {
@@ -36,4 +36,19 @@ void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m)
 		kn_arp_input(s, m);
 	else
 		kn_drop(s, m, KN_DROP_ETH_UNKNOWN_TYPE);
+}
+
+/* The common frame first: IPv4 to our address, its header in the first
+ * segment; no frame to set up on the way to kn_ip4_input. */
+void kn_eth_input(struct kn_stack *s, struct rte_mbuf *m)
+{
+	const struct kn_eth_hdr *eh = rte_pktmbuf_mtod(m, const struct kn_eth_hdr *);
+	if (KN_LIKELY(m->data_len >= sizeof(*eh) && mac_eq(eh->dst, s->mac) &&
+		      eh->type == rte_cpu_to_be_16(KN_ETHERTYPE_IP4))) {
+		s->st.eth_rx++;
+		kn_adj_pulled(m, sizeof(*eh));
+		kn_ip4_input(s, m);
+		return;
+	}
+	eth_input_full(s, m);
 }
