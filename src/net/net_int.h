@@ -279,32 +279,23 @@ static inline __attribute__((always_inline)) void kn_copy(void *dst, const void 
 {
 	uint8_t *d = dst;
 	const uint8_t *p = src;
+	/* The second move overlaps the first where n is no power of two: it
+	 * writes those bytes again with the same values (@dst and @src do
+	 * not overlap, as for memcpy). */
 	if (n > 64) {
 		memcpy(d, p, n);
 	} else if (n >= 32) {
-		struct b32 { uint8_t b[32]; } a, b;
-		memcpy(&a, p, 32);
-		memcpy(&b, p + n - 32, 32);
-		memcpy(d, &a, 32);
-		memcpy(d + n - 32, &b, 32);
+		memcpy(d, p, 32);
+		memcpy(d + n - 32, p + n - 32, 32);
 	} else if (n >= 16) {
-		struct b16 { uint8_t b[16]; } a, b;
-		memcpy(&a, p, 16);
-		memcpy(&b, p + n - 16, 16);
-		memcpy(d, &a, 16);
-		memcpy(d + n - 16, &b, 16);
+		memcpy(d, p, 16);
+		memcpy(d + n - 16, p + n - 16, 16);
 	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, p, 8);
-		memcpy(&b, p + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
+		memcpy(d, p, 8);
+		memcpy(d + n - 8, p + n - 8, 8);
 	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, p, 4);
-		memcpy(&b, p + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
+		memcpy(d, p, 4);
+		memcpy(d + n - 4, p + n - 4, 4);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			d[i] = p[i];
