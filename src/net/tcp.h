@@ -339,7 +339,7 @@ int kn_tcp_parse_opts(const uint8_t *p, uint32_t len, bool syn, struct kn_tcp_op
 /* tcp_output.c */
 int kn_tcp_output(struct kn_tcb *t);
 /* kn_tcp_output right after data was queued (kn_tcp_send) */
-int kn_tcp_output_new(struct kn_tcb *t);
+ssize_t kn_tcp_output_new(struct kn_tcb *t, ssize_t ret);
 void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, uint32_t ack,
 		    uint8_t flags);
 void kn_tcp_send_ack(struct kn_tcb *t);

@@ -631,8 +631,10 @@ send_awin:
  * for, no probe, no RFC 6675 recovery, no PMTU to restore, at most an MSS,
  * inside both windows, and Nagle (if on) satisfied. kn_tcp_output's own
  * decisions would send exactly that segment and then nothing more; they are
- * skipped. Anything else: kn_tcp_output. */
-int kn_tcp_output_new(struct kn_tcb *t)
+ * skipped. Anything else: kn_tcp_output. @return @ret, whatever happened (a
+ * segment that cannot be built is retried by the timers): the caller's own
+ * result, so that its call can be a tail call. */
+ssize_t kn_tcp_output_new(struct kn_tcb *t, ssize_t ret)
 {
 	struct kn_stack *s = t->s;
 	uint32_t off = t->snd_nxt - t->snd_una;
@@ -641,8 +643,10 @@ int kn_tcp_output_new(struct kn_tcb *t)
 	if (!((t->state == KN_TCP_ESTABLISHED || t->state == KN_TCP_CLOSE_WAIT) &&
 	      !(t->flags & (TF_FORCE | TF_SACK_RECOV | TF_SHUT_WR)) && !t->pmtu_expire &&
 	      t->snd_nxt == t->snd_max && off < t->sndq_bytes && len <= t->mss && win > off &&
-	      win - off >= len && (!(t->flags & TF_NAGLE) || off == 0)))
-		return kn_tcp_output(t);
+	      win - off >= len && (!(t->flags & TF_NAGLE) || off == 0))) {
+		kn_tcp_output(t);
+		return ret;
+	}
 	uint32_t awin = adv_window(t);
 	/* The new bytes end the queue: in its tail buffer, if it holds them
 	 * all. */
@@ -655,8 +659,10 @@ int kn_tcp_output_new(struct kn_tcb *t)
 		r = send_plain(t, t->snd_nxt, len, KN_TH_ACK, awin, src);
 	if (KN_UNLIKELY(r > 0))
 		r = send_segment(t, t->snd_nxt, len, KN_TH_ACK, awin);
-	if (KN_UNLIKELY(r != 0))
-		return kn_tcp_output_failed(t);
+	if (KN_UNLIKELY(r != 0)) {
+		kn_tcp_output_failed(t);
+		return ret;
+	}
 	s->st.tcp_bytes_tx += len;
 	t->last_snd = s->now;
 	uint32_t startseq = t->snd_nxt;
@@ -670,7 +676,7 @@ int kn_tcp_output_new(struct kn_tcb *t)
 	if (!t->t_rexmt)
 		kn_tcp_timer_rexmt_arm(t);
 	ack_sent(t, KN_TH_ACK, awin);
-	return 0;
+	return ret;
 }
 
 /* RFC 5681 §4.1: data after more than an RTO without sending any, nothing

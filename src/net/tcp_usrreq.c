@@ -177,10 +177,21 @@ static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 	t->sndq_bytes += (uint32_t)n;
 	if (t->snd_una == t->snd_max && t->s->now - t->last_snd > t->rto)
 		kn_tcp_idle_restart(t);
-	kn_tcp_output_new(t);
-	return (ssize_t)n;
+	return kn_tcp_output_new(t, (ssize_t)n);
 }
 
+static __attribute__((noinline)) ssize_t send_full(struct kn_tcb *t, const void *buf, size_t len)
+{
+	ssize_t space = snd_space(t);
+	if (space <= 0)
+		return space ? space : -EAGAIN;
+	bool nomem = false;
+	size_t n = snd_append(t, buf, len < (size_t)space ? len : (size_t)space, &nomem);
+	return snd_done(t, n, nomem);
+}
+
+/* The request/response case here, with no register kept across a call (so
+ * no frame: it ends in kn_tcp_output_new's tail call); send_full the rest. */
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 {
 	struct rte_mbuf *sp = t->snd_spare;
@@ -199,12 +210,7 @@ ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 		t->sndq = t->sndq_tail = sp;
 		return snd_done(t, len, false);
 	}
-	ssize_t space = snd_space(t);
-	if (space <= 0)
-		return space ? space : -EAGAIN;
-	bool nomem = false;
-	size_t n = snd_append(t, buf, len < (size_t)space ? len : (size_t)space, &nomem);
-	return snd_done(t, n, nomem);
+	return send_full(t, buf, len);
 }
 
 ssize_t kn_tcp_sendv(struct kn_tcb *t, const struct iovec *iov, int iovcnt)
