@@ -275,16 +275,17 @@ static inline uint32_t kn_pseudo_sum(rte_be32_t src, rte_be32_t dst, uint8_t pro
  * overlapping moves of the largest power of two that fits instead of a call
  * into the C library, whose entry and the spills around it cost more than a
  * small copy (stack-loop copies a 64-byte message three times a request). */
-static inline __attribute__((always_inline)) void kn_copy(void *dst, const void *src, size_t n)
+#define KN_COPY_INLINE 64   /* kn_copy's largest inline size */
+
+/* kn_copy for @n <= KN_COPY_INLINE: no call at all. */
+static inline __attribute__((always_inline)) void kn_copy_small(void *dst, const void *src, size_t n)
 {
 	uint8_t *d = dst;
 	const uint8_t *p = src;
 	/* The second move overlaps the first where n is no power of two: it
 	 * writes those bytes again with the same values (@dst and @src do
 	 * not overlap, as for memcpy). */
-	if (n > 64) {
-		memcpy(d, p, n);
-	} else if (n >= 32) {
+	if (n >= 32) {
 		memcpy(d, p, 32);
 		memcpy(d + n - 32, p + n - 32, 32);
 	} else if (n >= 16) {
@@ -300,6 +301,14 @@ static inline __attribute__((always_inline)) void kn_copy(void *dst, const void 
 		for (size_t i = 0; i < n; i++)
 			d[i] = p[i];
 	}
+}
+
+static inline __attribute__((always_inline)) void kn_copy(void *dst, const void *src, size_t n)
+{
+	if (n > KN_COPY_INLINE)
+		memcpy(dst, src, n);
+	else
+		kn_copy_small(dst, src, n);
 }
 
 /* mbuf.c */
@@ -336,10 +345,16 @@ static inline struct rte_mbuf *kn_alloc(struct kn_stack *s)
 /* Free @m (a chain, or one segment already unlinked from its chain):
  * kept for the next kn_alloc if it is one direct, unshared buffer of the
  * stack's pool and there is room, else back to the pool. */
+/* Whether kn_free() would keep @m for reuse (and needs no call). */
+static inline bool kn_recyclable(const struct kn_stack *s, const struct rte_mbuf *m)
+{
+	return s->nrecycle < KN_RECYCLE_MAX && m->next == NULL && m->pool == s->pool &&
+	       RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
+}
+
 static inline void kn_free(struct kn_stack *s, struct rte_mbuf *m)
 {
-	if (KN_LIKELY(s->nrecycle < KN_RECYCLE_MAX && m->next == NULL && m->pool == s->pool &&
-		      RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1)) {
+	if (KN_LIKELY(kn_recyclable(s, m))) {
 		s->recycle[s->nrecycle++] = m;
 		return;
 	}

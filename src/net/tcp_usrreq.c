@@ -166,6 +166,12 @@ static inline ssize_t snd_space(const struct kn_tcb *t)
 	return sndbuf > t->sndq_bytes ? (ssize_t)(sndbuf - t->sndq_bytes) : 0;
 }
 
+/* Data after an idle spell: kn_tcp_idle_restart first (RFC 5681 §4.1). */
+static inline bool idle_restart_due(const struct kn_tcb *t)
+{
+	return t->snd_una == t->snd_max && t->s->now - t->last_snd > t->rto;
+}
+
 /* After @p n bytes were queued: send, or say why nothing was taken. */
 static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 {
@@ -175,7 +181,7 @@ static inline ssize_t snd_done(struct kn_tcb *t, size_t n, bool nomem)
 		return -EAGAIN;
 	}
 	t->sndq_bytes += (uint32_t)n;
-	if (t->snd_una == t->snd_max && t->s->now - t->last_snd > t->rto)
+	if (idle_restart_due(t))
 		kn_tcp_idle_restart(t);
 	return kn_tcp_output_new(t, (ssize_t)n);
 }
@@ -190,25 +196,54 @@ static __attribute__((noinline)) ssize_t send_full(struct kn_tcb *t, const void 
 	return snd_done(t, n, nomem);
 }
 
-/* The request/response case here, with no register kept across a call (so
- * no frame: it ends in kn_tcp_output_new's tail call); send_full the rest. */
+/* Request/response: all that was sent is acknowledged (the queue is empty,
+ * its buffer kept as the spare @sp) and the message fits in that buffer and
+ * the send buffer: what snd_space and snd_append would conclude, without
+ * their loop. */
+static inline bool send_one_ok(const struct kn_tcb *t, const struct rte_mbuf *sp, size_t len)
+{
+	return sp && !t->sndq && t->state == KN_TCP_ESTABLISHED && !t->error &&
+	       !(t->flags & TF_SHUT_WR) && len && len <= sp->buf_len &&
+	       len <= t->s->conf.tcp.sndbuf;
+}
+
+/* The message into the spare buffer, which becomes the send queue. */
+static inline __attribute__((always_inline)) void send_one_queue(struct kn_tcb *t,
+								 struct rte_mbuf *sp,
+								 const void *buf, size_t len,
+								 bool small)
+{
+	t->snd_spare = NULL;
+	sp->data_off = 0;
+	if (small)
+		kn_copy_small(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
+	else
+		memcpy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
+	sp->data_len = (uint16_t)len;
+	sp->pkt_len = (uint32_t)len;
+	t->sndq = t->sndq_tail = sp;
+}
+
+static __attribute__((noinline)) ssize_t send_one(struct kn_tcb *t, struct rte_mbuf *sp,
+						  const void *buf, size_t len)
+{
+	send_one_queue(t, sp, buf, len, false);
+	return snd_done(t, len, false);
+}
+
+/* send_one_ok with a small message and no idle restart due takes a path
+ * that keeps no register across a call (so it needs no frame) and ends in
+ * kn_tcp_output_new's tail call; send_one the larger ones, send_full the
+ * rest. */
 ssize_t kn_tcp_send(struct kn_tcb *t, const void *buf, size_t len)
 {
 	struct rte_mbuf *sp = t->snd_spare;
-	/* Request/response: all that was sent is acknowledged (the queue is
-	 * empty, its buffer kept as the spare) and the message fits in that
-	 * buffer and the send buffer: what snd_space and snd_append would
-	 * conclude, without their loop. */
-	if (KN_LIKELY(sp && !t->sndq && t->state == KN_TCP_ESTABLISHED && !t->error &&
-		      !(t->flags & TF_SHUT_WR) && len && len <= sp->buf_len &&
-		      len <= t->s->conf.tcp.sndbuf)) {
-		t->snd_spare = NULL;
-		sp->data_off = 0;
-		kn_copy(rte_pktmbuf_mtod(sp, uint8_t *), buf, len);
-		sp->data_len = (uint16_t)len;
-		sp->pkt_len = (uint32_t)len;
-		t->sndq = t->sndq_tail = sp;
-		return snd_done(t, len, false);
+	if (KN_LIKELY(send_one_ok(t, sp, len))) {
+		if (KN_UNLIKELY(len > KN_COPY_INLINE || idle_restart_due(t)))
+			return send_one(t, sp, buf, len);
+		send_one_queue(t, sp, buf, len, true);
+		t->sndq_bytes += (uint32_t)len;
+		return kn_tcp_output_new(t, (ssize_t)len);
 	}
 	return send_full(t, buf, len);
 }
@@ -281,32 +316,35 @@ static __attribute__((noinline)) void after_read_update(struct kn_tcb *t, uint32
 
 /* Reading made room: tell the peer if the window grew enough. Inline, after
  * every read: the common answer is no. */
+/* The window the peer knows (what our last ACK left open). */
+static inline uint32_t peer_window(const struct kn_tcb *t)
+{
+	return SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+}
+
 static inline void after_read(struct kn_tcb *t)
 {
 	/* kn_tcp_output() sends a pure window update only when the window the
 	 * peer knows is under 8 segments: check that first, it is cheap. */
-	uint32_t cur = SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	uint32_t cur = peer_window(t);
 	if (cur < 8u * t->mss)
 		after_read_update(t, cur);
 }
 
-ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
+/* kn_tcp_recv's one-buffer case, the rest of it: what needs a call. */
+static __attribute__((noinline)) ssize_t recv_one_done(struct kn_tcb *t, struct rte_mbuf *m,
+						       size_t c)
+{
+	kn_free(t->s, m);
+	after_read(t);
+	return (ssize_t)c;
+}
+
+static __attribute__((noinline)) ssize_t recv_full(struct kn_tcb *t, void *buf, size_t len)
 {
 	struct rte_mbuf *m = t->rcvq;
 	if (!m)
 		return recv_status(t);
-	/* Request/response: one buffer queued, and it all fits. */
-	if (KN_LIKELY(!m->next && m->data_len <= len)) {
-		size_t c = m->data_len;
-		kn_copy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
-		t->rcvq = t->rcvq_tail = NULL;
-		t->rcvq_bytes -= (uint32_t)c;
-		t->rcvq_mem -= m->buf_len;
-		kn_mem_rcv_release(t->s, 1);
-		kn_free(t->s, m);
-		after_read(t);
-		return (ssize_t)c;
-	}
 	uint8_t *p = buf;
 	size_t done = 0;
 	while (t->rcvq && done < len) {
@@ -331,6 +369,29 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 		t->rcvq_tail = NULL;
 	after_read(t);
 	return (ssize_t)done;
+}
+
+/* Request/response: one small buffer queued, and it all fits. This path
+ * keeps no register across a call (so it needs no frame): what needs one,
+ * a buffer not kept for reuse or a window worth telling the peer about
+ * (after_read), goes on in recv_one_done; anything else in recv_full. */
+ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
+{
+	struct rte_mbuf *m = t->rcvq;
+	if (KN_LIKELY(m && !m->next && m->data_len <= len && m->data_len <= KN_COPY_INLINE)) {
+		size_t c = m->data_len;
+		kn_copy_small(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
+		t->rcvq = t->rcvq_tail = NULL;
+		t->rcvq_bytes -= (uint32_t)c;
+		t->rcvq_mem -= m->buf_len;
+		struct kn_stack *s = t->s;
+		kn_mem_rcv_release(s, 1);
+		if (KN_UNLIKELY(!kn_recyclable(s, m) || peer_window(t) < 8u * t->mss))
+			return recv_one_done(t, m, c);
+		s->recycle[s->nrecycle++] = m;
+		return (ssize_t)c;
+	}
+	return recv_full(t, buf, len);
 }
 
 struct rte_mbuf *kn_tcp_recv_mbuf(struct kn_tcb *t, int *err)
