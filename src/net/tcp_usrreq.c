@@ -340,11 +340,27 @@ static __attribute__((noinline)) ssize_t recv_one_done(struct kn_tcb *t, struct 
 	return (ssize_t)c;
 }
 
+/* The one queued buffer @m, of @c bytes, read whole: off the queue. */
+static inline void rcvq_take_one(struct kn_tcb *t, struct rte_mbuf *m, size_t c)
+{
+	t->rcvq = t->rcvq_tail = NULL;
+	t->rcvq_bytes -= (uint32_t)c;
+	t->rcvq_mem -= m->buf_len;
+	kn_mem_rcv_release(t->s, 1);
+}
+
 static __attribute__((noinline)) ssize_t recv_full(struct kn_tcb *t, void *buf, size_t len)
 {
 	struct rte_mbuf *m = t->rcvq;
 	if (!m)
 		return recv_status(t);
+	/* One buffer queued, and it all fits (larger than kn_tcp_recv's). */
+	if (KN_LIKELY(!m->next && m->data_len <= len)) {
+		size_t c = m->data_len;
+		memcpy(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
+		rcvq_take_one(t, m, c);
+		return recv_one_done(t, m, c);
+	}
 	uint8_t *p = buf;
 	size_t done = 0;
 	while (t->rcvq && done < len) {
@@ -381,11 +397,8 @@ ssize_t kn_tcp_recv(struct kn_tcb *t, void *buf, size_t len)
 	if (KN_LIKELY(m && !m->next && m->data_len <= len && m->data_len <= KN_COPY_INLINE)) {
 		size_t c = m->data_len;
 		kn_copy_small(buf, rte_pktmbuf_mtod(m, uint8_t *), c);
-		t->rcvq = t->rcvq_tail = NULL;
-		t->rcvq_bytes -= (uint32_t)c;
-		t->rcvq_mem -= m->buf_len;
+		rcvq_take_one(t, m, c);
 		struct kn_stack *s = t->s;
-		kn_mem_rcv_release(s, 1);
 		if (KN_UNLIKELY(!kn_recyclable(s, m) || peer_window(t) < 8u * t->mss))
 			return recv_one_done(t, m, c);
 		s->recycle[s->nrecycle++] = m;
