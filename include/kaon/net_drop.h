@@ -75,7 +75,10 @@ extern "C" {
 	X(TCP_RCVBUF_FULL,    "receive buffer full") \
 	X(TCP_CLOSED_SOCKET,  "data for a socket closed for reading") \
 	X(TCP_SYNCOOKIE_BAD,  "ACK to a listener with a bad or expired SYN cookie") \
-	X(TCP_RCV_NO_MEMORY,  "receive memory budget spent: in-window data dropped unacknowledged") \
+	X(TCP_RCV_NO_MEMORY,  "receive memory budget and its overdraft spent: in-order data dropped unacknowledged") \
+	X(TCP_RCV_OVER_SHARE, "receive memory budget spent: in-order data for a connection holding over its share dropped unacknowledged") \
+	X(TCP_RCV_OOO_NO_MEMORY, "receive memory budget spent: out-of-order data dropped unacknowledged") \
+	X(TCP_RCV_POOL_LOW,   "mbuf pool down to what the device needs to receive: data dropped unacknowledged") \
 	X(TCP_NO_TIMESTAMP,   "segment without the timestamp option on a connection that agreed to them (RFC 7323 §3.2)") \
 	X(UDP_NO_MEMORY,      "receive memory budget spent: datagram dropped") \
 	X(NO_MBUF,            "mbuf pool empty") \
@@ -109,6 +112,7 @@ enum kn_drop_reason {
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
 	X(tcp_synq_evicted) X(tcp_challenge_acks_skipped) X(tcp_oow_acks_skipped) \
 	X(tcp_rcv_collapsed) X(tcp_ooo_collapsed) X(tcp_ooo_pruned) X(tcp_snd_mem_waits) \
+	X(tcp_rcv_admitted) \
 	X(tcp_idle_restarts) X(tcp_timewait_reused) \
 	X(tcp_sack_recoveries) X(tcp_sack_blocks_rx) X(tcp_sack_blocks_tx) X(tcp_sack_bad_blocks) \
 	X(tcp_dsack_rx) X(tcp_dsack_tx) X(tcp_sack_rescues) \

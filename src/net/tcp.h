@@ -56,6 +56,9 @@ enum {
 	TF_DSACK      = 1u << 20, /* a D-SACK block waits for the next ACK (RFC 2883) */
 	TF_SB         = 1u << 21, /* the scoreboard holds blocks (sb_n > 0) */
 	TF_RESCUED    = 1u << 22, /* this recovery's rescue retransmission went (RFC 6675) */
+	/* In-order data at rcv_drop_seq was dropped for want of receive
+	 * memory: the retransmission is admitted (tcp_input.c, rcv_admit) */
+	TF_RCV_DROPPED = 1u << 27,
 };
 
 /* SACK (RFC 2018): at most 4 blocks fit the 40 bytes of options, 3 next to
@@ -184,6 +187,7 @@ struct kn_tcb {
 	/* out-of-order queue, sorted, bounded */
 	struct kn_ooo_seg *ooo;
 	uint16_t ooo_n;                    /* <= ooo_max, clamped to KN_TCP_OOO_MAX */
+	uint32_t rcv_drop_seq;             /* see TF_RCV_DROPPED */
 
 	/* listener */
 	TAILQ_HEAD(, kn_tcb) synq, acceptq;

@@ -110,6 +110,68 @@ static void ooo_remove(struct kn_tcb *t, unsigned i)
 	t->ooo_n--;
 }
 
+/* Is the pool down to what the device and the stack itself need? On
+ * af_packet and memif the PMD allocates one mbuf per arriving frame, on
+ * af_xdp a burst's worth of fill-ring replacements: below this floor the
+ * device would drop frames before kaon saw them (rx_nombuf, imissed), ACKs
+ * included. Counted: a burst each way, the tx batch (a header and two
+ * clones a frame), and what the per-lcore caches of the two lcores that
+ * touch the pool may strand (1.5 x their size each). */
+static bool rcv_pool_low(const struct kn_stack *s)
+{
+	const struct rte_mempool *p = s->pool;
+	uint32_t floor = p->cache_size * 3u + 2u * KN_RX_BURST + 3u * KN_TX_BATCH;
+	return rte_mempool_avail_count(p) < floor;
+}
+
+/* Receive mbufs @t holds: whole buffers in its receive queue, and its
+ * out-of-order queue. */
+static uint32_t rcv_held(const struct kn_tcb *t)
+{
+	return (t->rcvq_mem + RTE_MBUF_DEFAULT_BUF_SIZE - 1u) / RTE_MBUF_DEFAULT_BUF_SIZE +
+	       t->ooo_nmb;
+}
+
+/*
+ * Admission over the receive budget, for in-order data (@seq is RCV.NXT)
+ * that neither fits the budget nor can be copied into the queue's tail.
+ * @return KN_DROP_NONE to take it, or why not. Taken, as long as the pool
+ * stays above the device's floor (rcv_pool_low):
+ *  - the first in-order segment after one was dropped (the retransmission);
+ *  - the segment of a connection that holds no more than its fair share
+ *    of the budget (at least 2 mbufs), while the budget's overdraft (an
+ *    eighth more) lasts.
+ * Refused: in-order data for connections holding more, whose applications
+ * are behind; their windows are closed to their share already
+ * (kn_tcp_rcv_window), so what comes is what an earlier, larger window
+ * promised.
+ *
+ * Why: fair-share windows still promise every connection that holds
+ * nothing one segment, so with more connections than budget (1,000 on a
+ * 2,047-mbuf pool: 845 mbufs of receive memory) in-window data had to be
+ * dropped (the veth testbed's af_packet small-pool case: 1,031 segments
+ * in the first 2 s of a run), and which connection lost was luck: a drop
+ * at RCV.NXT costs the peer a retransmission timeout, and a connection
+ * whose retransmissions kept arriving while the budget was spent waited
+ * 0.2, 0.4 ... 12.8 s for its next chance. Now a connection loses at most
+ * one transmission in a row to the budget, and connections that hold
+ * little drain as fast as their applications read; what bounds the pool
+ * in the end is the floor.
+ */
+static enum kn_drop_reason rcv_admit(const struct kn_tcb *t, uint32_t seq, uint32_t n)
+{
+	const struct kn_stack *s = t->s;
+	bool retry = (t->flags & TF_RCV_DROPPED) && seq == t->rcv_drop_seq;
+	if (!retry) {
+		uint32_t share = (uint32_t)(s->st.mem_rcv_limit / (s->ntcb ? s->ntcb : 1u));
+		if (rcv_held(t) + n > RTE_MAX(share, 2u))
+			return KN_DROP_TCP_RCV_OVER_SHARE;
+		if (s->st.mem_rcv_used + n > s->st.mem_rcv_limit + s->st.mem_rcv_limit / 8u)
+			return KN_DROP_TCP_RCV_NO_MEMORY;
+	}
+	return rcv_pool_low(s) ? KN_DROP_TCP_RCV_POOL_LOW : KN_DROP_NONE;
+}
+
 /* rcv_mem_ok() without room in the budget for @n more mbufs. */
 static bool rcv_mem_short(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m, uint32_t n)
 {
@@ -123,7 +185,22 @@ static bool rcv_mem_short(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf 
 		ooo_remove(t, t->ooo_n - 1u);
 		s->st.tcp_ooo_pruned++;
 	}
-	return kn_mem_rcv_room(s, n, true);
+	if (kn_mem_rcv_room(s, n, true))
+		return true;
+	if (rcv_admit(t, seq, n) != KN_DROP_NONE)
+		return false;
+	s->st.tcp_rcv_admitted++;
+	return true;
+}
+
+/* Why rcv_mem_ok() refused @m at @seq: the reason its drop is counted by. */
+static enum kn_drop_reason rcv_mem_refusal(const struct kn_tcb *t, uint32_t seq,
+					   const struct rte_mbuf *m)
+{
+	if (seq != t->rcv_nxt)
+		return KN_DROP_TCP_RCV_OOO_NO_MEMORY;
+	enum kn_drop_reason r = rcv_admit(t, seq, kn_mbuf_nsegs(m));
+	return r != KN_DROP_NONE ? r : KN_DROP_TCP_RCV_NO_MEMORY;
 }
 
 /* May the payload @m at @seq (in the window) be queued? Yes if the budget
@@ -133,9 +210,9 @@ static bool rcv_mem_short(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf 
  * its far end (Linux's tcp_prune_ofo_queue): the hole must be filled before
  * any of it can be read anyway. What was SACKed is reneged on: the sender
  * keeps SACKed data until it is cumulatively acknowledged, and its
- * retransmission timeout forgets the blocks (RFC 2018 §8). The room check
- * comes first: it is the common answer, and cheap (inline, once per data
- * segment). */
+ * retransmission timeout forgets the blocks (RFC 2018 §8). Then admission
+ * decides (rcv_admit). The room check comes first: it is the common
+ * answer, and cheap (inline, once per data segment). */
 static inline bool rcv_mem_ok(struct kn_tcb *t, uint32_t seq, const struct rte_mbuf *m)
 {
 	uint32_t n = kn_mbuf_nsegs(m);
@@ -1112,7 +1189,11 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 			 * again; the ACK and window it carried were taken above,
 			 * so send memory keeps being freed. A FIN on it waits
 			 * with it. */
-			kn_drop(s, m, KN_DROP_TCP_RCV_NO_MEMORY);
+			kn_drop(s, m, rcv_mem_refusal(t, sg->seq, m));
+			if (sg->seq == t->rcv_nxt) {
+				t->flags |= TF_RCV_DROPPED;
+				t->rcv_drop_seq = sg->seq;
+			}
 			m = NULL;
 		} else if (sg->seq == t->rcv_nxt && t->ooo_n == 0) {
 			t->rcv_nxt += sg->len;

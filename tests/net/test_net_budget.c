@@ -164,11 +164,15 @@ static void test_echo_small_pool(void **st)
 					done++;
 			}
 		}
-		/* The queues stay within their limits, and the pool always has
+		/* The queues stay within their bounds, and the pool always has
 		 * the burst the receive path needs. */
 		for (int side = 0; side < 2; side++) {
 			const struct kn_stats *s = kn_stack_stats(side ? b : a);
-			assert_true(s->mem_rcv_used <= s->mem_rcv_limit);
+			/* Over the receive budget only by admission
+			 * (rcv_admit): its overdraft of an eighth, and
+			 * retransmissions after a drop. */
+			assert_true(s->mem_rcv_used <=
+				    s->mem_rcv_limit + s->mem_rcv_limit / 8 + NCONN);
 			assert_true(s->mem_snd_used <= s->mem_snd_limit);
 		}
 		assert_true(rte_mempool_avail_count(kt_pool) >= 64);
@@ -426,8 +430,11 @@ static void test_over_budget_dropped_then_accepted(void **st)
 	}
 	kn_stack_flush(S);
 	kt_cap_clear(&cap);
+	/* Past the budget, its overdraft (an eighth) went to connections
+	 * holding nothing; then the budget is spent. */
 	const struct kn_stats *s = kn_stack_stats(S);
-	assert_true(s->mem_rcv_used <= s->mem_rcv_limit);
+	assert_true(s->mem_rcv_used <= s->mem_rcv_limit + s->mem_rcv_limit / 8);
+	assert_true(s->tcp_rcv_admitted > 0);
 	assert_true(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) > 0);
 	/* The first connection's peer sends into the window it was offered
 	 * before: refused, and not acknowledged. */
@@ -451,6 +458,89 @@ static void test_over_budget_dropped_then_accepted(void **st)
 	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
 	assert_int_equal(last_ack(), ISS_PEER + 1 + sizeof(seg));
 	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), sizeof(seg));
+	assert_int_equal(out[0], 7);
+	for (int i = 0; i < NEXTRA; i++)
+		kn_tcp_abort(extra[i]);
+	kn_tcp_abort(T);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
+/* Admission over the budget (rcv_admit in tcp_input.c): with the budget
+ * and its overdraft spent by connections whose applications do not read,
+ * a connection that lost a segment at RCV.NXT gets its retransmission in
+ * at once, without anyone reading: a peer never loses two in a row to the
+ * budget, so its retransmission timer never backs off (before: dropped
+ * again and again until others read; on the testbed, peers backed off to
+ * 12.8 s and a request waited 20 s for one byte). Out-of-order data and
+ * in-order data for a connection over its share are refused, each counted
+ * by its reason; with the pool itself down to the device's floor, even the
+ * retransmission waits (TCP_RCV_POOL_LOW). */
+static void test_retransmission_admitted_over_budget(void **st)
+{
+	(void)st;
+	th_setup(small_rcv_budget);
+	establish();
+	static struct kt_ev evs[NEXTRA];
+	struct kn_tcb *extra[NEXTRA];
+	uint32_t iss[NEXTRA];
+	for (int i = 0; i < NEXTRA; i++)
+		extra[i] = open_extra((uint16_t)(PPORT + 1 + i), &evs[i], &iss[i]);
+	static uint8_t seg[1460];
+	struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP, .dport = LPORT, .seq = 9001,
+			   .flags = KN_TH_ACK, .win = 65535, .data = seg, .len = sizeof(seg)};
+	for (int i = 0; i < NEXTRA; i++) {
+		f.sport = (uint16_t)(PPORT + 1 + i);
+		f.ack = iss[i] + 1;
+		kn_stack_input(S, kt_tcp_frame(&f), now);
+	}
+	kn_stack_flush(S);
+	kt_cap_clear(&cap);
+	const struct kn_stats *s = kn_stack_stats(S);
+	assert_true(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) > 0);
+	/* The first connection's segment at RCV.NXT: dropped, unacknowledged. */
+	uint64_t drops = kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY);
+	memset(seg, 7, sizeof(seg));
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
+	struct kt_seg g;
+	while (take_seg(&g))
+		assert_true(g.ack == ISS_PEER + 1 || g.len == 0);
+	/* Its retransmission: taken and acknowledged, nobody having read. */
+	uint64_t admitted = s->tcp_rcv_admitted;
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(last_ack(), ISS_PEER + 1 + sizeof(seg));
+	assert_int_equal(s->tcp_rcv_admitted, admitted + 1);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
+	/* Out of order: refused, counted apart. */
+	uint32_t next = ISS_PEER + 1 + sizeof(seg);
+	peer_send(KN_TH_ACK, next + sizeof(seg), our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_OOO_NO_MEMORY), 1);
+	kt_cap_clear(&cap);
+	/* In order again, holding one (within its floor of 2 mbufs), the
+	 * overdraft spent: dropped. */
+	peer_send(KN_TH_ACK, next, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 2);
+	kt_cap_clear(&cap);
+	/* The pool down to the device's floor: even the retransmission waits. */
+	static struct rte_mbuf *hog[POOL_N];
+	unsigned nhog = 0;
+	while (rte_mempool_avail_count(kt_pool) > 100)
+		hog[nhog++] = rte_pktmbuf_alloc(kt_pool);
+	peer_send(KN_TH_ACK, next, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_POOL_LOW), 1);
+	kt_cap_clear(&cap);
+	for (unsigned i = 0; i < nhog; i++)
+		rte_pktmbuf_free(hog[i]);
+	/* The pool back: taken. */
+	peer_send(KN_TH_ACK, next, our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(last_ack(), next + sizeof(seg));
+	/* Holding 2 now, its application not reading: over its share. */
+	peer_send(KN_TH_ACK, next + sizeof(seg), our_iss + 1, 65535, seg, sizeof(seg));
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_OVER_SHARE), 1);
+	kt_cap_clear(&cap);
+	static uint8_t out[4000];
+	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), 2 * sizeof(seg));
 	assert_int_equal(out[0], 7);
 	for (int i = 0; i < NEXTRA; i++)
 		kn_tcp_abort(extra[i]);
@@ -674,6 +764,78 @@ static void test_waiter_not_starved(void **st)
 	th_teardown(NULL);
 }
 
+/* While a socket waits for send memory, another one that keeps sending
+ * must not take every buffer the ACKs free: it queues behind the waiter
+ * (before, the waiter was woken only at the low-water mark, which a busy
+ * sender kept usage above: seen as connections starved for a minute under
+ * 1,000-connection load). */
+static void test_waiter_not_starved(void **st)
+{
+	(void)st;
+	th_setup(small_snd_budget);
+	establish();
+	struct kn_tcb *hog = T;
+	static uint8_t buf[256 * 1024];
+	memset(buf, 'b', sizeof(buf));
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 0, NULL, 0);
+	ssize_t w = kn_tcp_send(hog, buf, sizeof(buf));
+	assert_true(w > 0);
+	struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP, .sport = PPORT + 1, .dport = LPORT,
+			   .seq = 9000, .flags = KN_TH_SYN, .win = 65535};
+	kn_stack_input(S, kt_tcp_frame(&f), now);
+	struct kt_seg g;
+	assert_true(take_seg(&g));
+	f.flags = KN_TH_ACK;
+	f.seq = 9001;
+	f.ack = g.seq + 1;
+	kn_stack_input(S, kt_tcp_frame(&f), now);
+	struct kt_ev ev2 = {0};
+	struct kn_tcb *t2 = kn_tcp_accept(LT, &ev2);
+	assert_non_null(t2);
+	assert_int_equal(kn_tcp_send(t2, "hi", 2), -EAGAIN);
+	/* The hog's peer opens its window and acknowledges a little: a buffer
+	 * or two frees, usage stays above the low-water mark. */
+	kt_cap_clear(&cap);
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, NULL, 0);
+	while (take_seg(&g))
+		;
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1 + 4096, 0, NULL, 0);
+	assert_true(kn_stack_stats(S)->mem_snd_used < kn_stack_stats(S)->mem_snd_limit);
+	assert_true(kn_stack_stats(S)->mem_snd_used > kn_stack_stats(S)->mem_snd_limit * 3 / 4);
+	/* The hog, which never waited, queues behind the waiter. */
+	assert_int_equal(kn_tcp_send(hog, buf, 4096), -EAGAIN);
+	/* Now the hog waits too, behind t2, and its own ACKs wake it
+	 * (KN_EV_WRITABLE) while usage is still above the low-water mark:
+	 * it must not take what they free ahead of t2 either. Before, a
+	 * socket on the wait list could allocate whenever it tried: under
+	 * 1,000 echo connections on a small pool, those with data in flight
+	 * (woken by their ACKs) kept usage between the mark and the limit,
+	 * and 360 with nothing in flight, woken only at the mark, echoed
+	 * nothing for 5 s (the veth testbed, af_packet, 2,047 mbufs). */
+	kt_cap_clear(&cap);
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1 + 8192, 0, NULL, 0);
+	assert_true(kn_stack_stats(S)->mem_snd_used > kn_stack_stats(S)->mem_snd_limit * 3 / 4);
+	assert_int_equal(kn_tcp_send(hog, buf, 4096), -EAGAIN);
+	/* ACKs bring usage down to the mark: t2 goes first. */
+	uint32_t acked = our_iss + 1 + 8192;
+	peer_send(KN_TH_ACK, ISS_PEER + 1, acked, 65535, NULL, 0);
+	for (int i = 0; i < 100 && kn_stack_stats(S)->mem_snd_used >
+					    kn_stack_stats(S)->mem_snd_limit * 3 / 4; i++) {
+		uint32_t hi = acked;
+		while (take_seg(&g))
+			if (g.len && (int32_t)(g.seq + g.len - hi) > 0)
+				hi = g.seq + g.len;
+		acked = hi;
+		peer_send(KN_TH_ACK, ISS_PEER + 1, acked, 65535, NULL, 0);
+	}
+	assert_true(kn_stack_stats(S)->mem_snd_used <= kn_stack_stats(S)->mem_snd_limit * 3 / 4);
+	assert_int_equal(kn_tcp_send(t2, "hi", 2), 2);
+	kn_tcp_abort(t2);
+	kn_tcp_abort(hog);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
 /* kn_udp_recvfrom returns what it copied, and tiny datagrams are bounded by
  * the buffers they pin, not by their count. */
 static void test_udp_copied_and_bounded(void **st)
@@ -830,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_rcv_memory_released_on_close),
 		cmocka_unit_test(test_over_budget_dropped_then_accepted),
+		cmocka_unit_test(test_retransmission_admitted_over_budget),
 		cmocka_unit_test(test_window_shrinks_with_pressure),
 		cmocka_unit_test(test_unread_queue_gets_no_more_window),
 		cmocka_unit_test(test_window_reopens_by_one_segment),
