@@ -116,13 +116,16 @@ snd_append(struct kn_tcb *t, const uint8_t *p, size_t len, bool *nomem)
 			} else {
 				/* Send memory is the stack's, not the socket's:
 				 * without it, wait for ACKs to free some. While
-				 * others wait, a newcomer queues behind them:
-				 * waiters are woken only once usage is down to
-				 * the low-water mark, and senders that never
-				 * waited would otherwise take every buffer the
-				 * ACKs free and starve them for good. */
-				if (!kn_mem_snd_room(s, 1) ||
-				    (KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters)) && !t->ev.mem_wait)) {
+				 * anyone waits, nobody takes more: waiters are
+				 * woken only once usage is down to the low-water
+				 * mark (all of them, in the order they came), and
+				 * senders that tried meanwhile would take every
+				 * buffer the ACKs free and starve them for good:
+				 * newcomers, and waiters too, since their own
+				 * ACKs wake those with data in flight
+				 * (KN_EV_WRITABLE) while those with none wait for
+				 * the mark, which the others' use keeps away. */
+				if (!kn_mem_snd_room(s, 1) || KN_UNLIKELY(!TAILQ_EMPTY(&s->mem_waiters))) {
 					*nomem = true;
 					break;
 				}
