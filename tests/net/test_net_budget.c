@@ -404,6 +404,54 @@ static struct kn_tcb *open_extra(uint16_t port, struct kt_ev *ev, uint32_t *iss)
 
 #define NEXTRA 80
 
+/* A stack with a small receive budget, T established, and NEXTRA more
+ * connections (@extra) whose peers send one full segment each while their
+ * applications read nothing: the receive budget runs out. */
+static void spend_rcv_budget(struct kn_tcb **extra)
+{
+	th_setup(small_rcv_budget);
+	establish();
+	static struct kt_ev evs[NEXTRA];
+	static uint8_t seg[1460];
+	uint32_t iss[NEXTRA];
+	for (int i = 0; i < NEXTRA; i++)
+		extra[i] = open_extra((uint16_t)(PPORT + 1 + i), &evs[i], &iss[i]);
+	struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP, .dport = LPORT, .seq = 9001,
+			   .flags = KN_TH_ACK, .win = 65535, .data = seg, .len = sizeof(seg)};
+	for (int i = 0; i < NEXTRA; i++) {
+		f.sport = (uint16_t)(PPORT + 1 + i);
+		f.ack = iss[i] + 1;
+		kn_stack_input(S, kt_tcp_frame(&f), now);
+	}
+	kn_stack_flush(S);
+	kt_cap_clear(&cap);
+}
+
+/* Then T's peer sends a full segment of 7s into the window it was offered
+ * before: refused, and not acknowledged. @return TCP_RCV_NO_MEMORY drops. */
+static uint64_t spent_budget_drops(uint8_t *seg, uint32_t len)
+{
+	uint64_t drops = kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY);
+	assert_true(drops > 0);
+	memset(seg, 7, len);
+	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, len);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
+	struct kt_seg g;
+	while (take_seg(&g))
+		assert_true(g.ack == ISS_PEER + 1 || g.len == 0);
+	assert_int_equal(kn_tcp_readable(T), 0);
+	return drops + 1;
+}
+
+static void spent_budget_end(struct kn_tcb **extra)
+{
+	for (int i = 0; i < NEXTRA; i++)
+		kn_tcp_abort(extra[i]);
+	kn_tcp_abort(T);
+	kn_tcp_close(LT);
+	th_teardown(NULL);
+}
+
 /* Over the receive budget, in-window data is dropped without an ACK; once
  * the application reads, the peer's retransmission is taken. A single
  * connection cannot get there (its window is its share of what is free);
@@ -411,41 +459,17 @@ static struct kn_tcb *open_extra(uint16_t port, struct kt_ev *ev, uint32_t *iss)
 static void test_over_budget_dropped_then_accepted(void **st)
 {
 	(void)st;
-	th_setup(small_rcv_budget);
-	establish();
-	static struct kt_ev evs[NEXTRA];
 	struct kn_tcb *extra[NEXTRA];
-	uint32_t iss[NEXTRA];
-	for (int i = 0; i < NEXTRA; i++)
-		extra[i] = open_extra((uint16_t)(PPORT + 1 + i), &evs[i], &iss[i]);
-	/* Every extra peer sends one full segment, its application reads
-	 * nothing: the budget runs out. */
+	spend_rcv_budget(extra);
 	static uint8_t seg[1460];
-	for (int i = 0; i < NEXTRA; i++) {
-		struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP,
-				   .sport = (uint16_t)(PPORT + 1 + i), .dport = LPORT,
-				   .seq = 9001, .ack = iss[i] + 1, .flags = KN_TH_ACK,
-				   .win = 65535, .data = seg, .len = sizeof(seg)};
-		kn_stack_input(S, kt_tcp_frame(&f), now);
-	}
-	kn_stack_flush(S);
-	kt_cap_clear(&cap);
 	/* Past the budget, its overdraft (an eighth) went to connections
 	 * holding nothing; then the budget is spent. */
 	const struct kn_stats *s = kn_stack_stats(S);
 	assert_true(s->mem_rcv_used <= s->mem_rcv_limit + s->mem_rcv_limit / 8);
 	assert_true(s->tcp_rcv_admitted > 0);
-	assert_true(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) > 0);
 	/* The first connection's peer sends into the window it was offered
 	 * before: refused, and not acknowledged. */
-	uint64_t drops = kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY);
-	memset(seg, 7, sizeof(seg));
-	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
-	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
-	struct kt_seg g;
-	while (take_seg(&g))
-		assert_true(g.ack == ISS_PEER + 1 || g.len == 0);
-	assert_int_equal(kn_tcp_readable(T), 0);
+	spent_budget_drops(seg, sizeof(seg));
 	/* The other applications read what they hold... */
 	static uint8_t out[2000];
 	for (int i = 0; i < NEXTRA; i++) {
@@ -459,11 +483,7 @@ static void test_over_budget_dropped_then_accepted(void **st)
 	assert_int_equal(last_ack(), ISS_PEER + 1 + sizeof(seg));
 	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), sizeof(seg));
 	assert_int_equal(out[0], 7);
-	for (int i = 0; i < NEXTRA; i++)
-		kn_tcp_abort(extra[i]);
-	kn_tcp_abort(T);
-	kn_tcp_close(LT);
-	th_teardown(NULL);
+	spent_budget_end(extra);
 }
 
 /* Admission over the budget (rcv_admit in tcp_input.c): with the budget
@@ -479,33 +499,12 @@ static void test_over_budget_dropped_then_accepted(void **st)
 static void test_retransmission_admitted_over_budget(void **st)
 {
 	(void)st;
-	th_setup(small_rcv_budget);
-	establish();
-	static struct kt_ev evs[NEXTRA];
 	struct kn_tcb *extra[NEXTRA];
-	uint32_t iss[NEXTRA];
-	for (int i = 0; i < NEXTRA; i++)
-		extra[i] = open_extra((uint16_t)(PPORT + 1 + i), &evs[i], &iss[i]);
-	static uint8_t seg[1460];
-	struct kt_tcp f = {.src = KT_PEER_IP, .dst = KT_US_IP, .dport = LPORT, .seq = 9001,
-			   .flags = KN_TH_ACK, .win = 65535, .data = seg, .len = sizeof(seg)};
-	for (int i = 0; i < NEXTRA; i++) {
-		f.sport = (uint16_t)(PPORT + 1 + i);
-		f.ack = iss[i] + 1;
-		kn_stack_input(S, kt_tcp_frame(&f), now);
-	}
-	kn_stack_flush(S);
-	kt_cap_clear(&cap);
-	const struct kn_stats *s = kn_stack_stats(S);
-	assert_true(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY) > 0);
+	spend_rcv_budget(extra);
 	/* The first connection's segment at RCV.NXT: dropped, unacknowledged. */
-	uint64_t drops = kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY);
-	memset(seg, 7, sizeof(seg));
-	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
-	assert_int_equal(kt_drops(S, KN_DROP_TCP_RCV_NO_MEMORY), drops + 1);
-	struct kt_seg g;
-	while (take_seg(&g))
-		assert_true(g.ack == ISS_PEER + 1 || g.len == 0);
+	static uint8_t seg[1460];
+	uint64_t drops = spent_budget_drops(seg, sizeof(seg)) - 1;
+	const struct kn_stats *s = kn_stack_stats(S);
 	/* Its retransmission: taken and acknowledged, nobody having read. */
 	uint64_t admitted = s->tcp_rcv_admitted;
 	peer_send(KN_TH_ACK, ISS_PEER + 1, our_iss + 1, 65535, seg, sizeof(seg));
@@ -542,11 +541,7 @@ static void test_retransmission_admitted_over_budget(void **st)
 	static uint8_t out[4000];
 	assert_int_equal(kn_tcp_recv(T, out, sizeof(out)), 2 * sizeof(seg));
 	assert_int_equal(out[0], 7);
-	for (int i = 0; i < NEXTRA; i++)
-		kn_tcp_abort(extra[i]);
-	kn_tcp_abort(T);
-	kn_tcp_close(LT);
-	th_teardown(NULL);
+	spent_budget_end(extra);
 }
 
 /* Fair-share windows: with the receive budget mostly spent, a connection
