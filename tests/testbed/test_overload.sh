@@ -7,7 +7,9 @@
 #     (kaon-bench --stack epoll in kaon-cli on cpu 0, the server on cpu 1);
 #   - memif, user to user (kaon-bench --stack user), no network at all;
 #   each with the default config and then with a small pool ([dpdk] nb_mbufs
-#   = 2047: slower, but nothing stuck or lost: relaxed limits, a hard timeout);
+#   = 2047: slower, but nothing stuck or lost: a relaxed latency limit, on
+#   af_xdp and af_packet the same limit on waiting for a byte, a hard
+#   timeout);
 #   - a slow reader on af_xdp: one connection stops reading and keeps sending
 #     while 999 others echo; the others must finish.
 # After each run the server must be back where it started: only the listener
@@ -55,7 +57,16 @@ LATENCY=${OVERLOAD_MAX_LATENCY:-60} # seconds a request may take (see above)
 STALL=${OVERLOAD_MAX_STALL:-10}     # seconds a request may wait for a byte
 TIMEOUT=60         # seconds: a default-pool case that has not ended is stuck
 SMALL_LATENCY=60   # small pool: slower is allowed...
-SMALL_STALL=20
+# ...but not waiting longer for a byte. It was 20 s, and af_packet's small
+# pool still waited 11.5-20.3 s: in-order data dropped over the receive
+# budget again and again (the peer's RTO backing off to 12.8 s), and
+# send-memory waiters with nothing in flight starved by those woken by
+# their own ACKs (5 s; see tcp_input.c rcv_admit, tcp_usrreq.c snd_append).
+SMALL_STALL=$STALL
+# memif, kaon's stack on both ends, waited up to 5.9 s with the default pool
+# and 8.6 s with the small one (one run, after those fixes): another cause,
+# not looked into yet; its small pool keeps the old limit.
+MEMIF_SMALL_STALL=20
 SMALL_TIMEOUT=120  # ...stuck is not
 MEMIF_SOCK=/run/kaon-memif-overload.sock
 WORK=$(mktemp -d /tmp/kaon-overload.XXXXXX)
@@ -266,9 +277,11 @@ for pmd in af_xdp af_packet memif; do
 		# naming nb_mbufs, so its small pool is the old default, 8191.
 		small=2047
 		[ $pmd = af_xdp ] && small=8191
+		sstall=$SMALL_STALL
+		[ $pmd = memif ] && sstall=$MEMIF_SMALL_STALL
 		make_conf $pmd-small $pmd $small
 		CONF="$WORK/$pmd-small.conf"
-		run_case "$pmd, nb_mbufs $small" $ns $SMALL_LATENCY $SMALL_STALL $SMALL_TIMEOUT \
+		run_case "$pmd, nb_mbufs $small" $ns $SMALL_LATENCY $sstall $SMALL_TIMEOUT \
 			--requests "$REQUESTS"
 	fi
 done
