@@ -393,6 +393,11 @@ static inline void kn_tcp_snd_free_acked(struct kn_tcb *t, uint32_t bytes)
 ssize_t kn_tcp_snd_space(const struct kn_tcb *t);
 size_t kn_tcp_snd_append(struct kn_tcb *t, const void *p, size_t len, bool *nomem);
 ssize_t kn_tcp_snd_done(struct kn_tcb *t, size_t n, bool nomem);
+/* tcp_sendref.c, for tcp_output.c: the sum of @len payload bytes at @seq
+ * with the lenders' sum providers (kaon_ref.sum), when the send buffer at
+ * the cursor (snd_cur, just set by building the segment) is a lent piece;
+ * @return false (nothing done) otherwise. */
+bool kn_tcp_lent_sum(struct kn_tcb *t, uint32_t seq, uint32_t len, uint32_t *sum);
 void kn_tcp_send_synack(struct kn_tcb *t);
 bool kn_tcp_oow_ratelimited(struct kn_tcb *t, const struct kn_seg *sg);
 void kn_tcp_send_oow_ack(struct kn_tcb *t, const struct kn_seg *sg);

@@ -145,9 +145,10 @@ static int snd_attach(struct kn_tcb *t, struct rte_mbuf *h, uint32_t seq, uint32
 }
 
 /* Fill the TCP header of @h (already sized), checksum or request offload,
- * and pass to IP. */
+ * and pass to IP. @pay: the payload's sum if known (kn_tcp_lent_sum), else
+ * -1: summed here. */
 static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uint32_t rip,
-		       uint32_t thlen)
+		       uint32_t thlen, int64_t pay)
 {
 	struct kn_tcp_hdr *th = rte_pktmbuf_mtod(h, struct kn_tcp_hdr *);
 	uint32_t sum = kn_pseudo_sum(rte_cpu_to_be_32(lip), rte_cpu_to_be_32(rip), KN_IPPROTO_TCP,
@@ -159,6 +160,8 @@ static void tcp_finish(struct kn_stack *s, struct rte_mbuf *h, uint32_t lip, uin
 		th->csum = (uint16_t)~kn_cksum_fold(sum);
 		cflags = RTE_MBUF_F_TX_TCP_CKSUM;
 		h->l4_len = thlen;
+	} else if (pay >= 0) {
+		th->csum = kn_cksum_fold(kn_cksum_add(sum, th, thlen) + (uint32_t)pay);
 	} else {
 		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, 0, h->pkt_len));
 	}
@@ -309,12 +312,15 @@ static inline __attribute__((always_inline)) int send_plain(struct kn_tcb *t, ui
 		ip->csum = kn_cksum_fold(t->tx_ipsum + ip->len);
 	/* The pseudo-header sum: the template's, plus the length. */
 	uint32_t sum = t->tx_l4sum +
-		       rte_cpu_to_be_16((uint16_t)(iplen - sizeof(struct kn_ip4_hdr)));
+		       rte_cpu_to_be_16((uint16_t)(iplen - sizeof(struct kn_ip4_hdr))), pay;
 	if (offl & KN_DEV_TX_L4_CKSUM) {
 		/* DPDK convention: the pseudo-header sum, not complemented. */
 		th->csum = (uint16_t)~kn_cksum_fold(sum);
 		h->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
 		h->l4_len = thlen;
+	} else if (len && kn_tcp_lent_sum(t, seq, len, &pay)) {
+		/* A lent piece's lender knows its sum (tcp_sendref.c). */
+		th->csum = kn_cksum_fold(kn_cksum_add(sum, th, thlen) + pay);
 	} else {
 		th->csum = kn_cksum_fold(kn_cksum_mbuf(sum, h, KN_L2L3_LEN,
 						       iplen - (uint32_t)sizeof(struct kn_ip4_hdr)));
@@ -430,7 +436,12 @@ static inline __attribute__((always_inline)) int send_segment(struct kn_tcb *t, 
 			return -1;
 		}
 	}
-	tcp_finish(s, h, t->lip, t->rip, thlen);
+	/* A lent piece's lender knows its sum (tcp_sendref.c). */
+	int64_t pay = -1;
+	uint32_t ps;
+	if (len && !(s->dev->offloads & KN_DEV_TX_L4_CKSUM) && kn_tcp_lent_sum(t, seq, len, &ps))
+		pay = ps;
+	tcp_finish(s, h, t->lip, t->rip, thlen, pay);
 	return 0;
 }
 
@@ -776,7 +787,7 @@ void kn_tcp_send_rst(struct kn_tcb *t)
 	th->off = 5 << 4;
 	th->flags = KN_TH_RST | KN_TH_ACK;
 	s->st.tcp_resets_tx++;
-	tcp_finish(s, h, t->lip, t->rip, sizeof(*th));
+	tcp_finish(s, h, t->lip, t->rip, sizeof(*th), -1);
 }
 
 /* A segment with no TCB behind it: RST or ACK built from the one received. */
@@ -796,7 +807,7 @@ void kn_tcp_respond(struct kn_stack *s, const struct kn_seg *sg, uint32_t seq, u
 	th->flags = flags;
 	if (flags & KN_TH_RST)
 		s->st.tcp_resets_tx++;
-	tcp_finish(s, h, sg->dst, sg->src, sizeof(*th));
+	tcp_finish(s, h, sg->dst, sg->src, sizeof(*th), -1);
 }
 
 /* The SYN-ACK of @t, which may be a TCB on the caller's stack (a SYN

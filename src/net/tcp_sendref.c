@@ -88,6 +88,52 @@ static size_t ext_append(struct kn_tcb *t, const uint8_t *p, size_t len, const s
 	return done;
 }
 
+static inline bool is_lent(const struct rte_mbuf *m)
+{
+	return RTE_MBUF_HAS_EXTBUF(m) && m->shinfo->free_cb == ext_free;
+}
+
+/* Segments of a lent piece are summed by its lender when it can (a table
+ * of prefix sums, say, kaon/ref.h) instead of reading every byte again: on
+ * a device without checksum offload that read was the most expensive step
+ * of sending a file (af_xdp on veth). Copied bytes around it are summed. */
+bool kn_tcp_lent_sum(struct kn_tcb *t, uint32_t seq, uint32_t len, uint32_t *sum)
+{
+	const struct rte_mbuf *m = t->snd_cur;
+	if (!m || !is_lent(m))
+		return false;
+	/* The cursor is a hint: find @seq's buffer. */
+	uint32_t mseq = t->snd_cur_seq;
+	if (SEQ_LT(seq, mseq)) {
+		m = t->sndq;
+		mseq = t->snd_una;
+	}
+	while (m && SEQ_GEQ(seq, mseq + m->data_len)) {
+		mseq += m->data_len;
+		m = m->next;
+	}
+	uint32_t off = seq - mseq, s = 0;
+	int odd = 0;
+	for (; m && len; m = m->next, off = 0) {
+		uint32_t n = RTE_MIN(len, (uint32_t)m->data_len - off);
+		const uint8_t *p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
+		uint32_t part;
+		struct kn_ext *x = is_lent(m) ? container_of(m->shinfo, struct kn_ext, sh) : NULL;
+		if (x && x->ref.sum)
+			part = x->ref.sum(x->ref.arg, p, n);
+		else
+			part = kn_cksum_add(0, p, n);
+		if (odd)
+			part = ((part & 0xff) << 8) | (part >> 8);
+		s += part;
+		s = (s >> 16) + (s & 0xffff);
+		odd ^= n & 1;
+		len -= n;
+	}
+	*sum = s;
+	return len == 0;
+}
+
 ssize_t kn_tcp_sendv_ref(struct kn_tcb *t, const struct iovec *iov, const struct kaon_ref *ref,
 			 int iovcnt)
 {

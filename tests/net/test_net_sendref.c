@@ -7,7 +7,14 @@
  * after the release (a retransmission, say) breaks the hash (and ASan sees
  * it); every piece is released exactly once, before the pool is checked
  * for leaks. Then: pieces held by a connection that is aborted, closed with
- * data in flight, or destroyed with its stack are released too. */
+ * data in flight, or destroyed with its stack are released too. The same
+ * transfers with pieces that carry a sum provider (a table of prefix sums,
+ * kaon/ref.h), on a device that takes chains and on one that does not (the
+ * payload is copied into the frame, as on af_xdp): the provider is asked
+ * and the bytes arrive intact; a provider that lies gets its segments
+ * dropped by the receiver, which proves the sums it gives are the ones
+ * sent. The table's arithmetic against a plain sum for every range of a
+ * small buffer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +30,19 @@ static int64_t now = KT_SEC;
 /* Pieces lent and not yet released, and every release seen. */
 static long outstanding, releases;
 
+/* How pieces are lent: with a sum provider (a table of sums), and whether
+ * it lies; and whether the sender's device takes chains of mbufs. */
+enum { LEND_SUMS = 1, LEND_LIAR = 2, TX_NO_CHAINS = 4 };
+static int lend_mode;
+static long sum_calls;
+#define STRIDE 64
+
 /* A lent piece: its own pages, read-only while lent (as a file mapping
  * is), so a stack that wrote into it would fault. */
 struct piece {
 	size_t len, maplen;
 	uint8_t *data;
+	uint16_t *sums; /* LEND_SUMS: the table */
 };
 
 static struct piece *piece_new(size_t len)
@@ -38,19 +53,38 @@ static struct piece *piece_new(size_t len)
 	p->maplen = (len + 4095) & ~(size_t)4095;
 	p->data = mmap(NULL, p->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(p->data != MAP_FAILED);
+	p->sums = NULL;
 	return p;
 }
 
+/* Read-only from now on (and the table of sums made, if asked). */
 static void piece_lock(struct piece *p)
 {
+	if (lend_mode & LEND_SUMS) {
+		p->sums = malloc(kaon_sum_table_len(p->len, STRIDE) * sizeof(*p->sums));
+		assert_non_null(p->sums);
+		kaon_sum_table_fill(p->sums, p->data, p->len, STRIDE);
+	}
 	assert_int_equal(mprotect(p->data, p->maplen, PROT_READ), 0);
 }
 
 static void piece_free(struct piece *p)
 {
 	munmap(p->data, p->maplen);
+	free(p->sums);
 	free(p);
 }
+
+static uint32_t piece_sum(void *arg, const void *at, size_t len)
+{
+	struct piece *p = arg;
+	const uint8_t *b = at;
+	assert_true(b >= p->data && b + len <= p->data + p->len);
+	sum_calls++;
+	uint32_t s = kaon_sum_range(p->sums, STRIDE, p->data, (size_t)(b - p->data), len);
+	return (lend_mode & LEND_LIAR) ? (s + 1) % 0xffff : s;
+}
+
 
 static void piece_release(void *arg)
 {
@@ -60,6 +94,12 @@ static void piece_release(void *arg)
 	piece_free(p);
 	outstanding--;
 	releases++;
+}
+
+/* The lending of @p: its release, and its sum provider if asked. */
+static kaon_ref piece_ref(struct piece *p)
+{
+	return (kaon_ref){ piece_release, p, p->sums ? piece_sum : NULL };
 }
 
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
@@ -109,6 +149,8 @@ static void pair_open(struct pair *p, uint32_t loss_ppm, uint64_t seed)
 	ca.tcp.max_retries = 30;
 	cb.tcp.max_retries = 30;
 	int err;
+	if (lend_mode & TX_NO_CHAINS)
+		kn_loop_dev(p->link, 0)->offloads &= ~(uint32_t)KN_DEV_TX_MULTI_SEG;
 	p->a = kn_stack_create(&ca, kn_loop_dev(p->link, 0), kt_pool, now, &err);
 	p->b = kn_stack_create(&cb, kn_loop_dev(p->link, 1), kt_pool, now, &err);
 	assert_non_null(p->a);
@@ -175,7 +217,7 @@ static size_t lend(struct kn_tcb *t, uint64_t off, uint64_t left, uint64_t *hs)
 	fill(pc->data, want, off);
 	piece_lock(pc);
 	struct iovec iov[1] = { { pc->data, want } };
-	kaon_ref ref[1] = { { piece_release, pc } };
+	kaon_ref ref[1] = { piece_ref(pc) };
 	outstanding++;
 	ssize_t k = kn_tcp_sendv_ref(t, iov, ref, 1);
 	if (k <= 0) {
@@ -198,7 +240,7 @@ static void run(uint32_t loss_ppm, uint64_t total)
 	pair_open(&p, loss_ppm, 42 + loss_ppm + total);
 	uint64_t sent = 0, rcvd = 0, hs = 0xcbf29ce484222325ULL, hr = hs;
 	bool shut = false, eof = false;
-	long calls = 0, releases0 = releases;
+	long calls = 0, releases0 = releases, sums0 = sum_calls;
 	/* A copied head first: pieces follow copied bytes in one buffer. */
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: n\r\n\r\n";
 	bool head_sent = false;
@@ -243,10 +285,18 @@ static void run(uint32_t loss_ppm, uint64_t total)
 		assert_int_equal(kn_tcp_error(p.ta), 0);
 		pair_step(&p, busy);
 	}
-	const struct kn_stats *sa = kn_stack_stats(p.a);
-	printf("loss %u ppm, %llu bytes: %ld calls, rexmt %llu, fast %llu, timeouts %llu\n",
-	       loss_ppm, (unsigned long long)total, calls, (unsigned long long)sa->tcp_rexmt,
-	       (unsigned long long)sa->tcp_fast_rexmt, (unsigned long long)sa->tcp_rexmt_timeouts);
+	const struct kn_stats *sa = kn_stack_stats(p.a), *sb = kn_stack_stats(p.b);
+	printf("loss %u ppm, %llu bytes, mode %d: %ld calls, rexmt %llu, fast %llu, timeouts %llu, "
+	       "%ld sums asked, %llu bad sums\n",
+	       loss_ppm, (unsigned long long)total, lend_mode, calls, (unsigned long long)sa->tcp_rexmt,
+	       (unsigned long long)sa->tcp_fast_rexmt, (unsigned long long)sa->tcp_rexmt_timeouts,
+	       sum_calls - sums0, (unsigned long long)sb->drops[KN_DROP_TCP_BAD_CSUM]);
+	/* Pieces of 2,048 bytes and more are lent: their segments' sums come
+	 * from the provider (1 byte is copied). */
+	if ((lend_mode & LEND_SUMS) && total >= 2048)
+		assert_true(sum_calls > sums0);
+	if (!loss_ppm)
+		assert_int_equal(sb->drops[KN_DROP_TCP_BAD_CSUM], 0);
 	assert_int_equal(rcvd, total + sizeof(head) - 1);
 	assert_true(hr == hs);
 	pair_close(&p);
@@ -278,6 +328,111 @@ static void test_8m(void **st)
 {
 	(void)st;
 	run(50000, 8 << 20);
+}
+
+/* The same with sum providers, on a device that takes chains (segments of
+ * clones) and on one that does not (payload copied into the frame). */
+static void test_sums(void **st)
+{
+	(void)st;
+	for (int tx = 0; tx <= TX_NO_CHAINS; tx += TX_NO_CHAINS) {
+		lend_mode = LEND_SUMS | tx;
+		run(0, 1 << 20);
+		run(10000, 65537);
+		run(50000, 1 << 20);
+	}
+	lend_mode = 0;
+}
+
+/* A provider that lies: the receiver drops every segment it summed, so
+ * the sums sent are the provider's. */
+static void test_sums_liar(void **st)
+{
+	(void)st;
+	for (int tx = 0; tx <= TX_NO_CHAINS; tx += TX_NO_CHAINS) {
+		lend_mode = LEND_SUMS | LEND_LIAR | tx;
+		struct pair p;
+		pair_open(&p, 0, 11);
+		for (int i = 0; i < 2000 && !p.tb; i++) {
+			pair_poll(&p);
+			pair_step(&p, false);
+		}
+		assert_non_null(p.tb);
+		uint64_t hs = 0;
+		long c0 = sum_calls;
+		assert_int_equal(lend(p.ta, 0, 16384, &hs), 16384);
+		size_t got = 0;
+		for (int i = 0; i < 200; i++) {
+			pair_poll(&p);
+			int e;
+			struct rte_mbuf *m;
+			while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL) {
+				got += rte_pktmbuf_pkt_len(m);
+				rte_pktmbuf_free(m);
+			}
+			pair_step(&p, false);
+		}
+		assert_int_equal(got, 0);
+		assert_true(sum_calls > c0);
+		assert_true(kn_stack_stats(p.b)->drops[KN_DROP_TCP_BAD_CSUM] > 0);
+		kn_tcp_abort(p.ta);
+		p.ta = NULL;
+		pair_close(&p);
+		assert_int_equal(outstanding, 0);
+		kt_assert_no_leak();
+	}
+	lend_mode = 0;
+}
+
+/* RFC 1071's sum as kaon/ref.h states it: 16-bit words in host order from
+ * the first byte, an odd last byte padded with zero; reduced mod 0xffff. */
+static uint32_t plain_sum(const uint8_t *p, size_t len)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		uint16_t w;
+		memcpy(&w, p + i, 2);
+		s += w;
+	}
+	if (len & 1) {
+		uint16_t w = 0;
+		memcpy(&w, p + len - 1, 1);
+		s += w;
+	}
+	return (uint32_t)(s % 0xffff);
+}
+
+/* kaon_sum_range against the plain sum for every start and length (odd
+ * and even) in a small buffer, for strides from 2 up; bytes of 0xff too,
+ * where sums meet 0xffff. */
+static void test_sum_table(void **st)
+{
+	(void)st;
+	enum { N = 300 };
+	static uint8_t buf[N + 1];
+	static uint16_t tab[N / 2 + 1];
+	for (int pat = 0; pat < 2; pat++) {
+		for (int i = 0; i < N + 1; i++)
+			buf[i] = pat ? 0xff : (uint8_t)((i * 2654435761u) >> 11 ^ i);
+		/* The buffer at an odd address too: the table counts from its start. */
+		for (int shift = 0; shift < 2; shift++) {
+			const uint8_t *b = buf + shift;
+			static const unsigned strides[] = { 2, 4, 8, 16, 64, 256 };
+			for (size_t k = 0; k < sizeof(strides) / sizeof(strides[0]); k++) {
+				unsigned sd = strides[k];
+				assert_true(kaon_sum_table_len(N, sd) <= N / 2 + 1);
+				kaon_sum_table_fill(tab, b, N, sd);
+				for (size_t off = 0; off <= N; off++)
+					for (size_t len = 0; off + len <= N; len++) {
+						uint32_t got = kaon_sum_range(tab, sd, b, off, len);
+						assert_true(got <= 0xffff);
+						if (got % 0xffff != plain_sum(b + off, len))
+							fail_msg("stride %u off %zu len %zu: %#x, want %#x",
+								 sd, off, len, got, plain_sum(b + off, len));
+					}
+			}
+		}
+	}
 }
 
 /* Pieces held when the connection goes: @how 0 abort, 1 close with data in
@@ -352,7 +507,7 @@ static void test_small_and_refused(void **st)
 	outstanding = 0;
 	/* Before the handshake: -ENOTCONN, nothing released. */
 	struct iovec iov[2] = { { small, sizeof(small) }, { big, sizeof(big) } };
-	kaon_ref none[2] = { { NULL, NULL }, { NULL, NULL } };
+	kaon_ref none[2] = { { NULL, NULL, NULL }, { NULL, NULL, NULL } };
 	assert_int_equal(kn_tcp_sendv_ref(p.ta, iov, none, 2), -ENOTCONN);
 	for (int i = 0; i < 2000 && !p.tb; i++) {
 		pair_poll(&p);
@@ -367,7 +522,7 @@ static void test_small_and_refused(void **st)
 	piece_lock(a);
 	piece_lock(b);
 	struct iovec v[2] = { { a->data, a->len }, { b->data, b->len } };
-	kaon_ref r[2] = { { piece_release, a }, { piece_release, b } };
+	kaon_ref r[2] = { piece_ref(a), piece_ref(b) };
 	outstanding = 2;
 	/* The small piece is released (freed) inside the call: its length is
 	 * read before. */
@@ -408,7 +563,7 @@ static void test_single_piece_not_spare(void **st)
 	memset(a->data, 'a', a->len);
 	piece_lock(a);
 	struct iovec v[1] = { { a->data, a->len } };
-	kaon_ref r[1] = { { piece_release, a } };
+	kaon_ref r[1] = { piece_ref(a) };
 	/* The piece is freed once acknowledged: only its length is used after. */
 	assert_int_equal(kn_tcp_sendv_ref(p.ta, v, r, 1), (ssize_t)EXT_ONE_BUFFER);
 	size_t got = 0;
@@ -457,6 +612,9 @@ int main(void)
 		cmocka_unit_test(test_64k1),
 		cmocka_unit_test(test_1m),
 		cmocka_unit_test(test_8m),
+		cmocka_unit_test(test_sum_table),
+		cmocka_unit_test(test_sums),
+		cmocka_unit_test(test_sums_liar),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_close_orphan),
 		cmocka_unit_test(test_destroy),

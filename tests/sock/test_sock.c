@@ -446,7 +446,7 @@ static void *sendv_ref_body(void *arg)
 	static unsigned char body[100000], got[100005];
 	fill(body, sizeof(body));
 	struct iovec iov[2] = { { "head:", 5 }, { body, sizeof(body) } };
-	kaon_ref ref[2] = { { NULL, NULL }, { ref_release, body } };
+	kaon_ref ref[2] = { { NULL, NULL, NULL }, { ref_release, body, NULL } };
 	ref_released = 0;
 	ssize_t n = kaon_sendv_ref(c, iov, ref, 2, kaon_deadline_in(5 * SEC));
 	assert_true(n > 5);
