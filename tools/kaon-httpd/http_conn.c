@@ -112,7 +112,7 @@ static int sendv_file(struct conn *c, struct iovec *iov, int n, struct http_file
 		}
 		if (atomic_load(&f->torn))
 			return -EIO;
-		ref[n - 1] = (kaon_ref){ http_file_release, f };
+		ref[n - 1] = (kaon_ref){ http_file_release, f, f->sums ? http_file_sum : NULL };
 		f->refs++; /* dropped by the release, once per call */
 		ssize_t w = kaon_sendv_ref(c->s, iov, ref, n, kaon_deadline_in(c->cf->idle_ns));
 		ref[n - 1] = (kaon_ref){ 0 };

@@ -24,6 +24,7 @@ struct http_conf {
 	int64_t idle_ns;              /* between requests, and per write progress */
 	int64_t header_ns;            /* from a head's first byte to its end: 408 */
 	int zero_copy;                /* sendfile(2) on kernel sockets, lent pages on kaon's */
+	int sum_tables;               /* lent pages come with their sums (http_file.h) */
 };
 
 /* Per connection (accepts are counted in struct serve). */

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kaon/ref.h"
+
 static const struct {
 	const char *ext, *type;
 } mimes[] = {
@@ -158,6 +160,7 @@ void http_file_put(struct http_file *f)
 	}
 	if (f->fd >= 0)
 		close(f->fd);
+	free(f->sums);
 	free(f->data);
 	free(f);
 }
@@ -165,6 +168,28 @@ void http_file_put(struct http_file *f)
 void http_file_release(void *f)
 {
 	http_file_put(f);
+}
+
+uint32_t http_file_sum(void *arg, const void *p, size_t len)
+{
+	struct http_file *f = arg;
+	return kaon_sum_range(f->sums, HTTP_SUM_STRIDE, f->map, (size_t)((const char *)p - f->map),
+			      len);
+}
+
+/* The mapping's table of sums; without one (no memory, or the file shrank
+ * while it was read: the handler zeroed pages) the stack sums the bytes. */
+static void sum_file(struct http_file *f)
+{
+	size_t n = kaon_sum_table_len((size_t)f->size, HTTP_SUM_STRIDE);
+	f->sums = malloc(n * sizeof(*f->sums));
+	if (!f->sums)
+		return;
+	kaon_sum_table_fill(f->sums, f->map, (size_t)f->size, HTTP_SUM_STRIDE);
+	if (atomic_load(&f->torn)) {
+		free(f->sums);
+		f->sums = NULL;
+	}
 }
 
 /* Map a large file for kaon_sendv_ref; without a mapping (no slot, mmap
@@ -219,9 +244,10 @@ static int slurp(struct http_file *f)
 	return 0;
 }
 
-static int open_file(const struct http_root *root, bool map, const char *rel, int64_t now,
+static int open_file(const struct http_fcache *c, const char *rel, int64_t now,
 		     struct http_file **out)
 {
+	const struct http_root *root = c->root;
 	int fd = http_open_beneath(root, rel);
 	if (fd < 0)
 		return status_of(-fd);
@@ -266,8 +292,10 @@ static int open_file(const struct http_root *root, bool map, const char *rel, in
 			http_file_put(f);
 			return r;
 		}
-	} else if (map) {
+	} else if (c->map) {
 		map_file(f);
+		if (f->map && c->sums)
+			sum_file(f);
 	}
 	*out = f;
 	return 0;
@@ -282,7 +310,7 @@ int http_fcache_get(struct http_fcache *c, const char *rel, int64_t now, struct 
 		*out = f;
 		return 0;
 	}
-	int r = open_file(c->root, c->map, rel, now, &f);
+	int r = open_file(c, rel, now, &f);
 	if (r < 0)
 		return r;
 	http_file_put(*slot); /* a connection still sending it keeps its own ref */

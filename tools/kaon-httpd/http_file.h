@@ -19,6 +19,14 @@
  * built from the zero pages before the server noticed has left, so a
  * client can see zeros before the reset; Linux's sendfile(2) would end the
  * response short instead. Either way the response is incomplete.
+ *
+ * A mapped file also gets a table of prefix sums (kaon_sum_table_fill, made
+ * once as it is opened), and its lent pages a sum provider
+ * (http_file_sum): kaon's stack without checksum offload then reads a
+ * segment's payload once (to copy it, on af_xdp) or not at all, instead of
+ * once more to sum it. Bytes changed in place after the table was made
+ * leave with the old sum: the client drops those segments, and the
+ * response stalls until a deadline ends it, instead of arriving altered.
  */
 #ifndef KAON_HTTPD_FILE_H
 #define KAON_HTTPD_FILE_H
@@ -37,6 +45,9 @@
 #define HTTP_SMALL_FILE (64 * 1024)
 #define HTTP_FILE_TTL_NS (1000LL * 1000 * 1000)
 #define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+/* Bytes per entry of a mapped file's table of sums: 2 bytes of table for
+ * 64 of file (3%), at most 126 bytes read per range besides. */
+#define HTTP_SUM_STRIDE 64
 
 struct http_file {
 	int refs;
@@ -47,6 +58,7 @@ struct http_file {
 	const char *type;      /* Content-Type */
 	char *data;            /* the whole content, for small files */
 	const char *map;       /* or a read-only mapping of size bytes */
+	uint16_t *sums;        /* the mapping's prefix sums, or NULL */
 	atomic_int torn;       /* the mapping faulted: the file shrank */
 	int map_slot;          /* in the SIGBUS handler's table */
 	int64_t born;          /* when it was opened (ns) */
@@ -56,6 +68,7 @@ struct http_file {
 struct http_fcache {
 	const struct http_root *root;
 	bool map;              /* map files above HTTP_SMALL_FILE */
+	bool sums;             /* and make their tables of sums */
 	struct http_file *slot[HTTP_FCACHE_SLOTS];
 };
 
@@ -72,6 +85,9 @@ void http_file_put(struct http_file *f);
 
 /* http_file_put(@p f) as a kaon_ref release. */
 void http_file_release(void *f);
+
+/* A kaon_ref sum provider for a range of @p f's mapping (with f->sums). */
+uint32_t http_file_sum(void *f, const void *p, size_t len);
 
 /* Catch SIGBUS from the pages of a mapped file that shrank (see above).
  * Call once, before any vcpu starts. @return 0 or -errno. */

@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		"usage: " PROG " --stack epoll|uring|user --port P (--root DIR | --fixed BYTES)\n"
 		"                  [--addr A] [--config FILE] [--vcpus N] [--cpu LIST]\n"
 		"                  [--max-head BYTES] [--max-body BYTES] [--idle-timeout S]\n"
-		"                  [--header-timeout S] [--no-sendfile]\n"
+		"                  [--header-timeout S] [--no-sendfile] [--no-sum-tables]\n"
 		"Serve static files over HTTP/1.1 (GET, HEAD; keep-alive, pipelining).\n"
 		"Prints 'listening on A:P (stack S)' when ready; SIGINT/SIGTERM print the\n"
 		"counters and exit 0.\n"
@@ -56,7 +56,9 @@ static void usage(FILE *f)
 		"  --header-timeout S a head not complete S after its first byte: 408 and\n"
 		"                     close (default 10)\n"
 		"  --no-sendfile      copy file data: no sendfile(2) (or io_uring splice) on\n"
-		"                     the kernel stacks, no pages lent to kaon's stack\n");
+		"                     the kernel stacks, no pages lent to kaon's stack\n"
+		"  --no-sum-tables    lend file pages without their checksums: kaon's stack\n"
+		"                     sums every byte it sends (for comparison)\n");
 }
 
 /* The counters of every vcpu, printed at exit. */
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
 		.idle_ns = 60 * SEC,
 		.header_ns = 10 * SEC,
 		.zero_copy = 1,
+		.sum_tables = 1,
 	};
 	static const struct option longopts[] = {
 		{ "stack", required_argument, NULL, 's' },
@@ -120,6 +123,7 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "header-timeout", required_argument, NULL, 't' },
 		{ "no-sendfile", no_argument, NULL, 'Z' },
+		{ "no-sum-tables", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
 		case 'i': cf.idle_ns = (int64_t)(cli_seconds(PROG, "--idle-timeout", optarg, 0.01) * SEC); break;
 		case 't': cf.header_ns = (int64_t)(cli_seconds(PROG, "--header-timeout", optarg, 0.01) * SEC); break;
 		case 'Z': cf.zero_copy = 0; break;
+		case 'S': cf.sum_tables = 0; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -187,6 +192,7 @@ int main(int argc, char **argv)
 		sv[i].conf = &cf;
 		sv[i].cache.root = cf.root;
 		sv[i].cache.map = user && cf.zero_copy;
+		sv[i].cache.sums = cf.sum_tables;
 		sv[i].fixed_body = fixed_body;
 	}
 	int status;
