@@ -7,7 +7,11 @@ kernel's TCP. The servers run in kaon-srv pinned to the server CPU:
   nginx          Debian's nginx on the kernel: one worker on the server CPU,
                  access_log off, keep-alive, sendfile on (config in a temp dir)
   kaon-epoll     kaon-httpd --stack epoll
-  kaon-uring     kaon-httpd --stack uring
+  kaon-uring     kaon-httpd --stack uring (file bodies by sendfile(2))
+  kaon-uring-splice  the same with KAON_URING_SPLICE=1 (bodies by ring splices)
+  kaon-user-xdp-nosums  kaon-user-xdp with --no-sum-tables (its stack sums
+                 every payload byte itself); these two run only when
+                 --servers names them
   kaon-user-xdp  kaon-httpd on kaon's stack, DPDK af_xdp (conf/testbed.conf)
   kaon-user-bif  the same with flow bifurcation on: kaon's XDP program hands
                  kaon port 80, the kernel keeps 198.18.0.2 (own file_prefix)
@@ -51,7 +55,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 FILES = [("64.bin", 64), ("4k.bin", 4096), ("64k.bin", 65536), ("1m.bin", 1 << 20)]
 CONNS = [1, 64, 256]
 SERVERS = ["nginx", "kaon-epoll", "kaon-uring", "kaon-user-xdp", "kaon-user-bif"]
+EXTRA = ["kaon-uring-splice", "kaon-user-xdp-nosums"]  # known, run only when --servers names them
 PATHS = {"nginx": "veth kernel", "kaon-epoll": "veth kernel", "kaon-uring": "veth kernel",
+         "kaon-uring-splice": "veth kernel", "kaon-user-xdp-nosums": "veth af_xdp",
          "kaon-user-xdp": "veth af_xdp", "kaon-user-bif": "veth af_xdp bifurcation"}
 
 # wrk's own timeout for one request (its default, said out loud): an answer
@@ -323,27 +329,32 @@ def server_specs(bindir, scpu, tmp, base=None, tag=""):
             "nginx", "-e", os.path.join(tmp, "nginx-error.log"),
             "-c", os.path.join(tmp, "nginx.conf")]), log("nginx"))
 
-    def kernel(stack):
+    def kernel(stack, name=None, env=None):
+        name = (name or "kaon-" + stack) + tag
         def start():
             testbed.testbed("addr", "on")
-            return Server("kaon-" + stack + tag, in_ns("kaon-srv", pin + [
+            return Server(name, in_ns("kaon-srv", pin + [
                 httpd, "--stack", stack, "--addr", SRV_ADDR, "--port", str(PORT),
-                "--root", root, "--cpu", str(scpu)]), log("kaon-" + stack + tag), "listening on")
+                "--root", root, "--cpu", str(scpu)]), log(name), "listening on", env)
         return start
 
-    def user(name, conf, addr_on, env=None):
+    def user(name, conf, addr_on, env=None, extra=()):
         def start():
             testbed.testbed("addr", "on" if addr_on else "off")
             return Server(name + tag, in_ns("kaon-srv", pin + [
                 httpd, "--stack", "user", "--config", conf, "--port", str(PORT),
-                "--root", root, "--cpu", str(scpu)]), log(name + tag), "listening on", env)
+                "--root", root, "--cpu", str(scpu)] + list(extra)), log(name + tag),
+                "listening on", env)
         return start
 
     specs.update({
         "nginx": nginx,
         "kaon-epoll": kernel("epoll"),
         "kaon-uring": kernel("uring"),
+        "kaon-uring-splice": kernel("uring", "kaon-uring-splice", {"KAON_URING_SPLICE": "1"}),
         "kaon-user-xdp": user("kaon-user-xdp", xdp_conf, False),
+        "kaon-user-xdp-nosums": user("kaon-user-xdp-nosums", xdp_conf, False,
+                                     extra=["--no-sum-tables"]),
         "kaon-user-bif": user("kaon-user-bif", os.path.join(tmp, "bif.conf"), True, xdp_env),
     })
     return specs
@@ -508,10 +519,11 @@ def parse_args(argv):
     if a.duration < 1 or a.reps < 1:
         p.error("--duration and --reps must be at least 1")
     a.servers = [s for s in a.servers.split(",") if s]
-    bad = [s for s in a.servers if s not in SERVERS and not (
-        a.base and s.endswith("@base") and s[:-5] in SERVERS[1:])]
+    known = SERVERS + EXTRA
+    bad = [s for s in a.servers if s not in known and not (
+        a.base and s.endswith("@base") and s[:-5] in known[1:])]
     if bad:
-        p.error("unknown server %s (have %s)" % (", ".join(bad), ", ".join(SERVERS)))
+        p.error("unknown server %s (have %s)" % (", ".join(bad), ", ".join(known)))
     a.files = [f for f in FILES if f[0] in a.files.split(",")]
     try:
         a.conns = [int(c) for c in a.conns.split(",") if c]
