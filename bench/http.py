@@ -10,8 +10,11 @@ kernel's TCP. The servers run in kaon-srv pinned to the server CPU:
   kaon-uring     kaon-httpd --stack uring (file bodies by sendfile(2))
   kaon-uring-splice  the same with KAON_URING_SPLICE=1 (bodies by ring splices)
   kaon-user-xdp-nosums  kaon-user-xdp with --no-sum-tables (its stack sums
-                 every payload byte itself); these two run only when
-                 --servers names them
+                 every payload byte itself)
+  kaon-user-xdp-4m  kaon-user-xdp with [tcp] sndbuf = 4 MiB, Linux's
+                 tcp_wmem maximum, up to which nginx's sockets grow (kaon's
+                 default is 256 KiB); these three run only when --servers
+                 names them
   kaon-user-xdp  kaon-httpd on kaon's stack, DPDK af_xdp (conf/testbed.conf)
   kaon-user-bif  the same with flow bifurcation on: kaon's XDP program hands
                  kaon port 80, the kernel keeps 198.18.0.2 (own file_prefix)
@@ -55,9 +58,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 FILES = [("64.bin", 64), ("4k.bin", 4096), ("64k.bin", 65536), ("1m.bin", 1 << 20)]
 CONNS = [1, 64, 256]
 SERVERS = ["nginx", "kaon-epoll", "kaon-uring", "kaon-user-xdp", "kaon-user-bif"]
-EXTRA = ["kaon-uring-splice", "kaon-user-xdp-nosums"]  # known, run only when --servers names them
+EXTRA = ["kaon-uring-splice", "kaon-user-xdp-nosums", "kaon-user-xdp-4m"]  # known, run only when --servers names them
 PATHS = {"nginx": "veth kernel", "kaon-epoll": "veth kernel", "kaon-uring": "veth kernel",
          "kaon-uring-splice": "veth kernel", "kaon-user-xdp-nosums": "veth af_xdp",
+         "kaon-user-xdp-4m": "veth af_xdp",
          "kaon-user-xdp": "veth af_xdp", "kaon-user-bif": "veth af_xdp bifurcation"}
 
 # wrk's own timeout for one request (its default, said out loud): an answer
@@ -319,6 +323,12 @@ def server_specs(bindir, scpu, tmp, base=None, tag=""):
         with open(xdp_conf, "w") as f:
             f.write("\n".join("lcores = %d" % scpu if l.startswith("lcores") else l
                               for l in text.splitlines()) + "\n")
+    with open(xdp_conf) as f:
+        text = f.read()
+    assert "\n[tcp]\n" in text
+    xdp_4m = os.path.join(tmp, "xdp-4m.conf")
+    with open(xdp_4m, "w") as f:
+        f.write(text.replace("\n[tcp]\n", "\n[tcp]\nsndbuf = %d\n" % (4 << 20)))
     xdp_env = {"KAON_XDP_PROG": os.path.join(os.path.dirname(bindir), "bpf", "kaon_xdp.o")}
     pin = ["taskset", "-c", str(scpu)]
     log = lambda n: os.path.join(tmp, n + ".log")
@@ -355,6 +365,7 @@ def server_specs(bindir, scpu, tmp, base=None, tag=""):
         "kaon-user-xdp": user("kaon-user-xdp", xdp_conf, False),
         "kaon-user-xdp-nosums": user("kaon-user-xdp-nosums", xdp_conf, False,
                                      extra=["--no-sum-tables"]),
+        "kaon-user-xdp-4m": user("kaon-user-xdp-4m", xdp_4m, False),
         "kaon-user-bif": user("kaon-user-bif", os.path.join(tmp, "bif.conf"), True, xdp_env),
     })
     return specs
