@@ -188,6 +188,22 @@ static int pair_poll(struct pair *p)
 	return n;
 }
 
+/* One pass of both stacks, what b received read and dropped. @return the
+ * bytes read. */
+static size_t pair_pump(struct pair *p)
+{
+	pair_poll(p);
+	size_t got = 0;
+	int e;
+	struct rte_mbuf *m;
+	while ((m = kn_tcp_recv_mbuf(p->tb, &e)) != NULL) {
+		got += rte_pktmbuf_pkt_len(m);
+		rte_pktmbuf_free(m);
+	}
+	pair_step(p, false);
+	return got;
+}
+
 /* Close everything, let TIME_WAIT run out, free the stacks. */
 static void pair_close(struct pair *p)
 {
@@ -362,16 +378,8 @@ static void test_sums_liar(void **st)
 		long c0 = sum_calls;
 		assert_int_equal(lend(p.ta, 0, 16384, &hs), 16384);
 		size_t got = 0;
-		for (int i = 0; i < 200; i++) {
-			pair_poll(&p);
-			int e;
-			struct rte_mbuf *m;
-			while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL) {
-				got += rte_pktmbuf_pkt_len(m);
-				rte_pktmbuf_free(m);
-			}
-			pair_step(&p, false);
-		}
+		for (int i = 0; i < 200; i++)
+			got += pair_pump(&p);
 		assert_int_equal(got, 0);
 		assert_true(sum_calls > c0);
 		assert_true(kn_stack_stats(p.b)->drops[KN_DROP_TCP_BAD_CSUM] > 0);
@@ -529,14 +537,8 @@ static void test_small_and_refused(void **st)
 	ssize_t want = (ssize_t)(a->len + b->len);
 	assert_int_equal(kn_tcp_sendv_ref(p.ta, v, r, 2), want);
 	assert_int_equal(outstanding, 1);
-	for (int i = 0; i < 2000 && outstanding; i++) {
-		pair_poll(&p);
-		int e;
-		struct rte_mbuf *m;
-		while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL)
-			rte_pktmbuf_free(m);
-		pair_step(&p, false);
-	}
+	for (int i = 0; i < 2000 && outstanding; i++)
+		pair_pump(&p);
 	assert_int_equal(outstanding, 0);
 	assert_int_equal(releases - r0, 2);
 	pair_close(&p);
@@ -567,16 +569,8 @@ static void test_single_piece_not_spare(void **st)
 	/* The piece is freed once acknowledged: only its length is used after. */
 	assert_int_equal(kn_tcp_sendv_ref(p.ta, v, r, 1), (ssize_t)EXT_ONE_BUFFER);
 	size_t got = 0;
-	for (int i = 0; i < 2000 && (outstanding || got < EXT_ONE_BUFFER); i++) {
-		pair_poll(&p);
-		int e;
-		struct rte_mbuf *m;
-		while ((m = kn_tcp_recv_mbuf(p.tb, &e)) != NULL) {
-			got += rte_pktmbuf_pkt_len(m);
-			rte_pktmbuf_free(m);
-		}
-		pair_step(&p, false);
-	}
+	for (int i = 0; i < 2000 && (outstanding || got < EXT_ONE_BUFFER); i++)
+		got += pair_pump(&p);
 	assert_int_equal(got, EXT_ONE_BUFFER);
 	assert_int_equal(outstanding, 0);
 	assert_int_equal(releases - r0, 1);
