@@ -67,6 +67,18 @@ PATHS = {"nginx": "veth kernel", "kaon-epoll": "veth kernel", "kaon-uring": "vet
 # wrk's own timeout for one request (its default, said out loud): an answer
 # slower than this counts as an error, so a stall cannot hide in a median.
 WRK_TIMEOUT_S = 2
+# ...unless the row's own answers need longer at a fair share of a slow link:
+# 256 connections of 1 MiB each wait for 256 MiB to pass, 16 s at 16 MiB/s
+# (half the slowest rate any server showed here on a loaded machine, nginx
+# included). A stall is still caught; the wait behind 255 other answers is
+# not one.
+FAIR_FLOOR_BPS = 16 << 20
+
+
+def wrk_timeout(conns, size):
+    """wrk --timeout (s) for a row of @p conns connections fetching @p size."""
+    return max(WRK_TIMEOUT_S, -(-conns * size // FAIR_FLOOR_BPS))
+
 
 WRK_LUA = r"""-- bench/http.py: one JSON line with the figures, printed after wrk's own.
 done = function(summary, latency, requests)
@@ -250,11 +262,11 @@ def verify(tmp, files, deadline_s=20.0):
         time.sleep(0.2)
 
 
-def wrk(tmp, ccpu, conns, name, duration):
+def wrk(tmp, ccpu, conns, name, duration, timeout=WRK_TIMEOUT_S):
     """One wrk run. @return a record: the JSON figures, exit, failed, why."""
     url = "http://%s:%d/%s" % (SRV_ADDR, PORT, name)
     argv = in_ns("kaon-cli", ["taskset", "-c", str(ccpu), "wrk", "-t1", "-c", str(conns),
-                              "-d", "%ds" % duration, "--timeout", "%ds" % WRK_TIMEOUT_S,
+                              "-d", "%ds" % duration, "--timeout", "%ds" % timeout,
                               "-s", os.path.join(tmp, "json.lua"), url])
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
@@ -295,6 +307,7 @@ def wrk(tmp, ccpu, conns, name, duration):
     cli = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     r["client_cpu_us_per_req"] = cli * 1e6 / r["requests"] if r["requests"] else 0.0
     r["exit"] = rc
+    r["wrk_timeout_s"] = timeout
     r["failed"] = bool(why)
     r["why"] = "; ".join(why)
     return r
@@ -403,7 +416,7 @@ def run(bindir, servers, files, conns, reps, duration, scpu, ccpu, log=print, ba
                         n += 1
                         if why is None:
                             c0 = tree_cpu(srv.proc.pid)
-                            r = wrk(tmp, ccpu, c, fname, duration)
+                            r = wrk(tmp, ccpu, c, fname, duration, wrk_timeout(c, size))
                             c1 = tree_cpu(srv.proc.pid)
                             r["server_cpu_us_per_req"] = ((c1 - c0) * 1e6 / r["requests"]
                                                           if r["requests"] else 0.0)
@@ -601,6 +614,7 @@ def main(argv=None):
     path = write_json(a.out, stamp, {
         "duration_s": a.duration, "reps": a.reps, "server_cpu": a.server_cpu,
         "client_cpu": a.client_cpu, "wrk_timeout_s": WRK_TIMEOUT_S,
+        "wrk_timeout_fair_floor_bps": FAIR_FLOOR_BPS,
         "loadavg": [load0, load1]}, rows, recs)
     print("results: %s" % os.path.relpath(path, ROOT))
     failed = sum(r["failed"] for r in rows)
