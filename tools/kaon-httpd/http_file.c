@@ -177,14 +177,29 @@ uint32_t http_file_sum(void *arg, const void *p, size_t len)
 			      len);
 }
 
-/* The mapping's table of sums; without one (no memory, or the file shrank
- * while it was read: the handler zeroed pages) the stack sums the bytes. */
-static void sum_file(struct http_file *f)
+static bool same_time(struct timespec a, struct timespec b)
 {
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* The mapping's table of sums, made or taken from @p old (the entry this
+ * one replaces) if that is the same file unchanged; without one (too big,
+ * no memory, or the file shrank while it was read: the handler zeroed
+ * pages) the stack sums the bytes. */
+static void sum_file(struct http_file *f, const struct http_file *old)
+{
+	if (f->size > HTTP_SUM_MAX)
+		return;
 	size_t n = kaon_sum_table_len((size_t)f->size, HTTP_SUM_STRIDE);
 	f->sums = malloc(n * sizeof(*f->sums));
 	if (!f->sums)
 		return;
+	if (old && old->sums && !strcmp(old->path, f->path) && old->dev == f->dev &&
+	    old->ino == f->ino && old->size == f->size && same_time(old->mtim, f->mtim) &&
+	    same_time(old->ctim, f->ctim)) {
+		memcpy(f->sums, old->sums, n * sizeof(*f->sums));
+		return;
+	}
 	kaon_sum_table_fill(f->sums, f->map, (size_t)f->size, HTTP_SUM_STRIDE);
 	if (atomic_load(&f->torn)) {
 		free(f->sums);
@@ -244,8 +259,8 @@ static int slurp(struct http_file *f)
 	return 0;
 }
 
-static int open_file(const struct http_fcache *c, const char *rel, int64_t now,
-		     struct http_file **out)
+static int open_file(const struct http_fcache *c, const struct http_file *old, const char *rel,
+		     int64_t now, struct http_file **out)
 {
 	const struct http_root *root = c->root;
 	int fd = http_open_beneath(root, rel);
@@ -282,6 +297,10 @@ static int open_file(const struct http_fcache *c, const char *rel, int64_t now,
 	f->fd = fd;
 	f->size = st.st_size;
 	f->mtime = st.st_mtime;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->mtim = st.st_mtim;
+	f->ctim = st.st_ctim;
 	http_date(f->mtime, f->last_modified);
 	f->type = http_mime(typed);
 	f->born = now;
@@ -295,7 +314,7 @@ static int open_file(const struct http_fcache *c, const char *rel, int64_t now,
 	} else if (c->map) {
 		map_file(f);
 		if (f->map && c->sums)
-			sum_file(f);
+			sum_file(f, old);
 	}
 	*out = f;
 	return 0;
@@ -310,7 +329,7 @@ int http_fcache_get(struct http_fcache *c, const char *rel, int64_t now, struct 
 		*out = f;
 		return 0;
 	}
-	int r = open_file(c, rel, now, &f);
+	int r = open_file(c, *slot, rel, now, &f);
 	if (r < 0)
 		return r;
 	http_file_put(*slot); /* a connection still sending it keeps its own ref */

@@ -48,6 +48,11 @@
 /* Bytes per entry of a mapped file's table of sums: 2 bytes of table for
  * 64 of file (3%), at most 126 bytes read per range besides. */
 #define HTTP_SUM_STRIDE 64
+/* Larger files get no table: making one reads the whole file at open, on
+ * the vcpu every connection shares (8 MiB: a few ms). A file opened again
+ * unchanged (same inode, size, change and modification times) takes its
+ * table from the entry it replaces instead. */
+#define HTTP_SUM_MAX (8 << 20)
 
 struct http_file {
 	int refs;
@@ -59,6 +64,9 @@ struct http_file {
 	char *data;            /* the whole content, for small files */
 	const char *map;       /* or a read-only mapping of size bytes */
 	uint16_t *sums;        /* the mapping's prefix sums, or NULL */
+	dev_t dev;             /* identity, to reuse the sums on a reopen */
+	ino_t ino;
+	struct timespec mtim, ctim;
 	atomic_int torn;       /* the mapping faulted: the file shrank */
 	int map_slot;          /* in the SIGBUS handler's table */
 	int64_t born;          /* when it was opened (ns) */
