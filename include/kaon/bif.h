@@ -88,6 +88,40 @@ int kaon_bif_devargs_iface(const char *devargs, char *out, size_t outlen);
  */
 int kaon_bif_devargs_has_prog(const char *devargs);
 
+/**
+ * The unsigned value of @p key in a vdev string ("...,start_queue=2" gives
+ * 2 for "start_queue"), or @p dflt when it is absent or not a number.
+ */
+unsigned kaon_bif_devargs_uint(const char *devargs, const char *key, unsigned dflt);
+
+/**
+ * One af_xdp vdev per queue, for [dpdk] cores = N with bifurcation: DPDK
+ * 22.11's af_xdp PMD takes queue_count=N only where the interface reports N
+ * "combined" channels (ETHTOOL_GCHANNELS max_combined; a veth reports
+ * separate rx and tx ones and gets 1), but it takes start_queue=i with
+ * queue_count=1 on any queue. Vdev @p i of the set: "net_af_xdp<i>", the
+ * keys of @p devargs but its start_queue and queue_count, then
+ * start_queue=<its start_queue + i>,queue_count=1.
+ * @return 0; -ENOENT: not an af_xdp vdev; -ENAMETOOLONG: @p out too small.
+ */
+int kaon_bif_devargs_per_queue(const char *devargs, unsigned i, char *out, size_t outlen);
+
+/**
+ * The AF_XDP socket fds this process holds, in increasing order, at most
+ * @p max of them. The af_xdp PMD keeps its sockets to itself; a caller that
+ * compares the list before and after a queue's set-up learns that queue's.
+ * @return how many; negative errno (/proc/self/fd unreadable).
+ */
+int kaon_bif_xsk_fds(int *fds, int max);
+
+/**
+ * Put AF_XDP socket @p fd into the xsks_map of kaon's program attached to
+ * @p ifname, under receive queue @p queue: frames of kaon's that arrive on
+ * that queue go to that socket from then on.
+ * @return 0; -ENOENT (no kaon program: @p err says); other negative errno.
+ */
+int kaon_bif_xdp_put_xsk(const char *ifname, unsigned queue, int fd, char *err, size_t errlen);
+
 /** Counters of kaon's XDP program, summed over CPUs. */
 struct kaon_bif_xdp_stats {
 	uint64_t seen;      /**< frames the program ran on */
@@ -229,8 +263,9 @@ enum kaon_bif_flow_kind {
 
 /**
  * One flow rule as plain data; a DPDK build turns it into rte_flow items
- * and a QUEUE action (kaon_bif_flow_apply()). Ports and the mask are in host
- * byte order; a port range becomes several rules with power-of-two masks.
+ * and a QUEUE action, or an RSS action over nqueues queues
+ * (kaon_bif_flow_apply()). Ports and the mask are in host byte order; a
+ * port range becomes several rules with power-of-two masks.
  */
 struct kaon_bif_flow_rule {
 	enum kaon_bif_flow_kind kind;
@@ -238,6 +273,8 @@ struct kaon_bif_flow_rule {
 	uint16_t dst_port;        /**< TCP/UDP only */
 	uint16_t dst_port_mask;   /**< 0xffff: that one port */
 	uint16_t queue;           /**< rx queue the flow goes to */
+	uint16_t nqueues;         /**< > 1: spread over queue .. queue + nqueues - 1 by the
+				       symmetric Toeplitz hash of TCP/IPv4 (an RSS action) */
 };
 
 #define KAON_BIF_FLOW_ARP_TO_KAON 0x1u /**< add the ARP rule (see below) */

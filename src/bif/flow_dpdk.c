@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rte_flow mode on a DPDK port: isolated mode, then one rte_flow per rule
- * (eth / ipv4 / tcp|udp -> queue, or eth type ARP -> queue). Every refusal
- * is reported with the rule and the PMD's own words.
+ * (eth / ipv4 / tcp|udp -> queue, or TCP -> RSS over the cores' queues;
+ * eth type ARP -> queue). Every refusal is reported with the rule and the
+ * PMD's own words.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,10 +11,12 @@
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_flow.h>
 
 #include "kaon/bif.h"
+#include "kaon/dpdk.h"
 
 static const char *kind_name(enum kaon_bif_flow_kind k)
 {
@@ -51,6 +54,8 @@ struct flow_spec {
 	struct rte_flow_item_udp udp, udp_mask;
 	struct rte_flow_item pattern[4];
 	struct rte_flow_action_queue queue;
+	struct rte_flow_action_rss rss;
+	uint16_t queues[KAON_DPDK_MAX_QUEUES];
 	struct rte_flow_action actions[2];
 };
 
@@ -91,6 +96,23 @@ static void build(struct flow_spec *s, const struct kaon_bif_flow_rule *r)
 	s->pattern[i].type = RTE_FLOW_ITEM_TYPE_END;
 	s->queue.index = r->queue;
 	s->actions[0] = (struct rte_flow_action){ .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &s->queue };
+	if (r->nqueues > 1 && r->kind == KAON_BIF_FLOW_TCP) {
+		/* One rule for all the cores' queues: the device hashes the
+		 * flow with kaon's symmetric key, so both directions of a
+		 * connection, and kaon's own choice of source ports, agree. */
+		unsigned n = r->nqueues < KAON_DPDK_MAX_QUEUES ? r->nqueues : KAON_DPDK_MAX_QUEUES;
+		for (unsigned q = 0; q < n; q++)
+			s->queues[q] = (uint16_t)(r->queue + q);
+		s->rss = (struct rte_flow_action_rss){
+			.func = RTE_ETH_HASH_FUNCTION_TOEPLITZ,
+			.types = RTE_ETH_RSS_NONFRAG_IPV4_TCP,
+			.key_len = 40,
+			.key = kaon_rss_key_sym,
+			.queue_num = n,
+			.queue = s->queues,
+		};
+		s->actions[0] = (struct rte_flow_action){ .type = RTE_FLOW_ACTION_TYPE_RSS, .conf = &s->rss };
+	}
 	s->actions[1].type = RTE_FLOW_ACTION_TYPE_END;
 }
 
@@ -109,8 +131,9 @@ int kaon_bif_flow_apply(uint16_t port_id, const struct kaon_bif_flow_rule *r, in
 		char what[96];
 
 		build(&s, &r[i]);
-		snprintf(what, sizeof(what), "rule %d (%s dst port %u/0x%04x -> queue %u)", i,
-			 kind_name(r[i].kind), r[i].dst_port, r[i].dst_port_mask, r[i].queue);
+		snprintf(what, sizeof(what), "rule %d (%s dst port %u/0x%04x -> queue %u%s)", i,
+			 kind_name(r[i].kind), r[i].dst_port, r[i].dst_port_mask, r[i].queue,
+			 r[i].nqueues > 1 ? " and on, by RSS" : "");
 		rc = rte_flow_validate(port_id, &attr, s.pattern, s.actions, &fe);
 		if (rc == 0) {
 			made[i] = rte_flow_create(port_id, &attr, s.pattern, s.actions, &fe);

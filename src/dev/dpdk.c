@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 
 #include "dev/capture.h"
 
@@ -40,7 +41,12 @@
  * after start-up: the port id, the RSS key and redirection table, the
  * queues' hand-off rings (each written by many, read by its owner only). */
 struct kaon_dpdk_port {
-	uint16_t port;
+	uint16_t port;               /* the first ethdev */
+	/* The ethdevs: one with nq queues, or one per queue (af_xdp vdevs on a
+	 * device that reports no combined channels, one queue each). */
+	unsigned nports;
+	uint16_t eport[KAON_DPDK_MAX_QUEUES];
+	unsigned char state[KAON_DPDK_MAX_QUEUES]; /* PORT_* of each ethdev */
 	unsigned nq;                 /* queue pairs: one per core */
 	unsigned nrxq;               /* receive queues (fewer: the rest only by hand-off) */
 	enum kaon_dpdk_steer steer;
@@ -57,7 +63,8 @@ struct kaon_dpdk_port {
 struct kaon_dpdk {
 	struct kn_dev dev;           /* first: kn_dev.priv points back here */
 	uint16_t port;
-	uint16_t qid;                /* its queue pair */
+	uint16_t qid;                /* its core: the port's queue pair qid */
+	uint16_t hwq;                /* that pair's queue on ethdev port (0 with one ethdev per queue) */
 	struct kaon_dpdk_port *pp;
 	struct rte_mempool *pool;
 	struct rte_ring *in;         /* frames other cores hand to this one */
@@ -168,7 +175,7 @@ void kaon_dpdk_eal_cleanup(void)
 static uint16_t rx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct kaon_dpdk *p = dev->priv;
-	uint16_t got = rte_eth_rx_burst(p->port, p->qid, pkts, n);
+	uint16_t got = rte_eth_rx_burst(p->port, p->hwq, pkts, n);
 	p->st.rx += got;
 	if (__builtin_expect(p->rx_loss_ppm != 0, 0))
 		got = drop_some(p, pkts, got, p->rx_loss_ppm);
@@ -197,7 +204,7 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct kaon_dpdk *p = dev->priv;
 	if (!p->linearize && __builtin_expect(p->tx_loss_ppm == 0, 1)) {
-		uint16_t sent = rte_eth_tx_burst(p->port, p->qid, pkts, n);
+		uint16_t sent = rte_eth_tx_burst(p->port, p->hwq, pkts, n);
 		p->st.tx += sent;
 		return sent;
 	}
@@ -237,7 +244,7 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 		}
 		pkts[k++] = m;
 	}
-	uint16_t sent = k ? rte_eth_tx_burst(p->port, p->qid, pkts, k) : 0;
+	uint16_t sent = k ? rte_eth_tx_burst(p->port, p->hwq, pkts, k) : 0;
 	p->st.tx += sent;
 	if (sent < k && gone)
 		memmove(pkts + sent + gone, pkts + sent, (size_t)(k - sent) * sizeof(*pkts));
@@ -246,7 +253,7 @@ static uint16_t tx_burst(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t n)
 
 void kaon_dpdk_tx_reclaim(struct kaon_dpdk *p)
 {
-	rte_eth_tx_burst(p->port, p->qid, NULL, 0);
+	rte_eth_tx_burst(p->port, p->hwq, NULL, 0);
 }
 
 static const struct kn_dev_ops dpdk_ops = {
@@ -361,7 +368,7 @@ static uint16_t rx_burst_mq(struct kn_dev *dev, struct rte_mbuf **pkts, uint16_t
 	uint16_t got = take_handed(p, pkts, n);
 	if (!p->has_rx || got == n)
 		return got;
-	uint16_t r = rte_eth_rx_burst(p->port, p->qid, pkts + got, (uint16_t)(n - got));
+	uint16_t r = rte_eth_rx_burst(p->port, p->hwq, pkts + got, (uint16_t)(n - got));
 	p->st.rx += r;
 	if (__builtin_expect(p->rx_loss_ppm != 0, 0))
 		r = drop_some(p, pkts + got, r, p->rx_loss_ppm);
@@ -469,12 +476,14 @@ static int rss_program(struct kaon_dpdk_port *pp, char *err, size_t errlen)
 
 enum { PORT_UNTOUCHED, PORT_CONFIGURED, PORT_STARTED };
 
-static void port_free(struct kaon_dpdk_port *pp, int state)
+static void port_free(struct kaon_dpdk_port *pp)
 {
-	if (state == PORT_STARTED)
-		rte_eth_dev_stop(pp->port);
-	if (state != PORT_UNTOUCHED)
-		rte_eth_dev_close(pp->port);
+	for (unsigned e = 0; e < pp->nports; e++) {
+		if (pp->state[e] == PORT_STARTED)
+			rte_eth_dev_stop(pp->eport[e]);
+		if (pp->state[e] != PORT_UNTOUCHED)
+			rte_eth_dev_close(pp->eport[e]);
+	}
 	for (unsigned i = 0; i < pp->nq; i++) {
 		struct kaon_dpdk *p = pp->q[i];
 		if (!p)
@@ -504,6 +513,248 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
 	return kaon_dpdk_port_open_mq(out, 1, c, port_id, link_wait_ms, err, errlen);
 }
 
+/*
+ * One ethdev per queue: ports port_id .. port_id + nq - 1 are the same
+ * driver on the same interface, one queue each, and port_id alone has too
+ * few. That is how af_xdp runs N queues where DPDK 22.11's PMD refuses
+ * queue_count=N (an interface that reports no "combined" channels, a veth):
+ * one vdev per queue with start_queue=i (kaon_bif_devargs_per_queue).
+ */
+static int one_port_per_queue(uint16_t port_id, unsigned nq, const struct rte_eth_dev_info *info)
+{
+	if (nq < 2 || info->max_tx_queues >= nq || info->if_index == 0)
+		return 0;
+	for (unsigned i = 1; i < nq; i++) {
+		struct rte_eth_dev_info o;
+		if (!rte_eth_dev_is_valid_port((uint16_t)(port_id + i)) ||
+		    rte_eth_dev_info_get((uint16_t)(port_id + i), &o) < 0 ||
+		    o.if_index != info->if_index || strcmp(o.driver_name, info->driver_name) ||
+		    o.max_rx_queues < 1 || o.max_tx_queues < 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* What every ethdev of the port is set up with, and what set-up found. */
+struct setup {
+	const kaon_config *c;
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	int socket;
+	int af_xdp;
+	int bif_xdp;                 /* one vdev per queue under kaon's XDP program */
+	char ifname[IF_NAMESIZE];
+	int xsk[KAON_DPDK_MAX_QUEUES]; /* each vdev's AF_XDP socket (bif_xdp) */
+	unsigned xsk_queue[KAON_DPDK_MAX_QUEUES];
+	uint16_t nrx, ntx, mtu;
+};
+
+#ifdef KAON_HAVE_BIF
+/* Before vdev e's queue is set up (the PMD loads and attaches its own copy
+ * of kaon's program then): take the copy the vdev before attached off, or
+ * the PMD's attach fails. Its socket goes into the last copy's map at the
+ * end (bif_xsks_put). */
+static int bif_before(struct setup *s, unsigned e, int *before, int *nbefore, char *err,
+		      size_t errlen)
+{
+	if (!s->bif_xdp)
+		return 0;
+	if (e > 0) {
+		int rc = kaon_bif_xdp_detach(s->ifname);
+		if (rc < 0) {
+			say(err, errlen, "%s: cannot detach the XDP program before queue %u: %s",
+			    s->ifname, e, strerror(-rc));
+			return rc;
+		}
+	}
+	*nbefore = kaon_bif_xsk_fds(before, 2 * KAON_DPDK_MAX_QUEUES);
+	return *nbefore < 0 ? *nbefore : 0;
+}
+
+/* After vdev e's queue set-up: its socket is the one AF_XDP fd it opened. */
+static int bif_after(struct setup *s, unsigned e, const int *before, int nbefore, char *err,
+		     size_t errlen)
+{
+	if (!s->bif_xdp)
+		return 0;
+	int now[2 * KAON_DPDK_MAX_QUEUES], n = kaon_bif_xsk_fds(now, 2 * KAON_DPDK_MAX_QUEUES);
+	int found = -1, nnew = 0;
+	for (int i = 0; i < n; i++) {
+		int old = 0;
+		for (int j = 0; j < nbefore && !old; j++)
+			old = now[i] == before[j];
+		if (!old) {
+			found = now[i];
+			nnew++;
+		}
+	}
+	if (nnew != 1) {
+		say(err, errlen, "%s: queue %u: expected one new AF_XDP socket, found %d", s->ifname,
+		    e, nnew);
+		return -EIO;
+	}
+	s->xsk[e] = found;
+	const struct rte_devargs *da = s->info.device ? rte_dev_devargs(s->info.device) : NULL;
+	char args[512];
+	snprintf(args, sizeof(args), "net_af_xdp,%s", da && da->args ? da->args : "");
+	s->xsk_queue[e] = kaon_bif_devargs_uint(args, "start_queue", 0);
+	return 0;
+}
+
+/* Every vdev's socket into the map of the one copy of the program that
+ * stayed attached (the last vdev's, which holds its own already). */
+static int bif_xsks_put(struct setup *s, unsigned nports, char *err, size_t errlen)
+{
+	for (unsigned e = 0; s->bif_xdp && e + 1 < nports; e++) {
+		char why[256];
+		int rc = kaon_bif_xdp_put_xsk(s->ifname, s->xsk_queue[e], s->xsk[e], why, sizeof(why));
+		if (rc < 0) {
+			say(err, errlen, "%s", why);
+			return rc;
+		}
+	}
+	return 0;
+}
+#else
+static int bif_before(struct setup *s, unsigned e, int *before, int *nbefore, char *err,
+		      size_t errlen)
+{
+	(void)s, (void)e, (void)before, (void)nbefore, (void)err, (void)errlen;
+	return 0;
+}
+static int bif_after(struct setup *s, unsigned e, const int *before, int nbefore, char *err,
+		     size_t errlen)
+{
+	(void)s, (void)e, (void)before, (void)nbefore, (void)err, (void)errlen;
+	return 0;
+}
+static int bif_xsks_put(struct setup *s, unsigned nports, char *err, size_t errlen)
+{
+	(void)s, (void)nports, (void)err, (void)errlen;
+	return 0;
+}
+#endif
+
+/* Configure, set up the queues of and start ethdev e of @p pp: all the
+ * queue pairs, or (one ethdev per queue) queue pair e as its queue 0. */
+static int ethdev_setup(struct kaon_dpdk_port *pp, unsigned e, struct setup *s, char *err,
+			size_t errlen)
+{
+	const kaon_config *c = s->c;
+	uint16_t port_id = pp->eport[e];
+	unsigned first = pp->nports > 1 ? e : 0, count = pp->nports > 1 ? 1 : pp->nq;
+	unsigned nrxq = 0;
+	for (unsigned i = first; i < first + count; i++)
+		nrxq += pp->q[i]->has_rx;
+	int rc;
+	(void)c;
+#ifdef KAON_HAVE_BIF
+	/* rte_flow bifurcation: only flows matching our rules reach this port
+	 * (isolated mode must be set before the port is configured). */
+	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
+		char why[256];
+		rc = kaon_bif_flow_isolate(port_id, why, sizeof(why));
+		if (rc < 0) {
+			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
+			return rc;
+		}
+	}
+#endif
+	rc = rte_eth_dev_configure(port_id, (uint16_t)nrxq, (uint16_t)count, &s->conf);
+	if (rc < 0) {
+		say(err, errlen, "rte_eth_dev_configure(port %u, %u rx, %u tx queues): %s", port_id,
+		    nrxq, count, rte_strerror(-rc));
+		return -EIO;
+	}
+	pp->state[e] = PORT_CONFIGURED;
+	uint16_t nrx = (uint16_t)c->dpdk.rx_desc, ntx = (uint16_t)c->dpdk.tx_desc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nrx, &ntx);
+	if (rc < 0) {
+		say(err, errlen, "rte_eth_dev_adjust_nb_rx_tx_desc(port %u): %s", port_id,
+		    rte_strerror(-rc));
+		return -EIO;
+	}
+	/* DPDK 22.11's af_xdp PMD hands the kernel 2048 fill-ring buffers
+	 * whatever nb_rx_desc says. With an RX ring smaller than that, a burst
+	 * fills the RX ring while fill buffers remain; the kernel's copy path
+	 * then takes fill buffers for frames it cannot post (XDP_STATISTICS
+	 * rx_ring_full) and they never come back, while the PMD refills the
+	 * fill ring only for frames it receives. Once it is empty no frame is
+	 * ever received again: the port is dead for good (seen on the veth
+	 * testbed: fill ring prod == cons, rx ring empty, every frame counted
+	 * as rx_dropped / imissed). An RX ring at least as large as the fill
+	 * ring can never be full. */
+	if (s->af_xdp && nrx < KAON_AF_XDP_FILL_BUFS)
+		nrx = KAON_AF_XDP_FILL_BUFS;
+	s->nrx = nrx;
+	s->ntx = ntx;
+	for (unsigned i = first; i < first + count; i++) {
+		struct kaon_dpdk *p = pp->q[i];
+		if (p->has_rx) {
+			int before[2 * KAON_DPDK_MAX_QUEUES], nbefore = 0;
+			rc = bif_before(s, e, before, &nbefore, err, errlen);
+			if (rc < 0)
+				return rc;
+			struct rte_eth_rxconf rxq = s->info.default_rxconf;
+			rxq.offloads = s->conf.rxmode.offloads;
+			rc = rte_eth_rx_queue_setup(port_id, p->hwq, nrx, (unsigned)s->socket, &rxq,
+						    p->pool);
+			if (rc < 0) {
+				say(err, errlen, "rte_eth_rx_queue_setup(port %u, queue %u): %s",
+				    port_id, p->hwq, rte_strerror(-rc));
+				return -EIO;
+			}
+			rc = bif_after(s, e, before, nbefore, err, errlen);
+			if (rc < 0)
+				return rc;
+		}
+		struct rte_eth_txconf txq = s->info.default_txconf;
+		txq.offloads = s->conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(port_id, p->hwq, ntx, (unsigned)s->socket, &txq);
+		if (rc < 0) {
+			say(err, errlen, "rte_eth_tx_queue_setup(port %u, queue %u): %s", port_id,
+			    p->hwq, rte_strerror(-rc));
+			return -EIO;
+		}
+	}
+	uint16_t mtu = 0;
+	if (rte_eth_dev_get_mtu(port_id, &mtu) < 0 || mtu == 0)
+		mtu = 1500;
+	if (c->port0.mtu && c->port0.mtu != mtu && rte_eth_dev_set_mtu(port_id, (uint16_t)c->port0.mtu) == 0)
+		mtu = (uint16_t)c->port0.mtu;
+	else if (c->port0.mtu && c->port0.mtu < mtu)
+		mtu = (uint16_t)c->port0.mtu; /* the port refused; stay below what we asked */
+	if (e == 0 || mtu < s->mtu)
+		s->mtu = mtu;
+	rc = rte_eth_dev_start(port_id);
+	if (rc < 0) {
+		say(err, errlen, "rte_eth_dev_start(port %u): %s", port_id, rte_strerror(-rc));
+		return -EIO;
+	}
+	pp->state[e] = PORT_STARTED;
+#ifdef KAON_HAVE_BIF
+	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
+		struct kaon_bif_flow_rule rules[KAON_BIF_FLOW_MAX_RULES];
+		char why[256];
+		int n = kaon_bif_flow_rules(c, 0, 0, rules, KAON_BIF_FLOW_MAX_RULES);
+		/* Several queues: kaon's TCP flows spread over them with the
+		 * port's symmetric key (an RSS action); the rest reaches queue
+		 * 0, as with RSS. */
+		for (int i = 0; i < n; i++)
+			if (rules[i].kind == KAON_BIF_FLOW_TCP)
+				rules[i].nqueues = (uint16_t)count;
+		rc = n < 0 ? n : kaon_bif_flow_apply(port_id, rules, n, why, sizeof(why));
+		if (rc < 0) {
+			if (n < 0)
+				snprintf(why, sizeof(why), "cannot build the rules: %s", strerror(-n));
+			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
+			return -EIO;
+		}
+	}
+#endif
+	return 0;
+}
+
 int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
 			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
 {
@@ -517,17 +768,22 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 		    KAON_DPDK_MAX_QUEUES);
 		return -EINVAL;
 	}
-	struct rte_eth_dev_info info;
-	int rc = rte_eth_dev_info_get(port_id, &info);
+	struct setup s;
+	memset(&s, 0, sizeof(s));
+	s.c = c;
+	struct rte_eth_dev_info *info = &s.info;
+	int rc = rte_eth_dev_info_get(port_id, info);
 	if (rc < 0) {
 		say(err, errlen, "rte_eth_dev_info_get(port %u): %s", port_id, rte_strerror(-rc));
 		return rc;
 	}
-	if (info.max_tx_queues < nq) {
+	int split = one_port_per_queue(port_id, nq, info);
+	if (!split && info->max_tx_queues < nq) {
 		say(err, errlen, "%s: [dpdk] cores = %u needs a transmit queue per core; port %u "
-				 "(%s) has %u (af_xdp: queue_count=N, af_packet: qpairs=N, memif: "
-				 "rsize and both ends' cores)", c->path, nq, port_id,
-		    info.driver_name, info.max_tx_queues);
+				 "(%s) has %u (af_xdp: queue_count=N, or one vdev per queue with "
+				 "start_queue=i; af_packet: qpairs=N, memif: rsize and both ends' "
+				 "cores)", c->path, nq, port_id,
+		    info->driver_name, info->max_tx_queues);
 		return -EINVAL;
 	}
 	struct kaon_dpdk_port *pp = calloc(1, sizeof(*pp));
@@ -535,21 +791,38 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 		return -ENOMEM;
 	pp->port = port_id;
 	pp->nq = nq;
+	pp->nports = split ? nq : 1;
+	for (unsigned e = 0; e < pp->nports; e++)
+		pp->eport[e] = (uint16_t)(port_id + e);
 	pp->nrxq = c->dpdk.rx_queues && c->dpdk.rx_queues < nq ? c->dpdk.rx_queues : nq;
-	if (pp->nrxq > info.max_rx_queues)
-		pp->nrxq = info.max_rx_queues ? info.max_rx_queues : 1;
+	if (split)
+		pp->nrxq = nq; /* an af_xdp queue transmits through its receive socket */
+	else if (pp->nrxq > info->max_rx_queues)
+		pp->nrxq = info->max_rx_queues ? info->max_rx_queues : 1;
 	pp->steer = nq == 1 ? KAON_STEER_ONE
-		  : rss_wanted(&info, c, nq, pp->nrxq) ? KAON_STEER_RSS : KAON_STEER_SOFT;
-	pp->keylen = info.hash_key_size >= 4 ? info.hash_key_size : 40;
+		  : rss_wanted(info, c, nq, pp->nrxq) ? KAON_STEER_RSS : KAON_STEER_SOFT;
+#ifdef KAON_HAVE_BIF
+	/* rte_flow spreads kaon's flows with an RSS action over the queues,
+	 * whose table the device keeps to itself: each core checks what it
+	 * gets by hashing it, and hands on what the device put elsewhere. */
+	if (c->bif.mode == KAON_BIF_RTE_FLOW && nq > 1)
+		pp->steer = KAON_STEER_SOFT;
+#endif
+	pp->keylen = info->hash_key_size >= 4 ? info->hash_key_size : 40;
 	memcpy(pp->key, kaon_rss_key_sym, pp->keylen);
-	pp->reta_size = pp->steer == KAON_STEER_RSS ? info.reta_size : 128;
+	pp->reta_size = pp->steer == KAON_STEER_RSS ? info->reta_size : 128;
 	for (unsigned i = 0; i < pp->reta_size; i++)
 		pp->reta[i] = (uint16_t)(i % nq);
 	atomic_init(&pp->refs, nq);
-	int socket = rte_eth_dev_socket_id(port_id);
-	if (socket < 0)
-		socket = (int)rte_socket_id();
-	int af_xdp = !strcmp(info.driver_name, "net_af_xdp");
+	s.socket = rte_eth_dev_socket_id(port_id);
+	if (s.socket < 0)
+		s.socket = (int)rte_socket_id();
+	int socket = s.socket;
+	int af_xdp = s.af_xdp = !strcmp(info->driver_name, "net_af_xdp");
+#ifdef KAON_HAVE_BIF
+	s.bif_xdp = split && af_xdp && c->bif.mode == KAON_BIF_XDP &&
+		    if_indextoname(info->if_index, s.ifname) != NULL;
+#endif
 	/*
 	 * A pool per queue rather than one shared pool with per-lcore caches:
 	 * each core's stack reckons its buffer budget against the pool its
@@ -563,13 +836,14 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 		struct kaon_dpdk *p = rte_zmalloc_socket("kaon_dpdk", sizeof(*p), RTE_CACHE_LINE_SIZE,
 							 socket);
 		if (!p) {
-			port_free(pp, PORT_UNTOUCHED);
+			port_free(pp);
 			return -ENOMEM;
 		}
 		pp->q[i] = p;
 		p->pp = pp;
-		p->port = port_id;
+		p->port = pp->eport[split ? i : 0];
 		p->qid = (uint16_t)i;
+		p->hwq = (uint16_t)(split ? 0 : i);
 		p->has_rx = i < pp->nrxq;
 		char name[RTE_MEMPOOL_NAMESIZE];
 		if (i == 0)
@@ -581,7 +855,7 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 			say(err, errlen, "cannot create a mempool of %u mbufs%s: %s (raise [dpdk] "
 					 "memory)", c->dpdk.nb_mbufs, nq > 1 ? " for each core" : "",
 			    rte_strerror(rte_errno));
-			port_free(pp, PORT_UNTOUCHED);
+			port_free(pp);
 			return -ENOMEM;
 		}
 		if (nq > 1) {
@@ -590,125 +864,62 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 			if (!p->in) {
 				say(err, errlen, "cannot create the hand-off ring of core %u: %s", i,
 				    rte_strerror(rte_errno));
-				port_free(pp, PORT_UNTOUCHED);
+				port_free(pp);
 				return -ENOMEM;
 			}
 		}
 	}
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
+	struct rte_eth_conf *conf = &s.conf;
 	uint64_t want_tx = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
 			   RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-	conf.txmode.offloads = info.tx_offload_capa & want_tx;
-	conf.rxmode.offloads = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
+	conf->txmode.offloads = info->tx_offload_capa & want_tx;
+	conf->rxmode.offloads = info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
 	uint32_t flags = 0;
-	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+	if (conf->txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
 		flags |= KN_DEV_TX_IP_CKSUM;
-	if ((conf.txmode.offloads & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
+	if ((conf->txmode.offloads & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
 	    (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM))
 		flags |= KN_DEV_TX_L4_CKSUM;
 	else
-		conf.txmode.offloads &= ~(RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
-	if ((conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_CHECKSUM) == RTE_ETH_RX_OFFLOAD_CHECKSUM)
+		conf->txmode.offloads &= ~(RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+	if ((conf->rxmode.offloads & RTE_ETH_RX_OFFLOAD_CHECKSUM) == RTE_ETH_RX_OFFLOAD_CHECKSUM)
 		flags |= KN_DEV_RX_CKSUM;
 	else
-		conf.rxmode.offloads = 0;
+		conf->rxmode.offloads = 0;
 	int linearize = 0;
-	if (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+	if (conf->txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		flags |= KN_DEV_TX_MULTI_SEG;
 	else
 		linearize = 1;
 	if (pp->steer == KAON_STEER_RSS) {
 		/* Only TCP over IPv4 is hashed: everything else reaches queue
 		 * 0, where the software path sends it too. */
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_key = pp->key;
-		conf.rx_adv_conf.rss_conf.rss_key_len = (uint8_t)pp->keylen;
-		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf->rx_adv_conf.rss_conf.rss_key = pp->key;
+		conf->rx_adv_conf.rss_conf.rss_key_len = (uint8_t)pp->keylen;
+		conf->rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_NONFRAG_IPV4_TCP;
 	}
-#ifdef KAON_HAVE_BIF
-	/* rte_flow bifurcation: only flows matching our rules reach this port
-	 * (isolated mode must be set before the port is configured). */
-	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
-		char why[256];
-		rc = kaon_bif_flow_isolate(port_id, why, sizeof(why));
+	for (unsigned e = 0; e < pp->nports; e++) {
+		rc = ethdev_setup(pp, e, &s, err, errlen);
 		if (rc < 0) {
-			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
-			goto fail;
+			port_free(pp);
+			return rc;
 		}
 	}
-#endif
-	rc = rte_eth_dev_configure(port_id, (uint16_t)pp->nrxq, (uint16_t)nq, &conf);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_dev_configure(port %u, %u rx, %u tx queues): %s", port_id,
-		    pp->nrxq, nq, rte_strerror(-rc));
-		goto fail;
-	}
-	uint16_t nrx = (uint16_t)c->dpdk.rx_desc, ntx = (uint16_t)c->dpdk.tx_desc;
-	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nrx, &ntx);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_dev_adjust_nb_rx_tx_desc(port %u): %s", port_id,
-		    rte_strerror(-rc));
-		goto fail;
-	}
-	/* DPDK 22.11's af_xdp PMD hands the kernel 2048 fill-ring buffers
-	 * whatever nb_rx_desc says. With an RX ring smaller than that, a burst
-	 * fills the RX ring while fill buffers remain; the kernel's copy path
-	 * then takes fill buffers for frames it cannot post (XDP_STATISTICS
-	 * rx_ring_full) and they never come back, while the PMD refills the
-	 * fill ring only for frames it receives. Once it is empty no frame is
-	 * ever received again: the port is dead for good (seen on the veth
-	 * testbed: fill ring prod == cons, rx ring empty, every frame counted
-	 * as rx_dropped / imissed). An RX ring at least as large as the fill
-	 * ring can never be full. */
-	if (af_xdp && nrx < KAON_AF_XDP_FILL_BUFS)
-		nrx = KAON_AF_XDP_FILL_BUFS;
-	for (unsigned i = 0; i < nq; i++) {
-		struct kaon_dpdk *p = pp->q[i];
-		if (p->has_rx) {
-			struct rte_eth_rxconf rxq = info.default_rxconf;
-			rxq.offloads = conf.rxmode.offloads;
-			rc = rte_eth_rx_queue_setup(port_id, (uint16_t)i, nrx, (unsigned)socket, &rxq,
-						    p->pool);
-			if (rc < 0) {
-				say(err, errlen, "rte_eth_rx_queue_setup(port %u, queue %u): %s",
-				    port_id, i, rte_strerror(-rc));
-				goto fail;
-			}
-		}
-		struct rte_eth_txconf txq = info.default_txconf;
-		txq.offloads = conf.txmode.offloads;
-		rc = rte_eth_tx_queue_setup(port_id, (uint16_t)i, ntx, (unsigned)socket, &txq);
-		if (rc < 0) {
-			say(err, errlen, "rte_eth_tx_queue_setup(port %u, queue %u): %s", port_id, i,
-			    rte_strerror(-rc));
-			goto fail;
-		}
-	}
-	uint16_t mtu = 0;
-	if (rte_eth_dev_get_mtu(port_id, &mtu) < 0 || mtu == 0)
-		mtu = 1500;
-	if (c->port0.mtu && c->port0.mtu != mtu && rte_eth_dev_set_mtu(port_id, (uint16_t)c->port0.mtu) == 0)
-		mtu = (uint16_t)c->port0.mtu;
-	else if (c->port0.mtu && c->port0.mtu < mtu)
-		mtu = (uint16_t)c->port0.mtu; /* the port refused; stay below what we asked */
-	rc = rte_eth_dev_start(port_id);
-	if (rc < 0) {
-		say(err, errlen, "rte_eth_dev_start(port %u): %s", port_id, rte_strerror(-rc));
-		goto fail;
-	}
-	if (pp->steer == KAON_STEER_RSS && (rc = rss_program(pp, err, errlen)) < 0) {
-		port_free(pp, PORT_STARTED);
+	if ((rc = bif_xsks_put(&s, pp->nports, err, errlen)) < 0 ||
+	    (pp->steer == KAON_STEER_RSS && (rc = rss_program(pp, err, errlen)) < 0)) {
+		port_free(pp);
 		return rc;
 	}
+	uint16_t nrx = s.nrx, ntx = s.ntx, mtu = s.mtu;
 	/* What a burst can fill before a poll drains it: af_xdp's fill ring,
 	 * af_packet's ring (framecnt), else the RX ring. */
 	unsigned rx_frames;
 	if (af_xdp) {
 		rx_frames = RTE_MIN((unsigned)nrx, (unsigned)KAON_AF_XDP_FILL_BUFS);
-	} else if (!strcmp(info.driver_name, "net_af_packet")) {
+	} else if (!strcmp(info->driver_name, "net_af_packet")) {
 		/* Its ring: framecnt, which kaon_config_eal_argv() sets. */
-		const struct rte_devargs *da = info.device ? rte_dev_devargs(info.device) : NULL;
+		const struct rte_devargs *da = info->device ? rte_dev_devargs(info->device) : NULL;
 		rx_frames = kaon_conf_af_packet_frames(da && da->args ? da->args : "");
 	} else {
 		rx_frames = nrx;
@@ -718,27 +929,12 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 	 * nb_rx_desc, then its completion ring, drained at every tx burst);
 	 * af_packet copies and frees at once. */
 	unsigned tx_held;
-	if (!strcmp(info.driver_name, "net_af_packet") || !strcmp(info.driver_name, "net_memif"))
+	if (!strcmp(info->driver_name, "net_af_packet") || !strcmp(info->driver_name, "net_memif"))
 		tx_held = 0;   /* both copy the frame out and free it at once */
 	else if (af_xdp)
 		tx_held = RTE_MAX(nrx, ntx);
 	else
 		tx_held = ntx;
-#ifdef KAON_HAVE_BIF
-	if (c->bif.mode == KAON_BIF_RTE_FLOW) {
-		struct kaon_bif_flow_rule rules[KAON_BIF_FLOW_MAX_RULES];
-		char why[256];
-		int n = kaon_bif_flow_rules(c, 0, 0, rules, KAON_BIF_FLOW_MAX_RULES);
-		rc = n < 0 ? n : kaon_bif_flow_apply(port_id, rules, n, why, sizeof(why));
-		if (rc < 0) {
-			if (n < 0)
-				snprintf(why, sizeof(why), "cannot build the rules: %s", strerror(-n));
-			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
-			port_free(pp, PORT_STARTED);
-			return -EIO;
-		}
-	}
-#endif
 	struct rte_ether_addr mac;
 	rte_eth_macaddr_get(port_id, &mac);
 	if (!rte_is_valid_assigned_ether_addr(&mac)) {
@@ -771,9 +967,6 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(pp->q[0]); waited += 10)
 		usleep(10000);
 	return 0;
-fail:
-	port_free(pp, PORT_CONFIGURED);
-	return -EIO;
 }
 
 struct kn_dev *kaon_dpdk_dev(struct kaon_dpdk *p)
@@ -884,5 +1077,5 @@ void kaon_dpdk_port_close(struct kaon_dpdk *p)
 	/* The last core to let go stops the port: until then the others'
 	 * queues, and the frames handed between them, stay valid. */
 	if (atomic_fetch_sub(&p->pp->refs, 1) == 1)
-		port_free(p->pp, PORT_STARTED);
+		port_free(p->pp);
 }

@@ -72,11 +72,6 @@ int kaon_user_group_start(struct kaon_user_group **out, const kaon_config *c, ui
 			  const kaon_vcpu_opts *vo, const int *cpus, int ncpus)
 {
 	unsigned n = c->dpdk.cores ? c->dpdk.cores : 1;
-	if (n > 1 && c->bif.mode != KAON_BIF_OFF) {
-		fprintf(stderr, "kaon: %s: [bifurcation] with [dpdk] cores = %u is not supported yet "
-				"(one AF_XDP socket or flow rule per queue is missing)\n", c->path, n);
-		return -EINVAL;
-	}
 	struct kaon_user_group *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;

@@ -389,6 +389,21 @@ static int bif_prepare(kaon_config *c)
 			return -ENAMETOOLONG;
 		}
 	}
+	/* Several cores: one vdev (one AF_XDP socket) per queue. */
+	unsigned n = c->dpdk.cores;
+	if (n > 1) {
+		char one[sizeof(c->dpdk.vdev[0])];
+		memcpy(one, c->dpdk.vdev[0], sizeof(one));
+		for (unsigned i = 0; i < n; i++)
+			if (i >= KAON_CONF_MAX_DEVARGS ||
+			    kaon_bif_devargs_per_queue(one, i, c->dpdk.vdev[i], sizeof(one)) < 0) {
+				fprintf(stderr, "kaon: %s: cannot make one af_xdp vdev for each of "
+						"the %u cores (at most %d)\n", c->path, n,
+					KAON_CONF_MAX_DEVARGS);
+				return -EINVAL;
+			}
+		c->dpdk.n_vdev = (int)n;
+	}
 	return 0;
 }
 
