@@ -89,6 +89,16 @@ enum kaon_dpdk_steer kaon_dpdk_steering(const struct kaon_dpdk *p);
 unsigned kaon_dpdk_flow_queue(const struct kaon_dpdk *p, uint32_t rip, uint16_t rport,
 			      uint32_t lip, uint16_t lport);
 
+/**
+ * UDP port @p port is bound on @p p's core: datagrams to it reach that core,
+ * whichever queue they arrive on (one owner core per port, the others hand
+ * them over). One core alone: nothing to do.
+ * @return 0; -EADDRINUSE: another core of the port has it bound.
+ */
+int kaon_dpdk_udp_claim(struct kaon_dpdk *p, uint16_t port);
+/** Undo kaon_dpdk_udp_claim() (no-op unless @p p's core holds @p port). */
+void kaon_dpdk_udp_release(struct kaon_dpdk *p, uint16_t port);
+
 /** 0x6d5a repeated: the symmetric Toeplitz key (both directions hash alike). */
 extern const uint8_t kaon_rss_key_sym[KAON_RSS_KEY_MAX];
 

@@ -354,6 +354,8 @@ ssize_t kn_udp_recvfrom(struct kn_udp *u, void *buf, size_t len,
 			uint32_t *ip, uint16_t *port);
 /** Unbind and free queued datagrams. */
 void kn_udp_close(struct kn_udp *u);
+/** The local port @p u is bound to (the one picked for port 0). */
+uint16_t kn_udp_port(const struct kn_udp *u);
 
 #ifdef __cplusplus
 }

@@ -55,6 +55,9 @@ struct kaon_dpdk_port {
 	uint16_t reta_size;
 	uint16_t reta[KAON_RETA_MAX];
 	_Atomic unsigned refs;       /* queues not closed yet */
+	/* The core each UDP port is bound on, plus one (0: none). Written at
+	 * bind and close, read by the cores that receive UDP. */
+	_Atomic uint8_t udp_owner[65536];
 	struct kaon_dpdk *q[KAON_DPDK_MAX_QUEUES];
 };
 
@@ -270,13 +273,63 @@ static inline uint32_t be32_at(const uint8_t *b)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+/* The core that owns a TCP flow, from the frame the peer sends: its
+ * source and destination as they are on the wire. */
+static inline int tcp_queue(const struct kaon_dpdk_port *pp, uint32_t sip, uint32_t dip,
+			    uint16_t sport, uint16_t dport)
+{
+	uint32_t h = kaon_rss_hash_tcp4(pp->key, pp->keylen, sip, dip, sport, dport);
+	return pp->reta[h % pp->reta_size];
+}
+
+static inline uint16_t be16_at(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+/* The core of a UDP port bound on one of the cores; -1: none. */
+static inline int udp_queue(const struct kaon_dpdk_port *pp, uint16_t port)
+{
+	return (int)atomic_load_explicit(&pp->udp_owner[port], memory_order_relaxed) - 1;
+}
+
+/*
+ * An ICMP message of @p len bytes at @p ic: an echo request is answered by
+ * the core that got it; an error goes to the core of the flow it quotes
+ * (the quoted datagram is one this side sent: its destination is the peer
+ * that would send the flow's frames). @return the core, or @p dflt.
+ */
+static int icmp_queue(const struct kaon_dpdk_port *pp, const uint8_t *ic, unsigned len, int self,
+		      int dflt)
+{
+	if (ic[0] == 8)
+		return self;
+	if ((ic[0] != 3 && ic[0] != 11 && ic[0] != 12) || len < 8 + 20)
+		return dflt;
+	const uint8_t *q = ic + 8;
+	unsigned qhl = (q[0] & 15u) * 4u;
+	if (qhl < 20 || len < 8 + qhl + 4 || (be16_at(q + 6) & 0x1fff))
+		return dflt;
+	const uint8_t *l4 = q + qhl;
+	if (q[9] == IPPROTO_TCP)
+		return tcp_queue(pp, be32_at(q + 16), be32_at(q + 12), be16_at(l4 + 2), be16_at(l4));
+	if (q[9] == IPPROTO_UDP) {
+		int o = udp_queue(pp, be16_at(l4));
+		return o >= 0 ? o : dflt;
+	}
+	return dflt;
+}
+
 /*
  * The queue (core) a received frame belongs to. TCP over IPv4 goes where
  * its 4-tuple's Toeplitz hash sends it, exactly as an RSS NIC with the
- * port's key and table would; everything a NIC does not hash for kaon
- * (UDP, ICMP, fragments, other protocols) goes to queue 0, where an RSS NIC
- * puts it too. ARP replies go to every core, since each keeps its own
- * neighbour table (the core that asked may not be the one that got the
+ * port's key and table would (with RSS the NIC did it already). UDP goes
+ * to the core its destination port is bound on (kaon_dpdk_udp_claim), an
+ * ICMP echo request stays where it arrived, an ICMP error goes to the core
+ * of the flow it quotes. Everything else a NIC does not hash for kaon
+ * (fragments, other protocols, UDP to no socket) goes to queue 0, where an
+ * RSS NIC puts it too. ARP replies go to every core, since each keeps its
+ * own neighbour table (the core that asked may not be the one that got the
  * answer); ARP requests are answered by the core that got them.
  */
 static int frame_queue(const struct kaon_dpdk_port *pp, const struct rte_mbuf *m, int self)
@@ -288,18 +341,28 @@ static int frame_queue(const struct kaon_dpdk_port *pp, const struct rte_mbuf *m
 	uint16_t et = (uint16_t)(f[12] << 8 | f[13]);
 	if (et == RTE_ETHER_TYPE_ARP)
 		return len >= 22 && f[20] == 0 && f[21] == 2 ? TO_ALL : self;
-	if (pp->steer != KAON_STEER_SOFT)
-		return self; /* the NIC hashed it already */
+	int soft = pp->steer == KAON_STEER_SOFT, dflt = soft ? 0 : self;
 	if (et != RTE_ETHER_TYPE_IPV4 || len < 14 + 20)
-		return 0;
+		return dflt;
 	const uint8_t *ip = f + 14;
 	unsigned ihl = (ip[0] & 15u) * 4u;
-	if ((ip[6] & 0x3f) || ip[7] || ip[9] != IPPROTO_TCP || len < 14 + ihl + 4)
-		return 0; /* a fragment, not TCP, or too short to say */
+	if ((ip[6] & 0x3f) || ip[7] || len < 14 + ihl + 4)
+		return dflt; /* a fragment, or too short to say */
 	const uint8_t *l4 = ip + ihl;
-	uint32_t h = kaon_rss_hash_tcp4(pp->key, pp->keylen, be32_at(ip + 12), be32_at(ip + 16),
-					(uint16_t)(l4[0] << 8 | l4[1]), (uint16_t)(l4[2] << 8 | l4[3]));
-	return pp->reta[h % pp->reta_size];
+	switch (ip[9]) {
+	case IPPROTO_TCP:
+		if (!soft)
+			return self; /* the NIC hashed it already */
+		return tcp_queue(pp, be32_at(ip + 12), be32_at(ip + 16), be16_at(l4), be16_at(l4 + 2));
+	case IPPROTO_UDP: {
+		int o = udp_queue(pp, be16_at(l4 + 2));
+		return o >= 0 ? o : dflt;
+	}
+	case IPPROTO_ICMP:
+		return icmp_queue(pp, l4, len - 14u - ihl, self, dflt);
+	default:
+		return dflt;
+	}
 }
 
 /* @return 1 when the owner's ring took @p m; else it is dropped, counted. */
@@ -1003,6 +1066,23 @@ unsigned kaon_dpdk_flow_queue(const struct kaon_dpdk *p, uint32_t rip, uint16_t 
 	/* As the reply arrives: the peer is the source. */
 	uint32_t h = kaon_rss_hash_tcp4(pp->key, pp->keylen, rip, lip, rport, lport);
 	return pp->reta[h % pp->reta_size];
+}
+
+int kaon_dpdk_udp_claim(struct kaon_dpdk *p, uint16_t port)
+{
+	if (p->pp->nq == 1)
+		return 0;
+	uint8_t none = 0;
+	if (atomic_compare_exchange_strong(&p->pp->udp_owner[port], &none, (uint8_t)(p->qid + 1)))
+		return 0;
+	return none == p->qid + 1 ? 0 : -EADDRINUSE;
+}
+
+void kaon_dpdk_udp_release(struct kaon_dpdk *p, uint16_t port)
+{
+	uint8_t mine = (uint8_t)(p->qid + 1);
+	if (p->pp->nq > 1)
+		atomic_compare_exchange_strong(&p->pp->udp_owner[port], &mine, 0);
 }
 
 int kaon_dpdk_link_up(struct kaon_dpdk *p)

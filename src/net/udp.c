@@ -105,6 +105,11 @@ static bool udp_port_busy(struct kn_stack *s, uint16_t port, uint32_t rip, uint1
 	return udp_lookup(s, port) != NULL;
 }
 
+uint16_t kn_udp_port(const struct kn_udp *u)
+{
+	return u->port;
+}
+
 struct kn_udp *kn_udp_bind(struct kn_stack *s, uint16_t port, void *user, int *err)
 {
 	if (port == 0) {

@@ -395,8 +395,10 @@ static int user_close(kaon_sock *s)
 		else
 			kn_tcp_close(u->tcb);
 	}
-	if (u->udp)
+	if (u->udp) {
+		kaon_dpdk_udp_release(u->eng->port, u->lport);
 		kn_udp_close(u->udp);
+	}
 	free(u);
 	return 0;
 }
@@ -496,12 +498,26 @@ static int user_udp_bind(kaon_sock **out, const kaon_addr *addr)
 	struct usock *u = usock_new(e, &user_udp_ops);
 	if (!u)
 		return -ENOMEM;
-	u->udp = kn_udp_bind(e->stack, ntohs(addr->u.in4.sin_port), u, &rc);
-	if (!u->udp) {
-		free(u);
-		return rc < 0 ? rc : -ENOMEM;
+	/* Several cores: the port must be this core's on the whole port, so
+	 * that its datagrams are steered here (a picked port another core
+	 * holds is given back and another one picked). */
+	uint16_t want = ntohs(addr->u.in4.sin_port);
+	for (int tries = 0;; tries++) {
+		u->udp = kn_udp_bind(e->stack, want, u, &rc);
+		if (!u->udp) {
+			free(u);
+			return rc < 0 ? rc : -ENOMEM;
+		}
+		rc = kaon_dpdk_udp_claim(e->port, kn_udp_port(u->udp));
+		if (rc == 0)
+			break;
+		kn_udp_close(u->udp);
+		if (want || tries == 64) {
+			free(u);
+			return rc;
+		}
 	}
-	u->lport = ntohs(addr->u.in4.sin_port);
+	u->lport = kn_udp_port(u->udp);
 	*out = &u->base;
 	return 0;
 }
