@@ -26,6 +26,7 @@
 #include "kaon/co.h"
 #include "kaon/config.h"
 #include "kaon/engine.h"
+#include "kaon/sock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -121,6 +122,19 @@ unsigned kaon_user_core(void);
  */
 int kaon_user_go_on(unsigned core, kaon_co **out, const kaon_co_opts *opts, kaon_fn fn,
 		    void *arg);
+
+/**
+ * Hand a socket of the calling core to other cores: @p out is a stand-in
+ * for @p s that any vcpu may use as it would @p s. The connection stays in
+ * the calling core's stack (its frames keep arriving there); each call made
+ * through the stand-in from another vcpu runs on this core, in a coroutine
+ * the caller waits for (kaon_go_on + kaon_join: a remote push and a wake-up
+ * each way, a few microseconds). Connections accepted through a stand-in
+ * listener are stand-ins too. kaon_close(@p out) closes @p s and frees the
+ * stand-in; @p s is not to be used or closed directly after.
+ * @return 0; -EINVAL: not on a vcpu; -ENOMEM.
+ */
+int kaon_user_forward(kaon_sock *s, kaon_sock **out);
 
 #ifdef __cplusplus
 }
