@@ -26,6 +26,14 @@ tb_init() {
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 
+# tb_bench PORT ARGS...: kaon-bench (kernel epoll) from the client namespace
+# against the server's 198.18.0.2:PORT.
+tb_bench() {
+	port=$1
+	shift
+	ip netns exec kaon-cli "$BIN/kaon-bench" --addr 198.18.0.2 --port "$port" --stack epoll "$@"
+}
+
 tb_done() {
 	echo "passed $passed, failed $failed"
 	[ $failed -eq 0 ]

@@ -44,12 +44,6 @@ mode = xdp
 tcp_ports = 80
 CONF
 
-bench() { # bench PORT ARGS...: kaon-bench from the client namespace
-	port=$1
-	shift
-	ip netns exec kaon-cli "$BIN/kaon-bench" --addr 198.18.0.2 --port "$port" --stack epoll "$@"
-}
-
 "$TB" down >/dev/null 2>&1
 "$TB" up --queues 2 --srv-addr on || { echo "FAIL testbed up"; exit 1; }
 
@@ -68,10 +62,10 @@ grep -q "listening on" "$WORK/kaon.log" && ok "kaon on 2 cores started in xdp mo
 ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" && ok "XDP program attached" ||
 	bad "no XDP program on veth-srv"
 
-bench 80 --conns 400 --size 1-16384 --mode pingpong --requests 5 --timeout 90 \
+tb_bench 80 --conns 400 --size 1-16384 --mode pingpong --requests 5 --timeout 90 \
 	>"$WORK/b80.log" 2>&1 &
 B80=$!
-bench 7000 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b7000.log" 2>&1 &
+tb_bench 7000 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b7000.log" 2>&1 &
 B7000=$!
 ip netns exec kaon-cli ping -c 3 -i 0.3 -W 2 198.18.0.2 >"$WORK/ping.log" 2>&1
 PINGRC=$?

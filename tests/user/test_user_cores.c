@@ -181,19 +181,24 @@ struct server {
 	_Atomic int accepted[CORES];
 	_Atomic int listening;
 	int64_t hold_ms[CORES];  /* core i listens only after this long */
+	/* Set: what to do with an accepted connection instead of echoing it here. */
+	void (*hand)(struct server *sv, kaon_sock *c, unsigned core);
 };
 
 static void *echo_conn(void *arg)
 {
 	kaon_sock *c = arg;
-	static __thread char buf[16384];
+	/* A buffer per connection: a call through a stand-in socket
+	 * (kaon_user_forward) parks, and other connections run meanwhile. */
+	char *buf = malloc(16384);
 	for (;;) {
-		ssize_t n = kaon_recv(c, buf, sizeof(buf), kaon_deadline_in(10000 * MS));
+		ssize_t n = kaon_recv(c, buf, 16384, kaon_deadline_in(10000 * MS));
 		if (n <= 0)
 			break;
 		if (kaon_write_full(c, buf, (size_t)n, kaon_deadline_in(10000 * MS)) != n)
 			break;
 	}
+	free(buf);
 	kaon_close(c);
 	return NULL;
 }
@@ -222,7 +227,10 @@ static void *echo_server(void *arg)
 		if (rc < 0)
 			break;
 		atomic_fetch_add(&sv->accepted[core], 1);
-		kaon_go(NULL, &o, echo_conn, c);
+		if (sv->hand)
+			sv->hand(sv, c, core);
+		else
+			kaon_go(NULL, &o, echo_conn, c);
 	}
 	kaon_close(ls);
 	return (void *)(intptr_t)(rc == -ETIMEDOUT ? 0 : rc);
@@ -687,15 +695,21 @@ static void *udp_body(void *p)
 	return (void *)bad;
 }
 
+/* run_main(fn, arg), which must return 0 (else a negative errno, said). */
+static void run_checked(kaon_fn fn, void *arg, const char *what)
+{
+	intptr_t rc = (intptr_t)run_main(fn, arg);
+	if (rc)
+		print_message("%s: %s\n", what, strerror((int)-rc));
+	assert_int_equal(rc, 0);
+}
+
 static void t_udp_cores(void **s)
 {
 	(void)s;
 	static struct udp_srv u;
 	memset(&u, 0, sizeof(u));
-	intptr_t rc = (intptr_t)run_main(udp_body, &u);
-	if (rc)
-		print_message("udp: %s\n", strerror((int)-rc));
-	assert_int_equal(rc, 0);
+	run_checked(udp_body, &u, "udp");
 	print_message("server core 1 echoed %d datagrams\n", atomic_load(&u.echoed));
 	assert_true(atomic_load(&u.echoed) >= CORES * DGRAMS);
 	assert_int_equal(u.busy_rc, -EADDRINUSE);
@@ -779,13 +793,9 @@ static void t_icmp_echo_core(void **s)
 
 #define FWD_CONNS 16
 
-struct fwd_srv {
-	_Atomic int stop;
-	_Atomic int served_on[CORES], wrong_core;
-};
+static _Atomic int served_on[CORES], wrong_core;
 
 struct fwd_job {
-	struct fwd_srv *sv;
 	kaon_sock *f;
 	unsigned want_core;
 };
@@ -795,60 +805,34 @@ static void *serve_fwd(void *arg)
 	struct fwd_job *j = arg;
 	unsigned core = kaon_user_core();
 	if (core != j->want_core)
-		atomic_fetch_add(&j->sv->wrong_core, 1);
-	atomic_fetch_add(&j->sv->served_on[core], 1);
+		atomic_fetch_add(&wrong_core, 1);
+	atomic_fetch_add(&served_on[core], 1);
 	kaon_sock *f = j->f;
 	free(j);
-	/* recv, write, close: all through the stand-in. A buffer of its own:
-	 * every forwarded call parks this coroutine, and others run meanwhile. */
-	char *buf = malloc(16384);
-	for (;;) {
-		ssize_t n = kaon_recv(f, buf, 16384, kaon_deadline_in(10000 * MS));
-		if (n <= 0 || kaon_write_full(f, buf, (size_t)n, kaon_deadline_in(10000 * MS)) != n)
-			break;
-	}
-	free(buf);
-	kaon_close(f);
-	return NULL;
+	return echo_conn(f); /* recv, write, close: all through the stand-in */
 }
 
-static void *fwd_server(void *arg)
+/* An accepted connection goes to the other core, as a stand-in. */
+static void hand_over(struct server *sv, kaon_sock *c, unsigned core)
 {
-	struct fwd_srv *sv = arg;
-	unsigned core = kaon_user_core();
-	kaon_addr a;
-	kaon_addr_parse(&a, "0.0.0.0", PORT);
-	kaon_sock *ls;
-	int rc = kaon_listen(&ls, &a, NULL);
-	if (rc < 0)
-		return (void *)(intptr_t)rc;
+	(void)sv;
 	kaon_co_opts o;
 	kaon_co_opts_init(&o);
 	o.detached = 1;
-	while (!atomic_load(&sv->stop)) {
-		kaon_sock *c;
-		rc = kaon_accept(ls, &c, NULL, kaon_deadline_in(20 * MS));
-		if (rc == -ETIMEDOUT)
-			continue;
-		if (rc < 0)
-			break;
-		struct fwd_job *j = malloc(sizeof(*j));
-		assert_non_null(j);
-		*j = (struct fwd_job){ .sv = sv, .want_core = (core + 1) % CORES };
-		assert_int_equal(kaon_user_forward(c, &j->f), 0);
-		assert_int_equal(kaon_user_go_on(j->want_core, NULL, &o, serve_fwd, j), 0);
-	}
-	kaon_close(ls);
-	return (void *)(intptr_t)(rc == -ETIMEDOUT ? 0 : rc);
+	struct fwd_job *j = malloc(sizeof(*j));
+	assert_non_null(j);
+	j->want_core = (core + 1) % CORES;
+	assert_int_equal(kaon_user_forward(c, &j->f), 0);
+	assert_int_equal(kaon_user_go_on(j->want_core, NULL, &o, serve_fwd, j), 0);
 }
 
 static void *fwd_body(void *p)
 {
-	struct fwd_srv *sv = p;
+	struct server *sv = p;
 	static struct client_job jobs[FWD_CONNS];
 	kaon_co *srv[CORES], *cli;
 	for (unsigned i = 0; i < CORES; i++)
-		assert_int_equal(kaon_go_on(kaon_user_group_vcpu(gs, i), &srv[i], NULL, fwd_server,
+		assert_int_equal(kaon_go_on(kaon_user_group_vcpu(gs, i), &srv[i], NULL, echo_server,
 					    sv), 0);
 	for (int k = 0; k < FWD_CONNS; k++)
 		jobs[k] = (struct client_job){ .addr = "198.18.0.2", .bytes = 1000 + (size_t)k * 3001,
@@ -872,16 +856,14 @@ static void *fwd_body(void *p)
 static void t_forward(void **s)
 {
 	(void)s;
-	static struct fwd_srv sv;
+	static struct server sv;
 	memset(&sv, 0, sizeof(sv));
-	intptr_t rc = (intptr_t)run_main(fwd_body, &sv);
-	if (rc)
-		print_message("forward: %s\n", strerror((int)-rc));
-	assert_int_equal(rc, 0);
+	sv.hand = hand_over;
+	run_checked(fwd_body, &sv, "forward");
 	print_message("served through a stand-in: core 0 %d, core 1 %d\n",
-		      atomic_load(&sv.served_on[0]), atomic_load(&sv.served_on[1]));
-	assert_int_equal(atomic_load(&sv.served_on[0]) + atomic_load(&sv.served_on[1]), FWD_CONNS);
-	assert_int_equal(atomic_load(&sv.wrong_core), 0);
+		      atomic_load(&served_on[0]), atomic_load(&served_on[1]));
+	assert_int_equal(atomic_load(&served_on[0]) + atomic_load(&served_on[1]), FWD_CONNS);
+	assert_int_equal(atomic_load(&wrong_core), 0);
 }
 
 int main(void)
