@@ -724,10 +724,13 @@ static void *srv_mac(void *arg)
 	return NULL;
 }
 
-static void *echo_replies(void *arg)
+static void *icmp_counts(void *arg)
 {
-	(void)arg;
-	return (void *)(uintptr_t)kn_stack_stats(kaon_user_stack())->icmp_echo_replies;
+	const struct kn_stats *st = kn_stack_stats(kaon_user_stack());
+	uint64_t *c = arg;
+	c[0] = st->icmp_echo_replies;
+	c[1] = st->icmp_rx;
+	return NULL;
 }
 
 static uint16_t cksum16(const uint8_t *b, size_t n)
@@ -740,48 +743,108 @@ static uint16_t cksum16(const uint8_t *b, size_t n)
 	return (uint16_t)~sum;
 }
 
-static void t_icmp_echo_core(void **s)
+static void put32(uint8_t *b, uint32_t v)
 {
-	(void)s;
-	uintptr_t before0 = (uintptr_t)run_on(kaon_user_group_vcpu(gs, 0), echo_replies, NULL);
-	uintptr_t before1 = (uintptr_t)run_on(kaon_user_group_vcpu(gs, 1), echo_replies, NULL);
-	struct rte_mempool *mp = rte_pktmbuf_pool_create("icmp_test", 63, 0, 0,
-							 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	assert_non_null(mp);
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* An IPv4 header of @p len bytes in all from @p sa to @p da (host order). */
+static void ip_hdr(uint8_t *ip, uint16_t len, uint8_t proto, uint32_t sa, uint32_t da)
+{
+	ip[0] = 0x45, ip[2] = (uint8_t)(len >> 8), ip[3] = (uint8_t)len, ip[5] = 7, ip[8] = 64;
+	ip[9] = proto;
+	put32(ip + 12, sa);
+	put32(ip + 16, da);
+	uint16_t c = cksum16(ip, 20);
+	ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+}
+
+/* A frame from the client's address to the server's: ICMP @p type, code
+ * @p code, the 8-byte header then @p body. */
+static struct rte_mbuf *icmp_frame(struct rte_mempool *mp, uint8_t type, uint8_t code,
+				   const uint8_t *body, uint16_t blen)
+{
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 	assert_non_null(m);
-	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, 14 + 20 + 16);
-	memset(f, 0, 14 + 20 + 16);
+	uint16_t iplen = (uint16_t)(20 + 8 + blen);
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + iplen));
+	memset(f, 0, 14u + iplen);
 	run_on(kaon_user_group_vcpu(gs, 1), srv_mac, f);
 	static const uint8_t src_mac[6] = { 0x02, 0, 0, 0, 0, 0x99 };
 	memcpy(f + 6, src_mac, 6);
 	f[12] = 0x08;
-	uint8_t *ip = f + 14;
-	ip[0] = 0x45, ip[3] = 36, ip[5] = 7, ip[8] = 64, ip[9] = 1;
-	uint32_t sa = ntohl(inet_addr("198.18.0.1")), da = ntohl(inet_addr("198.18.0.2"));
-	for (int i = 0; i < 4; i++) {
-		ip[12 + i] = (uint8_t)(sa >> (24 - 8 * i));
-		ip[16 + i] = (uint8_t)(da >> (24 - 8 * i));
-	}
-	uint16_t c = cksum16(ip, 20);
-	ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
-	uint8_t *ic = ip + 20;
-	ic[0] = 8, ic[5] = 1, ic[7] = 1;
-	memcpy(ic + 8, "pingping", 8);
-	c = cksum16(ic, 16);
+	ip_hdr(f + 14, iplen, 1, ntohl(inet_addr("198.18.0.1")), ntohl(inet_addr("198.18.0.2")));
+	uint8_t *ic = f + 34;
+	ic[0] = type, ic[1] = code, ic[5] = 1, ic[7] = 1;
+	memcpy(ic + 8, body, blen);
+	uint16_t c = cksum16(ic, 8u + blen);
 	ic[2] = (uint8_t)(c >> 8), ic[3] = (uint8_t)c;
-	/* rings[3]: client to server, queue 1. */
-	assert_int_equal(rte_ring_enqueue(rings[3], m), 0);
-	uintptr_t after0 = before0, after1 = before1;
-	for (int i = 0; i < 2000 && after1 == before1; i++) {
+	return m;
+}
+
+struct flow_q {
+	uint16_t rport;
+	unsigned q;
+};
+
+static void *flow_queue_of(void *arg)
+{
+	struct flow_q *f = arg;
+	f->q = kaon_dpdk_flow_queue(kaon__user_engine_self()->port, ntohl(inet_addr("198.18.0.1")),
+				    f->rport, ntohl(inet_addr("198.18.0.2")), PORT);
+	return NULL;
+}
+
+/* Enqueue @p m on ring @p r and wait until server core @p core's counter
+ * @p which (0: echo replies, 1: ICMP received) moves; @return by how much
+ * it and the other core's moved (d[core], d[other]). */
+static void icmp_wait(struct rte_ring *r, struct rte_mbuf *m, unsigned core, int which,
+		      uint64_t d[CORES])
+{
+	uint64_t before[CORES][2], now[CORES][2];
+	for (unsigned i = 0; i < CORES; i++)
+		run_on(kaon_user_group_vcpu(gs, i), icmp_counts, before[i]);
+	assert_int_equal(rte_ring_enqueue(r, m), 0);
+	memcpy(now, before, sizeof(now));
+	for (int i = 0; i < 2000 && now[core][which] == before[core][which]; i++) {
 		usleep(1000);
-		after1 = (uintptr_t)run_on(kaon_user_group_vcpu(gs, 1), echo_replies, NULL);
+		run_on(kaon_user_group_vcpu(gs, core), icmp_counts, now[core]);
 	}
-	after0 = (uintptr_t)run_on(kaon_user_group_vcpu(gs, 0), echo_replies, NULL);
-	print_message("echo replies: core 0 %lu, core 1 %lu\n", (unsigned long)(after0 - before0),
-		      (unsigned long)(after1 - before1));
-	assert_int_equal(after1 - before1, 1);
-	assert_int_equal(after0 - before0, 0);
+	for (unsigned i = 0; i < CORES; i++) {
+		run_on(kaon_user_group_vcpu(gs, i), icmp_counts, now[i]);
+		d[i] = now[i][which] - before[i][which];
+	}
+}
+
+static void t_icmp_echo_core(void **s)
+{
+	(void)s;
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("icmp_test", 63, 0, 0,
+							 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	assert_non_null(mp);
+	/* A ping on queue 1's ring (rings[3]: client to server, queue 1). */
+	uint64_t d[CORES];
+	icmp_wait(rings[3], icmp_frame(mp, 8, 0, (const uint8_t *)"pingping", 8), 1, 0, d);
+	print_message("echo replies: core 0 %llu, core 1 %llu\n", (unsigned long long)d[0],
+		      (unsigned long long)d[1]);
+	assert_int_equal(d[1], 1);
+	assert_int_equal(d[0], 0);
+	/* Port unreachable quoting a TCP segment the server would have sent to
+	 * a flow of core 1, arriving on queue 0 (rings[2]): core 1 gets it. */
+	struct flow_q fq = { .rport = 40000 };
+	for (run_on(kaon_user_group_vcpu(gs, 0), flow_queue_of, &fq); fq.q != 1;
+	     run_on(kaon_user_group_vcpu(gs, 0), flow_queue_of, &fq))
+		fq.rport++;
+	uint8_t quote[28] = { 0 };
+	ip_hdr(quote, 40, 6, ntohl(inet_addr("198.18.0.2")), ntohl(inet_addr("198.18.0.1")));
+	quote[20] = PORT >> 8, quote[21] = PORT & 0xff;
+	quote[22] = (uint8_t)(fq.rport >> 8), quote[23] = (uint8_t)fq.rport;
+	icmp_wait(rings[2], icmp_frame(mp, 3, 3, quote, sizeof(quote)), 1, 1, d);
+	print_message("ICMP error about a core 1 flow, on queue 0: core 0 got %llu, core 1 %llu\n",
+		      (unsigned long long)d[0], (unsigned long long)d[1]);
+	assert_int_equal(d[1], 1);
+	assert_int_equal(d[0], 0);
 	/* The reply went out on core 1's queue; let it drain before the pool goes. */
 	quiesce();
 	rte_mempool_free(mp);
