@@ -585,7 +585,10 @@ int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t p
  */
 static int one_port_per_queue(uint16_t port_id, unsigned nq, const struct rte_eth_dev_info *info)
 {
-	if (nq < 2 || info->max_tx_queues >= nq || info->if_index == 0)
+	/* af_xdp only: each socket gets its own queue's frames. (Two af_packet
+	 * sockets on one interface would each get every frame.) */
+	if (nq < 2 || info->max_tx_queues >= nq || info->if_index == 0 ||
+	    strcmp(info->driver_name, "net_af_xdp"))
 		return 0;
 	for (unsigned i = 1; i < nq; i++) {
 		struct rte_eth_dev_info o;
