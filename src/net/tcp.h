@@ -56,6 +56,8 @@ enum {
 	TF_DSACK      = 1u << 20, /* a D-SACK block waits for the next ACK (RFC 2883) */
 	TF_SB         = 1u << 21, /* the scoreboard holds blocks (sb_n > 0) */
 	TF_RESCUED    = 1u << 22, /* this recovery's rescue retransmission went (RFC 6675) */
+	TF_LOSS       = 1u << 23, /* the recovery follows an RTO: all unSACKed data below
+				   * recover is lost, cwnd grows (Linux TCP_CA_Loss) */
 	/* In-order data at rcv_drop_seq was dropped for want of receive
 	 * memory: the retransmission is admitted (tcp_input.c, rcv_admit) */
 	TF_RCV_DROPPED = 1u << 27,
@@ -425,6 +427,7 @@ void kn_tcp_sack_trim(struct kn_tcb *t, uint32_t una);
 void kn_tcp_sack_clear(struct kn_tcb *t);
 bool kn_tcp_sack_una_lost(const struct kn_tcb *t);
 void kn_tcp_sack_enter(struct kn_tcb *t);
+void kn_tcp_sack_loss(struct kn_tcb *t);
 int kn_tcp_sack_output(struct kn_tcb *t);
 /* tcp_output.c, for tcp_sack.c: one segment at @seq (see there) */
 int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen);

@@ -700,9 +700,13 @@ static inline __attribute__((always_inline)) bool new_ack(struct kn_tcb *t, stru
 
 	if (t->flags & TF_INRECOVERY) {
 		if (t->flags & TF_SACK_RECOV) {
-			/* RFC 6675: cwnd stays ssthresh; leave at RecoveryPoint. */
+			/* RFC 6675: cwnd stays ssthresh; after an RTO it grows
+			 * from one segment (Linux in TCP_CA_Loss). Leave at
+			 * RecoveryPoint. */
+			if (t->flags & TF_LOSS)
+				kn_tcp_cc_ack(t, sg->ack, acked, rtt);
 			if (SEQ_GEQ(sg->ack, t->recover))
-				t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
+				t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS);
 		} else if (SEQ_GEQ(sg->ack, t->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 §3.2 (3)). */
 			uint32_t left = t->snd_max - sg->ack;

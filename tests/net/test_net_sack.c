@@ -601,7 +601,9 @@ static void test_rescue_within_window(void **st)
 }
 
 /* The retransmission is lost too: the RTO resends SND.UNA with cwnd one
- * segment, leaves recovery and clears the scoreboard (RFC 6675 §5.1). */
+ * segment and keeps the scoreboard (RFC 6675 §5.1 allows it; Linux's
+ * tcp_enter_loss marks only the unSACKed data lost): what the peer SACKed
+ * is not sent again. */
 static void test_rto_after_lost_retransmission(void **st)
 {
 	(void)st;
@@ -625,13 +627,127 @@ static void test_rto_after_lost_retransmission(void **st)
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(2));
 	assert_int_equal(x->tcp_rexmt_timeouts, 1);
-	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_SB));
-	assert_int_equal(c->sb_n, 0);
+	assert_int_equal(x->tcp_rto_in_recovery, 1);
+	assert_true(c->flags & TF_LOSS);
+	assert_int_equal(c->sb_n, 1);
 	assert_int_equal(c->cwnd, smss);
 	/* The peer had the rest: one ACK ends it. */
 	ack_sack(SEG(10), 0, NULL);
 	assert_int_equal(c->snd_una, c->snd_max);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS | TF_SB));
 	assert_int_equal(sent(seqs, 16), 0);
+	close_all(l, c);
+}
+
+/* Two holes (0 and 5), both retransmissions lost, then the RTO: only the
+ * holes go again, never the SACKed 1..4 and 6..9. Before, the timeout
+ * cleared the scoreboard and resent 6..9 go-back-N (at the wire's 200
+ * Mbit bottleneck half of all retransmissions came back as D-SACKs). */
+static void test_rto_resends_only_holes(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	ack_sack(una, 2, (uint32_t[]){SEG(6), SEG(10), SEG(1), SEG(5)});
+	assert_true(c->flags & TF_SACK_RECOV);
+	assert_int_equal(sent(seqs, 16), 2);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_int_equal(seqs[1], SEG(5));
+	unsigned n = 0;
+	for (int i = 0; i < 20 && n == 0; i++) {
+		tick(100 * KT_MS);
+		n = sent(seqs, 16);
+	}
+	assert_int_equal(x->tcp_rexmt_timeouts, 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	/* 0 arrives: the ACK jumps to the next hole, which goes (cwnd 2). */
+	ack_sack(SEG(5), 1, (uint32_t[]){SEG(6), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(5));
+	ack_sack(SEG(10), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
+	assert_int_equal(x->tcp_rexmt, 4);
+	assert_int_equal(x->tcp_sack_reneged, 0);
+	close_all(l, c);
+}
+
+/* After the RTO the peer's ACK stops at the start of a block it had
+ * SACKed: it dropped that data (reneged, as kaon's own receiver may when
+ * it prunes its out-of-order queue). The scoreboard goes, and everything
+ * from there is resent. */
+static void test_rto_reneged(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 1);
+	unsigned n = 0;
+	for (int i = 0; i < 20 && n == 0; i++) {
+		tick(100 * KT_MS);
+		n = sent(seqs, 16);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	ack_sack(SEG(1), 0, NULL);
+	assert_int_equal(x->tcp_sack_reneged, 1);
+	assert_int_equal(c->sb_n, 0);
+	assert_int_equal(sent(seqs, 16), 2);     /* cwnd 2, from SEG(1) */
+	assert_int_equal(seqs[0], SEG(1));
+	assert_int_equal(seqs[1], SEG(2));
+	ack_sack(SEG(3), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 4);
+	assert_int_equal(seqs[0], SEG(3));
+	for (unsigned k = 7; k <= 10; k++)
+		ack_sack(SEG(k), 0, NULL);
+	while (sent(seqs, 16))
+		;
+	assert_int_equal(c->snd_una, c->snd_max);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
+	close_all(l, c);
+}
+
+/* A tail lost after the RTO: nothing is SACKed above 8 and 9, and the
+ * timeout marks them lost with the rest (no rescue needed), the FIN too. */
+static void test_rto_tail_and_fin(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	assert_int_equal(kn_tcp_shutdown(c), 0);
+	struct kt_seg f = th_take();
+	assert_true(f.flags & KN_TH_FIN);
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(8)});
+	while (take_seg(&f))
+		;                 /* 0, and the rescue (9 with the FIN) */
+	unsigned n = 0;
+	for (int i = 0; i < 20 && n == 0; i++) {
+		tick(100 * KT_MS);
+		n = sent(seqs, 16);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_true(c->flags & TF_LOSS);
+	/* 1..7 were there: 8, 9 and the FIN go, as the window allows. */
+	ack_sack(SEG(8), 0, NULL);
+	assert_true(take_seg(&f));
+	assert_int_equal(f.seq, SEG(8));
+	assert_true(take_seg(&f));
+	assert_int_equal(f.seq, SEG(9));
+	assert_true(f.flags & KN_TH_FIN);
+	assert_false(take_seg(&f));
+	ack_sack(SEG(10) + 1, 0, NULL);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
 	close_all(l, c);
 }
 
@@ -708,6 +824,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_reneged, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_tail_and_fin, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup_newreno, th_teardown),
 	};
