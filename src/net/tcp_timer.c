@@ -119,9 +119,13 @@ static bool timer_rexmt(struct kn_tcb *t)
 	t->snd_cur = NULL;
 	t->flags |= TF_ACKNOW;
 	kn_tcp_timer_rexmt_arm(t);
-	if ((t->flags & TF_SB) && t->state >= KN_TCP_ESTABLISHED) {
-		/* The scoreboard stays (tcp_sack.c): only its holes go again. */
-		s->st.tcp_rto_sb_kept++;
+	if ((t->flags & TF_SACK) && t->state >= KN_TCP_ESTABLISHED) {
+		/* The scoreboard stays (tcp_sack.c): only its holes go again,
+		 * and those of the blocks the next ACKs bring: with nothing
+		 * SACKed yet (a tail lost) the resending walked over what the
+		 * ACK of the first retransmission SACKed. */
+		if (t->flags & TF_SB)
+			s->st.tcp_rto_sb_kept++;
 		kn_tcp_sack_loss(t);
 		return true;
 	}
