@@ -215,7 +215,7 @@ KAON_COUNTERS = ("tcp_rexmt", "tcp_fast_rexmt", "tcp_rexmt_timeouts", "tcp_recov
                  "tcp_sack_recoveries", "tcp_dsack_rx", "tcp_dsack_undos",
                  "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx",
                  "tcp_rto_in_recovery", "tcp_rto_repeat", "tcp_rto_sb_kept",
-                 "tcp_sack_reneged")
+                 "tcp_sack_reneged", "tcp_reo_waits", "tcp_reo_avoided", "tcp_sack_rescues")
 
 
 def kaon_bulk(bindir, conf, flows, seconds):

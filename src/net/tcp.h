@@ -58,6 +58,8 @@ enum {
 	TF_RESCUED    = 1u << 22, /* this recovery's rescue retransmission went (RFC 6675) */
 	TF_LOSS       = 1u << 23, /* the recovery follows an RTO: all unSACKed data below
 				   * recover is lost, cwnd grows (Linux TCP_CA_Loss) */
+	TF_REORD      = 1u << 24, /* the path reorders: a D-SACK came (tcp_sack.c) */
+	TF_REO        = 1u << 25, /* a loss shown waits out the reordering window (reo_at) */
 	/* In-order data at rcv_drop_seq was dropped for want of receive
 	 * memory: the retransmission is admitted (tcp_input.c, rcv_admit) */
 	TF_RCV_DROPPED = 1u << 27,
@@ -223,6 +225,7 @@ struct kn_tcb {
 	uint32_t high_rxt;                 /* RFC 6675 HighRxt: end of what recovery resent */
 	uint32_t rcv_sack_recent[KN_TCP_SACK_BLOCKS]; /* last out-of-order arrivals, newest first */
 	uint32_t dsack_start, dsack_end;   /* the duplicate to report (TF_DSACK) */
+	int64_t reo_at;                    /* t_rexmt is the reordering window's end, not the RTO */
 
 	struct kn_tcp_ccs cc;              /* congestion control, cold */
 };
@@ -428,6 +431,9 @@ void kn_tcp_sack_clear(struct kn_tcb *t);
 bool kn_tcp_sack_una_lost(const struct kn_tcb *t);
 void kn_tcp_sack_enter(struct kn_tcb *t);
 void kn_tcp_sack_loss(struct kn_tcb *t);
+void kn_tcp_sack_try_enter(struct kn_tcb *t);
+void kn_tcp_sack_reo_ack(struct kn_tcb *t);
+bool kn_tcp_sack_reo_timer(struct kn_tcb *t);
 int kn_tcp_sack_output(struct kn_tcb *t);
 /* tcp_output.c, for tcp_sack.c: one segment at @seq (see there) */
 int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen);

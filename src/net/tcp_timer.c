@@ -28,6 +28,8 @@ void kn_tcp_persist_arm(struct kn_tcb *t)
 void kn_tcp_persist_shut(struct kn_tcb *t)
 {
 	t->t_rexmt = 0;
+	t->flags &= ~TF_REO;
+	t->reo_at = 0;
 	t->rxtshift = 0;
 	t->snd_nxt = t->snd_una;
 	t->snd_cur = NULL;
@@ -68,6 +70,12 @@ static bool timer_rexmt(struct kn_tcb *t)
 {
 	struct kn_stack *s = t->s;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
+	if (KN_UNLIKELY(t->flags & TF_REO)) {
+		if (kn_tcp_sack_reo_timer(t))
+			return true;     /* the reordering window's end (tcp_sack.c) */
+		t->flags &= ~TF_REO;
+		t->reo_at = 0;
+	}
 	if (t->snd_wnd == 0 && t->sndq_bytes && t->state >= KN_TCP_ESTABLISHED) {
 		kn_tcp_persist_shut(t);
 		return true;

@@ -813,6 +813,54 @@ static void test_reordering_no_spurious_rexmt(void **st)
 	close_all(l, c);
 }
 
+/* Once a D-SACK showed the path reorders, DupThresh SACKed segments
+ * above a hole start recovery only after the reordering window (SRTT / 4,
+ * RFC 8985's reo_wnd): a segment held back by the path and overtaken by
+ * the rest of its burst is not resent if it comes in that time. Before,
+ * it was (the D-SACKs of bench/run wan's 50 ms / 2% + reordering row). */
+static void test_reordering_window(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	/* A duplicate of segment 0 reported: the path reorders. */
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_true(c->flags & TF_REORD);
+	/* 3..5 overtake 2: lost by DupThresh, but the window is waited. */
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(6)});
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_false(c->flags & TF_INRECOVERY);
+	assert_int_equal(x->tcp_reo_waits, 1);
+	/* 2 comes: nothing was resent, no recovery. */
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(x->tcp_reo_avoided, 1);
+	assert_int_equal(x->tcp_rexmt, 0);
+	assert_int_equal(x->tcp_recoveries, 0);
+	/* 6 lost for real: resent when the window ends (a timer, no ACK). */
+	ack_sack(SEG(6), 1, (uint32_t[]){SEG(7), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	unsigned n = 0;
+	for (int i = 0; i < 50 && n == 0; i++) {
+		tick(KT_MS);
+		n = sent(seqs, 16);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(6));
+	assert_true(c->flags & TF_SACK_RECOV);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	/* The RTO is back where it was: nothing fires while the
+	 * retransmission is on its way. */
+	assert_true(c->t_rexmt > now + 100 * KT_MS);
+	ack_sack(SEG(10), 0, NULL);
+	assert_false(c->flags & (TF_INRECOVERY | TF_REO));
+	assert_int_equal(x->tcp_rexmt, 1);
+	close_all(l, c);
+}
+
 /* Without SACK: NewReno, as before. */
 static void test_newreno_without_sack(void **st)
 {
@@ -865,6 +913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rto_reneged, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_tail_and_fin, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reordering_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup_newreno, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
