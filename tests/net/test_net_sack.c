@@ -600,6 +600,18 @@ static void test_rescue_within_window(void **st)
 	close_all(l, c);
 }
 
+/* Nothing comes back: the data segments the retransmission timer sends
+ * (into @seqs, 16 at most). */
+static unsigned sent_after_rto(uint32_t *seqs)
+{
+	unsigned n = 0;
+	for (int i = 0; i < 20 && n == 0; i++) {
+		tick(100 * KT_MS);
+		n = sent(seqs, 16);
+	}
+	return n;
+}
+
 /* The retransmission is lost too: the RTO resends SND.UNA with cwnd one
  * segment and keeps the scoreboard (RFC 6675 §5.1 allows it; Linux's
  * tcp_enter_loss marks only the unSACKed data lost): what the peer SACKed
@@ -619,11 +631,7 @@ static void test_rto_after_lost_retransmission(void **st)
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(2));
 	/* Nothing more comes back. */
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(2));
 	assert_int_equal(x->tcp_rexmt_timeouts, 1);
@@ -656,11 +664,7 @@ static void test_rto_resends_only_holes(void **st)
 	assert_int_equal(sent(seqs, 16), 2);
 	assert_int_equal(seqs[0], SEG(0));
 	assert_int_equal(seqs[1], SEG(5));
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(x->tcp_rexmt_timeouts, 1);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
@@ -688,11 +692,7 @@ static void test_rto_empty_scoreboard(void **st)
 	struct kn_tcb *c = sender(&l, 10, &una, true);
 	const struct kn_stats *x = stats();
 	uint32_t seqs[16];
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
 	assert_int_equal(x->tcp_rto_sb_kept, 0);
@@ -726,11 +726,7 @@ static void test_rto_reneged(void **st)
 	uint32_t seqs[16];
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(10)});
 	assert_int_equal(sent(seqs, 16), 1);
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
 	ack_sack(SEG(1), 0, NULL);
@@ -766,11 +762,7 @@ static void test_rto_tail_and_fin(void **st)
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(8)});
 	while (take_seg(&f))
 		;                 /* 0, and the rescue (9 with the FIN) */
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
 	assert_true(c->flags & TF_LOSS);
