@@ -818,7 +818,9 @@ static void test_reordering_window(void **st)
 	struct kn_tcb *c = sender(&l, 10, &una, true);
 	const struct kn_stats *x = stats();
 	uint32_t seqs[16];
-	/* A duplicate of segment 0 reported: the path reorders. */
+	/* 80 ms later (SRTT 10 ms, the window 2.5 ms), a duplicate of segment
+	 * 0 reported: the path reorders. */
+	tick(80 * KT_MS);
 	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
 	assert_int_equal(x->tcp_dsack_rx, 1);
 	assert_true(c->flags & TF_REORD);
@@ -850,6 +852,25 @@ static void test_reordering_window(void **st)
 	ack_sack(SEG(10), 0, NULL);
 	assert_false(c->flags & (TF_INRECOVERY | TF_REO));
 	assert_int_equal(x->tcp_rexmt, 1);
+	close_all(l, c);
+}
+
+/* ... but not where SRTT / 4 is below the timer's 1 ms tick: there the
+ * wait is many round trips. */
+static void test_reordering_window_short_path(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
+	assert_true(c->flags & TF_REORD);
+	assert_true(c->srtt < 4 * KT_MS);
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(6)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(2));
+	assert_int_equal(stats()->tcp_reo_waits, 0);
 	close_all(l, c);
 }
 
@@ -906,6 +927,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rto_tail_and_fin, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_window, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reordering_window_short_path, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup_newreno, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
