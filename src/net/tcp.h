@@ -70,10 +70,14 @@ enum {
 #define KN_TCP_SACK_BLOCKS 4
 /* kn_tcp_opts.sack_n: a SACK option was malformed (ignored) */
 #define KN_TCP_SACK_BAD 0x80
-/* The scoreboard's bound, in disjoint ranges: a 64-segment out-of-order
- * queue (ooo_max's default) has at most 32 of them. Past it the highest
- * range is forgotten: data believed unSACKed is only sent again. */
-#define KN_TCP_SB_MAX 32
+/* The scoreboard's bound, in disjoint ranges. Past it the highest range is
+ * forgotten, and after an RTO the data it covered is taken for lost and
+ * sent again. Sized for the peer, not for kaon's own 64-segment
+ * out-of-order queue: a Linux receiver holds a whole window, and a slow
+ * start that overflows a drop-tail queue of one BDP loses every other
+ * segment of up to half of it (200 Mbit x 40 ms: ~700 segments, ~350
+ * ranges). 8 bytes a range, allocated at the first SACK block. */
+#define KN_TCP_SB_MAX 1024
 /* RFC 6675 DupThresh */
 #define KN_TCP_DUPTHRESH 3
 
@@ -218,7 +222,7 @@ struct kn_tcb {
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */
 	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */
-	uint8_t sb_n;
+	uint16_t sb_n;
 	uint8_t rcv_sack_n;                /* entries in rcv_sack_recent */
 	uint32_t sacked;                   /* bytes the scoreboard holds */
 	uint32_t sack_lost;                /* IsLost boundary: unSACKed data below it is lost */

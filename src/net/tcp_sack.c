@@ -177,7 +177,7 @@ void kn_tcp_sack_trim(struct kn_tcb *t, uint32_t una)
 		i++;
 	if (i) {
 		memmove(&t->sb[0], &t->sb[i], (t->sb_n - i) * sizeof(t->sb[0]));
-		t->sb_n = (uint8_t)(t->sb_n - i);
+		t->sb_n = (uint16_t)(t->sb_n - i);
 	}
 	if (t->sb_n && SEQ_LT(t->sb[0].start, una))
 		t->sb[0].start = una;
@@ -218,7 +218,7 @@ static void sb_add(struct kn_tcb *t, uint32_t start, uint32_t end)
 	if (j > i) {
 		t->sb[i] = (struct kn_sack_blk){start, end};
 		memmove(&t->sb[i + 1], &t->sb[j], (t->sb_n - j) * sizeof(t->sb[0]));
-		t->sb_n = (uint8_t)(t->sb_n - (j - i - 1));
+		t->sb_n = (uint16_t)(t->sb_n - (j - i - 1));
 		return;
 	}
 	if (t->sb_n == KN_TCP_SB_MAX) {

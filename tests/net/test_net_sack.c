@@ -680,6 +680,55 @@ static void test_rto_resends_only_holes(void **st)
 	close_all(l, c);
 }
 
+/* A slow start that overflowed a drop-tail queue loses every other
+ * segment: 100 segments, the odd ones lost, 50 SACKed ranges. The
+ * scoreboard held 32 and forgot the ranges above them, so the RTO took
+ * the segments they covered for lost and resent them (at the wire's 200
+ * Mbit bottleneck 1,266 of 2,428 retransmissions came back as D-SACKs
+ * after two such timeouts). */
+static void test_rto_many_ranges(void **st)
+{
+	(void)st;
+	static const uint8_t syn_ws[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};
+	struct kn_tcb *l;
+	struct kt_seg sa;
+	struct kn_tcb *c = open_passive(&l, syn_ws, sizeof(syn_ws), &sa);
+	const struct kn_stats *x = stats();
+	smss = c->mss;
+	uint32_t una = sa.seq + 1;
+	assert_int_equal(kn_tcp_send(c, data, 100 * smss), (int)(100 * smss));
+	c->cwnd = 100 * smss;    /* as if slow start had got there */
+	kn_tcp_output(c);
+	uint32_t seqs[128];
+	assert_int_equal(sent(seqs, 128), 100);
+	/* The even ones arrive; ACKs report up to three ranges, the newest
+	 * first, as a receiver does. */
+	for (unsigned k = 2; k < 100; k += 2) {
+		uint32_t b[6];
+		unsigned nb = 0;
+		for (unsigned j = k; j >= 2 && nb < 3; j -= 2, nb++) {
+			b[2 * nb] = SEG(j);
+			b[2 * nb + 1] = SEG(j + 1);
+		}
+		ack_sack(SEG(1), nb, b);
+	}
+	while (sent(seqs, 128))
+		;
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(n, 1);
+	assert_int_equal(x->tcp_rexmt_timeouts, 1);
+	/* Each retransmission of an odd segment arrives in turn and the
+	 * ACK takes the even one above it too: no even one is ever resent. */
+	for (unsigned k = 1; k < 100; k += 2) {
+		ack_sack(SEG(k + 2 <= 100 ? k + 2 : 100), 0, NULL);
+		while ((n = sent(seqs, 128)) > 0)
+			for (unsigned i = 0; i < n && i < 128; i++)
+				assert_int_equal((seqs[i] - una) / smss % 2, 1);
+	}
+	assert_int_equal(c->snd_una, c->snd_max);
+	close_all(l, c);
+}
+
 /* Nothing SACKed when the RTO fires (0..4 lost, the ACKs for 5..9 lost
  * too): the blocks the first retransmission's ACK brings are not resent.
  * Before, with no scoreboard at the timeout, the resending went on
@@ -923,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_empty_scoreboard, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_many_ranges, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_reneged, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_tail_and_fin, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup_newreno, th_teardown),
