@@ -76,7 +76,9 @@ enum {
  * out-of-order queue: a Linux receiver holds a whole window, and a slow
  * start that overflows a drop-tail queue of one BDP loses every other
  * segment of up to half of it (200 Mbit x 40 ms: ~700 segments, ~350
- * ranges). 8 bytes a range, allocated at the first SACK block. */
+ * ranges). 8 bytes a range, allocated at the first SACK block for
+ * KN_TCP_SB_MIN, doubled when full. */
+#define KN_TCP_SB_MIN 32
 #define KN_TCP_SB_MAX 1024
 /* RFC 6675 DupThresh */
 #define KN_TCP_DUPTHRESH 3
@@ -222,7 +224,7 @@ struct kn_tcb {
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */
 	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */
-	uint16_t sb_n;
+	uint16_t sb_n, sb_cap;
 	uint8_t rcv_sack_n;                /* entries in rcv_sack_recent */
 	uint32_t sacked;                   /* bytes the scoreboard holds */
 	uint32_t sack_lost;                /* IsLost boundary: unSACKed data below it is lost */

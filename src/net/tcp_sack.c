@@ -203,9 +203,10 @@ static bool sb_reneged(const struct kn_tcb *t, uint32_t una)
 static void sb_add(struct kn_tcb *t, uint32_t start, uint32_t end)
 {
 	if (!t->sb) {
-		t->sb = calloc(KN_TCP_SB_MAX, sizeof(*t->sb));
+		t->sb = calloc(KN_TCP_SB_MIN, sizeof(*t->sb));
 		if (!t->sb)
 			return;   /* no scoreboard: recovery stays NewReno */
+		t->sb_cap = KN_TCP_SB_MIN;
 	}
 	unsigned i = 0, j;
 	while (i < t->sb_n && SEQ_LT(t->sb[i].end, start))
@@ -221,7 +222,15 @@ static void sb_add(struct kn_tcb *t, uint32_t start, uint32_t end)
 		t->sb_n = (uint16_t)(t->sb_n - (j - i - 1));
 		return;
 	}
-	if (t->sb_n == KN_TCP_SB_MAX) {
+	if (t->sb_n == t->sb_cap && t->sb_cap < KN_TCP_SB_MAX) {
+		/* grows only for a peer that holds that many ranges */
+		struct kn_sack_blk *nb = realloc(t->sb, 2u * t->sb_cap * sizeof(*t->sb));
+		if (nb) {
+			t->sb = nb;
+			t->sb_cap = (uint16_t)(2u * t->sb_cap);
+		}
+	}
+	if (t->sb_n == t->sb_cap) {
 		if (i == t->sb_n)
 			return;          /* the highest range is the one forgotten */
 		t->sb_n--;
