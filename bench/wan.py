@@ -213,7 +213,9 @@ def kaon_counters(text):
 
 KAON_COUNTERS = ("tcp_rexmt", "tcp_fast_rexmt", "tcp_rexmt_timeouts", "tcp_recoveries",
                  "tcp_sack_recoveries", "tcp_dsack_rx", "tcp_dsack_undos",
-                 "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx")
+                 "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx",
+                 "tcp_rto_in_recovery", "tcp_rto_repeat", "tcp_rto_sb_kept",
+                 "tcp_sack_reneged", "tcp_reo_waits", "tcp_reo_avoided", "tcp_sack_rescues")
 
 
 def kaon_bulk(bindir, conf, flows, seconds):
@@ -323,8 +325,10 @@ def scenario(bindir, conf, name, spec, seconds, log, stream=False):
             "  p50 %.0f us p99 %.0f us" % (res["p50_us"], res["p99_us"] or 0),
             "" if res.get("retrans_segs") is None else
             "  rexmt %d segs" % res["retrans_segs"],
-            "" if not k else "  (fast %d, rto %d, dsack undos %d, hystart exits %d)" % (
-                k["tcp_fast_rexmt"], k["tcp_rexmt_timeouts"], k["tcp_dsack_undos"],
+            "" if not k else "  (fast %d, rto %d [in recovery %d, repeated %d], "
+            "dsack %d, undos %d, hystart exits %d)" % (
+                k["tcp_fast_rexmt"], k["tcp_rexmt_timeouts"], k["tcp_rto_in_recovery"],
+                k["tcp_rto_repeat"], k["tcp_dsack_rx"], k["tcp_dsack_undos"],
                 k["tcp_hystart_exits"])))
         if not res.get("ok") and res.get("errors"):
             log("    " + "; ".join(str(e) for e in res["errors"])[:400])

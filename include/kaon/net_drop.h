@@ -117,6 +117,8 @@ enum kn_drop_reason {
 	X(tcp_sack_recoveries) X(tcp_sack_blocks_rx) X(tcp_sack_blocks_tx) X(tcp_sack_bad_blocks) \
 	X(tcp_dsack_rx) X(tcp_dsack_tx) X(tcp_sack_rescues) \
 	X(tcp_dsack_undos) X(tcp_hystart_css) X(tcp_hystart_exits) \
+	X(tcp_rto_in_recovery) X(tcp_rto_repeat) X(tcp_rto_sb_kept) X(tcp_sack_reneged) \
+	X(tcp_reo_waits) X(tcp_reo_avoided) \
 	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
 	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 

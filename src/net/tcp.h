@@ -56,6 +56,10 @@ enum {
 	TF_DSACK      = 1u << 20, /* a D-SACK block waits for the next ACK (RFC 2883) */
 	TF_SB         = 1u << 21, /* the scoreboard holds blocks (sb_n > 0) */
 	TF_RESCUED    = 1u << 22, /* this recovery's rescue retransmission went (RFC 6675) */
+	TF_LOSS       = 1u << 23, /* the recovery follows an RTO: all unSACKed data below
+				   * recover is lost, cwnd grows (Linux TCP_CA_Loss) */
+	TF_REORD      = 1u << 24, /* the path reorders: a D-SACK came (tcp_sack.c) */
+	TF_REO        = 1u << 25, /* a loss shown waits out the reordering window (reo_at) */
 	/* In-order data at rcv_drop_seq was dropped for want of receive
 	 * memory: the retransmission is admitted (tcp_input.c, rcv_admit) */
 	TF_RCV_DROPPED = 1u << 27,
@@ -66,10 +70,16 @@ enum {
 #define KN_TCP_SACK_BLOCKS 4
 /* kn_tcp_opts.sack_n: a SACK option was malformed (ignored) */
 #define KN_TCP_SACK_BAD 0x80
-/* The scoreboard's bound, in disjoint ranges: a 64-segment out-of-order
- * queue (ooo_max's default) has at most 32 of them. Past it the highest
- * range is forgotten: data believed unSACKed is only sent again. */
-#define KN_TCP_SB_MAX 32
+/* The scoreboard's bound, in disjoint ranges. Past it the highest range is
+ * forgotten, and after an RTO the data it covered is taken for lost and
+ * sent again. Sized for the peer, not for kaon's own 64-segment
+ * out-of-order queue: a Linux receiver holds a whole window, and a slow
+ * start that overflows a drop-tail queue of one BDP loses every other
+ * segment of up to half of it (200 Mbit x 40 ms: ~700 segments, ~350
+ * ranges). 8 bytes a range, allocated at the first SACK block for
+ * KN_TCP_SB_MIN, doubled when full. */
+#define KN_TCP_SB_MIN 32
+#define KN_TCP_SB_MAX 1024
 /* RFC 6675 DupThresh */
 #define KN_TCP_DUPTHRESH 3
 
@@ -214,13 +224,14 @@ struct kn_tcb {
 	/* SACK (tcp_sack.c), cold: touched only with TF_SB, TF_DSACK,
 	 * TF_SACK_RECOV or a non-empty out-of-order queue */
 	struct kn_sack_blk *sb;            /* scoreboard: SACKed ranges in (SND.UNA, SND.MAX], sorted */
-	uint8_t sb_n;
+	uint16_t sb_n, sb_cap;
 	uint8_t rcv_sack_n;                /* entries in rcv_sack_recent */
 	uint32_t sacked;                   /* bytes the scoreboard holds */
 	uint32_t sack_lost;                /* IsLost boundary: unSACKed data below it is lost */
 	uint32_t high_rxt;                 /* RFC 6675 HighRxt: end of what recovery resent */
 	uint32_t rcv_sack_recent[KN_TCP_SACK_BLOCKS]; /* last out-of-order arrivals, newest first */
 	uint32_t dsack_start, dsack_end;   /* the duplicate to report (TF_DSACK) */
+	int64_t reo_at;                    /* t_rexmt is the reordering window's end, not the RTO */
 
 	struct kn_tcp_ccs cc;              /* congestion control, cold */
 };
@@ -425,6 +436,10 @@ void kn_tcp_sack_trim(struct kn_tcb *t, uint32_t una);
 void kn_tcp_sack_clear(struct kn_tcb *t);
 bool kn_tcp_sack_una_lost(const struct kn_tcb *t);
 void kn_tcp_sack_enter(struct kn_tcb *t);
+void kn_tcp_sack_loss(struct kn_tcb *t);
+void kn_tcp_sack_try_enter(struct kn_tcb *t);
+void kn_tcp_sack_reo_ack(struct kn_tcb *t);
+bool kn_tcp_sack_reo_timer(struct kn_tcb *t);
 int kn_tcp_sack_output(struct kn_tcb *t);
 /* tcp_output.c, for tcp_sack.c: one segment at @seq (see there) */
 int kn_tcp_output_at(struct kn_tcb *t, uint32_t seq, uint32_t maxlen);

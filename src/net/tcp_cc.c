@@ -153,7 +153,7 @@ static void undo(struct kn_tcb *t)
 	 * in flight, not missing. RecoveryPoint stays: the duplicates of this
 	 * window start no new recovery. */
 	if (t->flags & TF_SACK_RECOV)
-		t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
+		t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS);
 	t->s->st.tcp_dsack_undos++;
 }
 

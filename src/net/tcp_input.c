@@ -666,7 +666,7 @@ static void dupack(struct kn_tcb *t)
 	/* With SACK blocks to go by, RFC 6675; else NewReno (a peer that
 	 * agreed to SACK but sends no block gets NewReno too). */
 	if (t->flags & TF_SB) {
-		kn_tcp_sack_enter(t);
+		kn_tcp_sack_try_enter(t);
 		return;
 	}
 	kn_tcp_cc_loss(t, false);
@@ -700,9 +700,13 @@ static inline __attribute__((always_inline)) bool new_ack(struct kn_tcb *t, stru
 
 	if (t->flags & TF_INRECOVERY) {
 		if (t->flags & TF_SACK_RECOV) {
-			/* RFC 6675: cwnd stays ssthresh; leave at RecoveryPoint. */
+			/* RFC 6675: cwnd stays ssthresh; after an RTO it grows
+			 * from one segment (Linux in TCP_CA_Loss). Leave at
+			 * RecoveryPoint. */
+			if (t->flags & TF_LOSS)
+				kn_tcp_cc_ack(t, sg->ack, acked, rtt);
 			if (SEQ_GEQ(sg->ack, t->recover))
-				t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
+				t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS);
 		} else if (SEQ_GEQ(sg->ack, t->recover)) {
 			/* Full ACK: leave recovery (RFC 6582 §3.2 (3)). */
 			uint32_t left = t->snd_max - sg->ack;
@@ -1146,7 +1150,9 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 	 * SND.UNA or the window. */
 	if (KN_UNLIKELY(newsack) && !(t->flags & TF_INRECOVERY) && kn_tcp_sack_una_lost(t) &&
 	    SEQ_GEQ(t->snd_una, t->recover) && t->snd_una != t->snd_max && t->t_rexmt)
-		kn_tcp_sack_enter(t);
+		kn_tcp_sack_try_enter(t);
+	if (KN_UNLIKELY(t->flags & TF_REO))
+		kn_tcp_sack_reo_ack(t);
 	switch (t->state) {
 	case KN_TCP_FIN_WAIT_1:
 		if (finacked) {

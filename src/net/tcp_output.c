@@ -633,6 +633,17 @@ send_awin:
 	 * on one could never end. */
 	if (len && (t->flags & TF_SHUT_WR) && !(t->flags & TF_SENTFIN))
 		goto again;
+	/* A bare ACK went while data waits for the window: the timer the
+	 * path without a segment arms (below "Data waits") is due here too,
+	 * or with nothing in flight no timer ran and the connection stalled
+	 * for ever (an ACK of everything that shut the window, on data that
+	 * wanted an immediate answer). */
+	if (KN_UNLIKELY(!len && t->sndq_bytes > off) && !t->t_persist) {
+		if (t->snd_wnd == 0 && t->state >= KN_TCP_ESTABLISHED)
+			kn_tcp_persist_shut(t);
+		else if (!t->t_rexmt)
+			kn_tcp_persist_arm(t);
+	}
 	return 0;
 }
 

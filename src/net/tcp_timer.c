@@ -28,6 +28,8 @@ void kn_tcp_persist_arm(struct kn_tcb *t)
 void kn_tcp_persist_shut(struct kn_tcb *t)
 {
 	t->t_rexmt = 0;
+	t->flags &= ~TF_REO;
+	t->reo_at = 0;
 	t->rxtshift = 0;
 	t->snd_nxt = t->snd_una;
 	t->snd_cur = NULL;
@@ -68,6 +70,12 @@ static bool timer_rexmt(struct kn_tcb *t)
 {
 	struct kn_stack *s = t->s;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
+	if (KN_UNLIKELY(t->flags & TF_REO)) {
+		if (kn_tcp_sack_reo_timer(t))
+			return true;     /* the reordering window's end (tcp_sack.c) */
+		t->flags &= ~TF_REO;
+		t->reo_at = 0;
+	}
 	if (t->snd_wnd == 0 && t->sndq_bytes && t->state >= KN_TCP_ESTABLISHED) {
 		kn_tcp_persist_shut(t);
 		return true;
@@ -81,6 +89,13 @@ static bool timer_rexmt(struct kn_tcb *t)
 		return false;
 	}
 	s->st.tcp_rexmt_timeouts++;
+	/* Why it fired (bench/wan.py reports them): a recovery's
+	 * retransmission was lost too, or the last timeout's was; the rest
+	 * are tails no duplicate ACK could show. */
+	if ((t->flags & TF_LOSS) || t->rxtshift > 1)
+		s->st.tcp_rto_repeat++;
+	else if (t->flags & TF_INRECOVERY)
+		s->st.tcp_rto_in_recovery++;
 	if (t->state <= KN_TCP_SYN_RECEIVED) {
 		/* A SYN or SYN-ACK lost: the first window is one segment
 		 * (RFC 5681 §3.1, RFC 6928 §2), ssthresh untouched: a
@@ -99,12 +114,8 @@ static bool timer_rexmt(struct kn_tcb *t)
 		t->cwnd = t->mss;
 	}
 	t->dupacks = 0;
-	t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV);
+	t->flags &= ~(TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS);
 	t->recover = t->snd_max;
-	/* RFC 2018 §8, RFC 6675 §5.1: the receiver may have reneged; forget
-	 * the SACKed ranges (Linux keeps them), the ACKs to come rebuild it. */
-	if (t->flags & TF_SB)
-		kn_tcp_sack_clear(t);
 	/* RFC 6298 §5.5 and Karn: back off, no sample from what is resent. */
 	t->rttstart = 0;
 	if (t->rxtshift > 3 && (t->flags & TF_RTTVALID)) {
@@ -113,10 +124,20 @@ static bool timer_rexmt(struct kn_tcb *t)
 		t->srtt = 0;
 		t->flags &= ~TF_RTTVALID;
 	}
-	t->snd_nxt = t->snd_una;
 	t->snd_cur = NULL;
 	t->flags |= TF_ACKNOW;
 	kn_tcp_timer_rexmt_arm(t);
+	if ((t->flags & TF_SACK) && t->state >= KN_TCP_ESTABLISHED) {
+		/* The scoreboard stays (tcp_sack.c): only its holes go again,
+		 * and those of the blocks the next ACKs bring: with nothing
+		 * SACKed yet (a tail lost) the resending walked over what the
+		 * ACK of the first retransmission SACKed. */
+		if (t->flags & TF_SB)
+			s->st.tcp_rto_sb_kept++;
+		kn_tcp_sack_loss(t);
+		return true;
+	}
+	t->snd_nxt = t->snd_una;
 	kn_tcp_output(t);
 	return true;
 }

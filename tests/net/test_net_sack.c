@@ -600,8 +600,22 @@ static void test_rescue_within_window(void **st)
 	close_all(l, c);
 }
 
+/* Nothing comes back: the data segments the retransmission timer sends
+ * (into @seqs, 16 at most). */
+static unsigned sent_after_rto(uint32_t *seqs)
+{
+	unsigned n = 0;
+	for (int i = 0; i < 20 && n == 0; i++) {
+		tick(100 * KT_MS);
+		n = sent(seqs, 16);
+	}
+	return n;
+}
+
 /* The retransmission is lost too: the RTO resends SND.UNA with cwnd one
- * segment, leaves recovery and clears the scoreboard (RFC 6675 §5.1). */
+ * segment and keeps the scoreboard (RFC 6675 §5.1 allows it; Linux's
+ * tcp_enter_loss marks only the unSACKed data lost): what the peer SACKed
+ * is not sent again. */
 static void test_rto_after_lost_retransmission(void **st)
 {
 	(void)st;
@@ -617,21 +631,200 @@ static void test_rto_after_lost_retransmission(void **st)
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(2));
 	/* Nothing more comes back. */
-	unsigned n = 0;
-	for (int i = 0; i < 20 && n == 0; i++) {
-		tick(100 * KT_MS);
-		n = sent(seqs, 16);
-	}
+	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(2));
 	assert_int_equal(x->tcp_rexmt_timeouts, 1);
-	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_SB));
-	assert_int_equal(c->sb_n, 0);
+	assert_int_equal(x->tcp_rto_in_recovery, 1);
+	assert_true(c->flags & TF_LOSS);
+	assert_int_equal(c->sb_n, 1);
 	assert_int_equal(c->cwnd, smss);
 	/* The peer had the rest: one ACK ends it. */
 	ack_sack(SEG(10), 0, NULL);
 	assert_int_equal(c->snd_una, c->snd_max);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS | TF_SB));
 	assert_int_equal(sent(seqs, 16), 0);
+	close_all(l, c);
+}
+
+/* Two holes (0 and 5), both retransmissions lost, then the RTO: only the
+ * holes go again, never the SACKed 1..4 and 6..9. Before, the timeout
+ * cleared the scoreboard and resent 6..9 go-back-N (at the wire's 200
+ * Mbit bottleneck half of all retransmissions came back as D-SACKs). */
+static void test_rto_resends_only_holes(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	ack_sack(una, 2, (uint32_t[]){SEG(6), SEG(10), SEG(1), SEG(5)});
+	assert_true(c->flags & TF_SACK_RECOV);
+	assert_int_equal(sent(seqs, 16), 2);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_int_equal(seqs[1], SEG(5));
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(x->tcp_rexmt_timeouts, 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	/* 0 arrives: the ACK jumps to the next hole, which goes (cwnd 2). */
+	ack_sack(SEG(5), 1, (uint32_t[]){SEG(6), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(5));
+	ack_sack(SEG(10), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
+	assert_int_equal(x->tcp_rexmt, 4);
+	assert_int_equal(x->tcp_sack_reneged, 0);
+	close_all(l, c);
+}
+
+/* A slow start that overflowed a drop-tail queue loses every other
+ * segment: 100 segments, the odd ones lost, 50 SACKed ranges. The
+ * scoreboard held 32 and forgot the ranges above them, so the RTO took
+ * the segments they covered for lost and resent them (at the wire's 200
+ * Mbit bottleneck 1,266 of 2,428 retransmissions came back as D-SACKs
+ * after two such timeouts). */
+static void test_rto_many_ranges(void **st)
+{
+	(void)st;
+	static const uint8_t syn_ws[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};
+	struct kn_tcb *l;
+	struct kt_seg sa;
+	struct kn_tcb *c = open_passive(&l, syn_ws, sizeof(syn_ws), &sa);
+	const struct kn_stats *x = stats();
+	smss = c->mss;
+	uint32_t una = sa.seq + 1;
+	assert_int_equal(kn_tcp_send(c, data, 100 * smss), (int)(100 * smss));
+	c->cwnd = 100 * smss;    /* as if slow start had got there */
+	kn_tcp_output(c);
+	uint32_t seqs[128];
+	assert_int_equal(sent(seqs, 128), 100);
+	/* The even ones arrive; ACKs report up to three ranges, the newest
+	 * first, as a receiver does. */
+	for (unsigned k = 2; k < 100; k += 2) {
+		uint32_t b[6];
+		unsigned nb = 0;
+		for (unsigned j = k; j >= 2 && nb < 3; j -= 2, nb++) {
+			b[2 * nb] = SEG(j);
+			b[2 * nb + 1] = SEG(j + 1);
+		}
+		ack_sack(SEG(1), nb, b);
+	}
+	while (sent(seqs, 128))
+		;
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(n, 1);
+	assert_int_equal(x->tcp_rexmt_timeouts, 1);
+	/* Each retransmission of an odd segment arrives in turn and the
+	 * ACK takes the even one above it too: no even one is ever resent. */
+	for (unsigned k = 1; k < 100; k += 2) {
+		ack_sack(SEG(k + 2 <= 100 ? k + 2 : 100), 0, NULL);
+		while ((n = sent(seqs, 128)) > 0)
+			for (unsigned i = 0; i < n && i < 128; i++)
+				assert_int_equal((seqs[i] - una) / smss % 2, 1);
+	}
+	assert_int_equal(c->snd_una, c->snd_max);
+	close_all(l, c);
+}
+
+/* Nothing SACKed when the RTO fires (0..4 lost, the ACKs for 5..9 lost
+ * too): the blocks the first retransmission's ACK brings are not resent.
+ * Before, with no scoreboard at the timeout, the resending went on
+ * go-back-N over 5..9 (the D-SACKs of bench/run wan's 1% rows). */
+static void test_rto_empty_scoreboard(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_int_equal(x->tcp_rto_sb_kept, 0);
+	ack_sack(SEG(1), 1, (uint32_t[]){SEG(5), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 2);
+	assert_int_equal(seqs[0], SEG(1));
+	assert_int_equal(seqs[1], SEG(2));
+	ack_sack(SEG(3), 1, (uint32_t[]){SEG(5), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 2);
+	assert_int_equal(seqs[0], SEG(3));
+	assert_int_equal(seqs[1], SEG(4));
+	ack_sack(SEG(10), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_int_equal(x->tcp_rexmt, 5);
+	assert_int_equal(c->snd_una, c->snd_max);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
+	close_all(l, c);
+}
+
+/* After the RTO the peer's ACK stops at the start of a block it had
+ * SACKed: it dropped that data (reneged, as kaon's own receiver may when
+ * it prunes its out-of-order queue). The scoreboard goes, and everything
+ * from there is resent. */
+static void test_rto_reneged(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 1);
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	ack_sack(SEG(1), 0, NULL);
+	assert_int_equal(x->tcp_sack_reneged, 1);
+	assert_int_equal(c->sb_n, 0);
+	assert_int_equal(sent(seqs, 16), 2);     /* cwnd 2, from SEG(1) */
+	assert_int_equal(seqs[0], SEG(1));
+	assert_int_equal(seqs[1], SEG(2));
+	ack_sack(SEG(3), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 4);
+	assert_int_equal(seqs[0], SEG(3));
+	for (unsigned k = 7; k <= 10; k++)
+		ack_sack(SEG(k), 0, NULL);
+	while (sent(seqs, 16))
+		;
+	assert_int_equal(c->snd_una, c->snd_max);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
+	close_all(l, c);
+}
+
+/* A tail lost after the RTO: nothing is SACKed above 8 and 9, and the
+ * timeout marks them lost with the rest (no rescue needed), the FIN too. */
+static void test_rto_tail_and_fin(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	assert_int_equal(kn_tcp_shutdown(c), 0);
+	struct kt_seg f = th_take();
+	assert_true(f.flags & KN_TH_FIN);
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(8)});
+	while (take_seg(&f))
+		;                 /* 0, and the rescue (9 with the FIN) */
+	unsigned n = sent_after_rto(seqs);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_true(c->flags & TF_LOSS);
+	/* 1..7 were there: 8, 9 and the FIN go, as the window allows. */
+	ack_sack(SEG(8), 0, NULL);
+	assert_true(take_seg(&f));
+	assert_int_equal(f.seq, SEG(8));
+	assert_true(take_seg(&f));
+	assert_int_equal(f.seq, SEG(9));
+	assert_true(f.flags & KN_TH_FIN);
+	assert_false(take_seg(&f));
+	ack_sack(SEG(10) + 1, 0, NULL);
+	assert_false(c->flags & (TF_INRECOVERY | TF_SACK_RECOV | TF_LOSS));
 	close_all(l, c);
 }
 
@@ -658,6 +851,75 @@ static void test_reordering_no_spurious_rexmt(void **st)
 	assert_int_equal(stats()->tcp_rexmt, 0);
 	assert_int_equal(stats()->tcp_recoveries, 0);
 	assert_int_equal(c->snd_una, c->snd_max);
+	close_all(l, c);
+}
+
+/* Once a D-SACK showed the path reorders, DupThresh SACKed segments
+ * above a hole start recovery only after the reordering window (SRTT / 4,
+ * RFC 8985's reo_wnd): a segment held back by the path and overtaken by
+ * the rest of its burst is not resent if it comes in that time. Before,
+ * it was (the D-SACKs of bench/run wan's 50 ms / 2% + reordering row). */
+static void test_reordering_window(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	/* 80 ms later (SRTT 10 ms, the window 2.5 ms), a duplicate of segment
+	 * 0 reported: the path reorders. */
+	tick(80 * KT_MS);
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_true(c->flags & TF_REORD);
+	/* 3..5 overtake 2: lost by DupThresh, but the window is waited. */
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(6)});
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_false(c->flags & TF_INRECOVERY);
+	assert_int_equal(x->tcp_reo_waits, 1);
+	/* 2 comes: nothing was resent, no recovery. */
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(x->tcp_reo_avoided, 1);
+	assert_int_equal(x->tcp_rexmt, 0);
+	assert_int_equal(x->tcp_recoveries, 0);
+	/* 6 lost for real: resent when the window ends (a timer, no ACK). */
+	ack_sack(SEG(6), 1, (uint32_t[]){SEG(7), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	unsigned n = 0;
+	for (int i = 0; i < 50 && n == 0; i++) {
+		tick(KT_MS);
+		n = sent(seqs, 16);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], SEG(6));
+	assert_true(c->flags & TF_SACK_RECOV);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	/* The RTO is back where it was: nothing fires while the
+	 * retransmission is on its way. */
+	assert_true(c->t_rexmt > now + 100 * KT_MS);
+	ack_sack(SEG(10), 0, NULL);
+	assert_false(c->flags & (TF_INRECOVERY | TF_REO));
+	assert_int_equal(x->tcp_rexmt, 1);
+	close_all(l, c);
+}
+
+/* ... but not where SRTT / 4 is below the timer's 1 ms tick: there the
+ * wait is many round trips. */
+static void test_reordering_window_short_path(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
+	assert_true(c->flags & TF_REORD);
+	assert_true(c->srtt < 4 * KT_MS);
+	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(6)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(2));
+	assert_int_equal(stats()->tcp_reo_waits, 0);
 	close_all(l, c);
 }
 
@@ -708,7 +970,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_empty_scoreboard, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_many_ranges, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_reneged, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rto_tail_and_fin, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_reordering_no_spurious_rexmt, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reordering_window, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_reordering_window_short_path, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_without_sack, setup_newreno, th_teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);

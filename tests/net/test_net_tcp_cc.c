@@ -169,6 +169,37 @@ static void test_shrunk_window_no_fast_rexmt(void **st)
 	close_all(l, c);
 }
 
+/* The ACK that takes everything in flight and shuts the window comes on a
+ * segment we must answer at once (out-of-order data here): the answer
+ * went, and with it kn_tcp_output returned before arming the persist
+ * timer. Nothing was in flight, no timer ran: the connection stalled for
+ * ever with data queued (test_net_chaos found it). */
+static void test_window_shut_by_acked_data_segment(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, syn_mss, sizeof(syn_mss), 4 * SMSS);
+	assert_int_equal(kn_tcp_send(c, data, 10 * SMSS), 10 * SMSS);
+	uint32_t bytes;
+	assert_int_equal(count_data(&bytes, NULL), 4);
+	uint32_t una = iss + 1 + bytes;
+	peer_send(KN_TH_ACK, PISN + 1 + 100, una, 0, data, 100);
+	struct kt_seg s;
+	bool acked = false;
+	while (take_seg(&s))
+		acked |= s.len == 0 && s.ack == PISN + 1;
+	assert_true(acked);
+	assert_true(c->t_persist != 0);
+	unsigned probes = 0;
+	for (int i = 0; i < 100 && !probes; i++) {
+		tick(10 * KT_MS);
+		while (take_seg(&s))
+			probes += s.len > 0 && s.seq == una;
+	}
+	assert_int_equal(probes, 1);
+	close_all(l, c);
+}
+
 /* The headers of a frame the stack sent, read in place: big frames are
  * chains, and only the first segment (the headers) is looked at. */
 static void frame_hdr(struct rte_mbuf *m, uint32_t *seq, uint32_t *len)
@@ -758,6 +789,7 @@ int main(void)
 		return rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_zero_window_probes_no_fast_rexmt, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_window_shut_by_acked_data_segment, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_shrunk_window_no_fast_rexmt, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_fast_rexmt_past_2_and_4_gib, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_wscale14_ends, th_setup_default, th_teardown),
