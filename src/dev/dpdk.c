@@ -722,7 +722,7 @@ static int ethdev_setup(struct kaon_dpdk_port *pp, unsigned e, struct setup *s, 
 		rc = kaon_bif_flow_isolate(port_id, why, sizeof(why));
 		if (rc < 0) {
 			say(err, errlen, "%s: [bifurcation] mode = rte_flow: %s", c->path, why);
-			return rc;
+			return -EIO;
 		}
 	}
 #endif
