@@ -252,8 +252,8 @@ static inline void kn_timer_note(struct kn_stack *s, int64_t deadline)
 		s->timer_next = deadline;
 }
 
-/* cksum.c */
-uint32_t kn_cksum_add(uint32_t sum, const void *buf, size_t len);
+/* cksum.c, inet_sum.c */
+#include "net/inet_sum.h"
 uint32_t kn_cksum_mbuf(uint32_t sum, const struct rte_mbuf *m, uint32_t off, uint32_t len);
 static inline uint16_t kn_cksum_fold(uint32_t sum)
 {
