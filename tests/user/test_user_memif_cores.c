@@ -365,7 +365,7 @@ int main(void)
 	int status = 0;
 	int64_t until = kaon_now() + 30000 * MS;
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (kaon_now() > until || !done) {
+		if (kaon_now() > until) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			break;
