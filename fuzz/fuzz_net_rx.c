@@ -29,6 +29,7 @@
 #include <kaon/net.h>
 
 #include "fuzz_common.h"
+#include "net/tcp.h"
 
 #define POOL_N 8192
 /* Peer MSS below which the stack may send more than the peer asked for: a
@@ -621,9 +622,10 @@ static void op_close(struct conv *c, uint8_t how)
 
 /* No stall: a connection that holds data the application wrote, facing a
  * peer that acknowledges everything at once with an open window, sends new
- * data every round (every round ends at the stack's next timer, so RTO and
- * persist backoffs are no excuse). Issue 9 saw connections that acknowledged
- * but never sent again. Only for connections the application still holds,
+ * data every round (every round ends at the connection's next retransmission
+ * or persist timer, or the stack's next timer, so RTO and persist backoffs
+ * are no excuse). Issue 9 saw connections that acknowledged but never sent
+ * again. Only for connections the application still holds,
  * without an error, untouched by raw frames. */
 static void check_progress(struct conv *c)
 {
@@ -648,7 +650,16 @@ static void check_progress(struct conv *c)
 		c->ts_val++;
 		uint32_t tl = ts_opt(c, to, false);
 		peer_seg(c, 0x10, c->stack_ack, c->stack_max, 65535, to, tl, 0, false);
+		/* At least to this connection's own retransmission or persist
+		 * timer: other connections' timers come first and, counted as
+		 * rounds, made a persist probe (due after five of them) look
+		 * like a stall. */
 		int64_t next = kn_stack_next_timer(F.s);
+		int64_t own = c->t->t_rexmt;
+		if (c->t->t_persist && (!own || c->t->t_persist < own))
+			own = c->t->t_persist;
+		if (own > next)
+			next = own;
 		int64_t step = next > F.now ? next - F.now : 0;
 		if (step < 1000000)
 			step = 1000000;
@@ -659,7 +670,7 @@ static void check_progress(struct conv *c)
 		kn_stack_flush(F.s);
 		idle = c->stack_max == before ? idle + 1 : 0;
 		if (trace)
-			fprintf(stderr, "final: conn %u round %u sent up to +%u of %u written\n",
+			fprintf(stderr, "final: step %lld conn %u round %u sent up to +%u of %u written\n", (long long)step,
 				(unsigned)(c - F.c), r, c->stack_max - c->iss - 1, c->written);
 		CHECK(idle < 4, "TCP connection stalled: written data never sent to an open window");
 	}
