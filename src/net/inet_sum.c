@@ -58,11 +58,6 @@ static inline uint32_t mod_ffff(uint32_t x)
 	return x == 0xffff ? 0 : x;
 }
 
-static inline uint32_t swap16(uint32_t x)
-{
-	return ((x & 0xff) << 8) | (x >> 8);
-}
-
 size_t kaon_sum_table_len(size_t len, unsigned stride)
 {
 	return len / stride + 1;
@@ -93,8 +88,8 @@ uint32_t kaon_sum_range(const uint16_t *tab, unsigned stride, const void *buf, s
 	s += kn_cksum_add(0, p + j * stride, end - j * stride);
 	uint32_t head = kn_cksum_add(0, p + off, i * stride - off);
 	if (off & 1)
-		head = swap16(head);
+		head = kn_cksum_swap(head);
 	s = mod_ffff(s + head);
 	/* As the range's own first byte sees it. */
-	return (off & 1) ? swap16(s) : s;
+	return (off & 1) ? kn_cksum_swap(s) : s;
 }

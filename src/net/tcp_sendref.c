@@ -113,20 +113,13 @@ bool kn_tcp_lent_sum(struct kn_tcb *t, uint32_t seq, uint32_t len, uint32_t *sum
 		m = m->next;
 	}
 	uint32_t off = seq - mseq, s = 0;
-	int odd = 0;
+	unsigned odd = 0;
 	for (; m && len; m = m->next, off = 0) {
 		uint32_t n = RTE_MIN(len, (uint32_t)m->data_len - off);
 		const uint8_t *p = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
-		uint32_t part;
 		struct kn_ext *x = is_lent(m) ? container_of(m->shinfo, struct kn_ext, sh) : NULL;
-		if (x && x->ref.sum)
-			part = x->ref.sum(x->ref.arg, p, n);
-		else
-			part = kn_cksum_add(0, p, n);
-		if (odd)
-			part = ((part & 0xff) << 8) | (part >> 8);
-		s += part;
-		s = (s >> 16) + (s & 0xffff);
+		uint32_t part = x && x->ref.sum ? x->ref.sum(x->ref.arg, p, n) : kn_cksum_add(0, p, n);
+		s = kn_cksum_cat(s, part, odd);
 		odd ^= n & 1;
 		len -= n;
 	}
