@@ -23,12 +23,14 @@ WORK=$(mktemp -d /tmp/kaon-l2memif.XXXXXX)
 # Not kaon-*: scripts/testbed.sh clears /var/run/dpdk/kaon-*.
 PREFIX=hl2m-$$
 refl_pid=
+. "$(dirname "$0")/memif_conf.sh"
+# No command here may fail under set -e (a reflector that crashed is gone,
+# and wait gives its status): the runtime directories must still go.
 cleanup() {
-	[ -n "$refl_pid" ] && kill -KILL "$refl_pid" 2>/dev/null
-	wait 2>/dev/null
-	run=/var/run
-	[ "$(id -u)" -eq 0 ] || run=${XDG_RUNTIME_DIR:-/tmp}
-	rm -rf "$WORK" "$run/dpdk/$PREFIX" "$run/dpdk/$PREFIX-cli"
+	if [ -n "$refl_pid" ]; then kill -KILL "$refl_pid" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+	memif_rm_runtime "$PREFIX"
 }
 trap cleanup EXIT
 fail() {
@@ -39,7 +41,6 @@ fail() {
 	exit 1
 }
 
-. "$(dirname "$0")/memif_conf.sh"
 memif_conf "$WORK/server.conf" server 198.18.0.2 "$PREFIX" "no_huge = 1" "log_level = 1"
 memif_conf "$WORK/client.conf" client 198.18.0.1 "$PREFIX-cli" "no_huge = 1" "log_level = 1"
 
