@@ -13,7 +13,9 @@
  * --dst defaults to the broadcast address (memif and af_xdp reflectors take
  * any frame; on a veth the kernel of the far end then sees it too, and drops
  * the unknown EtherType). Prints round trips per second; exits 1 when none
- * came back.
+ * came back. Before it closes the port it says bye (l2ping_opts.h) and
+ * waits for the bye to come back, so that a memif reflector is no longer
+ * polling when this end goes.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +58,48 @@ static uint16_t send_all(struct rte_mbuf **pkts, uint16_t n)
 	for (uint16_t i = done; i < n; i++)
 		rte_pktmbuf_free(pkts[i]);
 	return done;
+}
+
+/* Say bye: one frame of slot L2PING_BYE_SLOT, then wait (1 s at most) for
+ * it to come back; frames of the run still in flight are dropped. The
+ * reflector sends the bye back and then stops polling (memif): a moment's
+ * grace covers the end of its tx burst, the last it touches the rings.
+ * @return 1 if it came back. */
+static int say_bye(struct rte_mempool *pool, const struct rte_ether_addr *dmac,
+		   const struct rte_ether_addr *self, int size, const uint8_t *pattern)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint8_t *f = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)size) : NULL;
+	if (!f) {
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	eh->dst_addr = *dmac;
+	eh->src_addr = *self;
+	eh->ether_type = rte_cpu_to_be_16(ETHERTYPE_KAON);
+	memcpy(f + 14, pattern, (size_t)size - 14);
+	const uint32_t bye = L2PING_BYE_SLOT;
+	memcpy(f + 14, &bye, sizeof(bye));
+	if (send_all(&m, 1) != 1)
+		return 0;
+	uint64_t hz = rte_get_tsc_hz(), end = rte_get_tsc_cycles() + hz;
+	struct rte_mbuf *pkts[BURST];
+	int back = 0;
+	while (!back && rte_get_tsc_cycles() < end) {
+		uint16_t n = rte_eth_rx_burst(PORT, 0, pkts, BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			const struct rte_ether_hdr *h =
+				rte_pktmbuf_mtod(pkts[i], const struct rte_ether_hdr *);
+			back |= rte_is_same_ether_addr(&h->dst_addr, self) &&
+				l2ping_is_bye((const unsigned char *)h,
+					      rte_pktmbuf_data_len(pkts[i]));
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	if (back)
+		rte_delay_ms(50);
+	return back;
 }
 
 int main(int argc, char **argv)
@@ -155,6 +199,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		l2ping_report("l2ping-dpdk", &o, trips, secs, bad);
 	fflush(stdout);
+	if (!say_bye(pool, &dmac, &self, size, pattern))
+		fprintf(stderr, "l2ping-dpdk: the reflector did not answer the bye\n");
 	kaon_dpdk_port_close(p);
 	kaon_dpdk_eal_cleanup();
 	if (rc)

@@ -12,9 +12,8 @@
  *
  * The engine's poll() is one pass of the busy loop of DESIGN.md: tx flush of
  * what coroutines wrote, rx burst -> stack -> socket events (coroutines made
- * ready), due stack timers, tx flush. Every poll_kernel_us it also polls the
- * vcpu's kernel fds (epoll, timeout 0), so kernel sockets and pipes keep
- * working beside the stack. With KAON_STATS=1 in the environment, a vcpu
+ * ready), due stack timers, tx flush. Kernel sockets and pipes keep working
+ * beside the stack through kaon_io_*'s fallback (poll, then short sleeps). With KAON_STATS=1 in the environment, a vcpu
  * prints its stack's counters when it stops.
  */
 #ifndef KAON_USER_H
@@ -38,7 +37,7 @@ struct kaon_user_group;
 struct kaon_user_opts {
 	const kaon_config *conf;   /**< [port0] and [tcp] settings; required */
 	uint16_t port;             /**< DPDK port id */
-	unsigned poll_kernel_us;   /**< 0: default 20 */
+	unsigned poll_kernel_us;   /**< unused (kept for source compatibility) */
 	unsigned link_wait_ms;     /**< wait for link up at start; 0: default 3000 */
 	/** Several cores on one port (kaon_user_group_start() fills these in):
 	 * the group, and which of its cores (queue pair) this vcpu is. NULL:

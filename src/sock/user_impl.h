@@ -17,8 +17,6 @@ struct kaon_user_engine {
 	struct kaon_dpdk *port;
 	struct kn_stack *stack;
 	const kaon_config *conf;
-	void *kernel;                /* the epoll engine's state, for kernel fds */
-	int64_t kernel_every_ns, kernel_next;
 	int64_t idle_sleep_ns;
 	uint64_t polls, busy_polls;  /* passes, and passes that received frames */
 	int64_t busy_last;           /* when a pass last received frames */

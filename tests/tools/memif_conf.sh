@@ -1,5 +1,6 @@
 # Sourced by the tests that put kaon-echo and kaon-bench on kaon's stack at
-# the two ends of one memif link (test_telemetry.sh, test_capture.sh).
+# the two ends of one memif link (test_telemetry.sh, test_capture.sh), and
+# by test_l2_memif.sh (bench/l2reflect and bench/l2ping-dpdk on one).
 #
 # memif_conf FILE ROLE ADDR PREFIX [DPDK_LINE...]: writes FILE, a kaon config
 # for the ROLE (server or client) end of the memif on $WORK/memif.sock, port
@@ -23,4 +24,12 @@ memif_conf() {
 			echo "time_wait = 100"
 		fi
 	} >"$_f"
+}
+
+# memif_rm_runtime PREFIX: remove the runtime directories DPDK leaves
+# behind for file prefixes PREFIX and PREFIX-cli (root's are in /var/run).
+memif_rm_runtime() {
+	_run=/var/run
+	[ "$(id -u)" -eq 0 ] || _run=${XDG_RUNTIME_DIR:-/tmp}
+	rm -rf "$_run/dpdk/$1" "$_run/dpdk/$1-cli"
 }
