@@ -13,8 +13,9 @@
  * The engine's poll() is one pass of the busy loop of DESIGN.md: tx flush of
  * what coroutines wrote, rx burst -> stack -> socket events (coroutines made
  * ready), due stack timers, tx flush. Kernel sockets and pipes keep working
- * beside the stack through kaon_io_*'s fallback (poll, then short sleeps). With KAON_STATS=1 in the environment, a vcpu
- * prints its stack's counters when it stops.
+ * beside the stack through kaon_io_*'s fallback (poll, then short sleeps).
+ * With KAON_STATS=1 in the environment, a vcpu prints its stack's counters
+ * when it stops.
  */
 #ifndef KAON_USER_H
 #define KAON_USER_H
