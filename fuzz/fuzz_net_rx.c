@@ -710,12 +710,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-fuzz-%d", (int)getpid());
-	char *eal[] = {"fuzz", "--no-huge", "-m", "256", "--no-pci", prefix, "--log-level=error",
-		       "--no-telemetry", "-l", "0", NULL};
-	if (rte_eal_init(10, eal) < 0) {
+	char *eal[] = {"fuzz", "--no-huge", "--no-shconf", "-m", "256", "--no-pci", prefix,
+		       "--log-level=error", "--no-telemetry", "-l", "0", NULL};
+	if (rte_eal_init(11, eal) < 0) {
 		fprintf(stderr, "fuzz: EAL init failed\n");
 		exit(1);
 	}
+	rmdir(rte_eal_get_runtime_dir()); /* made, though nothing is kept in it */
 	trace = getenv("FZ_TRACE") != NULL;
 	pool = rte_pktmbuf_pool_create("fuzz", POOL_N, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!pool)

@@ -254,10 +254,11 @@ int main(int argc, char **argv)
 	const char *dir = argv[1];
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-gencorpus-%d", (int)getpid());
-	char *eal[] = {"gen", "--no-huge", "-m", "128", "--no-pci", prefix, "--log-level=error",
-		       "--no-telemetry", "-l", "0", NULL};
-	if (rte_eal_init(10, eal) < 0)
+	char *eal[] = {"gen", "--no-huge", "--no-shconf", "-m", "128", "--no-pci", prefix,
+		       "--log-level=error", "--no-telemetry", "-l", "0", NULL};
+	if (rte_eal_init(11, eal) < 0)
 		return 1;
+	rmdir(rte_eal_get_runtime_dir()); /* made, though nothing is kept in it */
 	pool = rte_pktmbuf_pool_create("gen", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	uint8_t f[2048];
 	uint32_t n;

@@ -19,13 +19,16 @@ int kt_eal_init(const char *name, unsigned n)
 {
 	char prefix[128];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-%s-%d", name, (int)getpid());
-	char *argv[] = {(char *)name, "--no-huge", "-m", "256", "--no-pci", prefix,
+	char *argv[] = {(char *)name, "--no-huge", "--no-shconf", "-m", "256", "--no-pci", prefix,
 			"--log-level=error", "--no-telemetry", "-l", "0", NULL};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "%s: EAL init failed, skipping\n", name);
 		return 77;
 	}
+	/* In memory, DPDK keeps nothing in its runtime directory but makes it
+	 * all the same: gone now, or every run leaves one behind. */
+	rmdir(rte_eal_get_runtime_dir());
 	kt_pool_n = n;
 	kt_pool = rte_pktmbuf_pool_create("kt_pool", n, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!kt_pool) {

@@ -30,9 +30,10 @@ PREFIX=kaon-capture-$$
 PAGES=128 # 2 MiB each: kaon-echo's memory and dumpcap's ring and pool
 added=0 echo_pid= cap_pid=
 cleanup() {
-	[ -n "$cap_pid" ] && kill -KILL "$cap_pid" 2>/dev/null
-	[ -n "$echo_pid" ] && kill -KILL "$echo_pid" 2>/dev/null
-	wait 2>/dev/null
+	# (set -e: a process already gone must not end the clean-up)
+	if [ -n "$cap_pid" ]; then kill -KILL "$cap_pid" 2>/dev/null || true; fi
+	if [ -n "$echo_pid" ]; then kill -KILL "$echo_pid" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
 	if [ "$added" -gt 0 ]; then
 		now=$(cat /proc/sys/vm/nr_hugepages)
 		echo $((now - added)) >/proc/sys/vm/nr_hugepages

@@ -25,20 +25,22 @@ TEL=$(command -v dpdk-telemetry.py || true)
 [ -n "$TEL" ] || skip "no dpdk-telemetry.py (Debian package dpdk-dev)"
 command -v python3 >/dev/null || skip "no python3"
 
+. "$(dirname "$0")/memif_conf.sh"
 WORK=$(mktemp -d /tmp/kaon-telemetry.XXXXXX)
 # Not kaon-*: scripts/testbed.sh clears /var/run/dpdk/kaon-* when another
 # test takes the testbed down, telemetry socket and all.
 PREFIX=htel-$$
 CONNS=4
 echo_pid= bench_pid=
+# Under set -e every step must succeed or the rest is skipped: a process
+# already gone (kill fails) or killed (wait returns 137) would have left
+# DPDK's runtime directories behind.
 cleanup() {
-	[ -n "$bench_pid" ] && kill -KILL "$bench_pid" 2>/dev/null
-	[ -n "$echo_pid" ] && kill -KILL "$echo_pid" 2>/dev/null
-	wait 2>/dev/null
-	# DPDK leaves its runtime directories behind (root's are in /var/run).
-	run=/var/run
-	[ "$(id -u)" -eq 0 ] || run=${XDG_RUNTIME_DIR:-/tmp}
-	rm -rf "$WORK" "$run/dpdk/$PREFIX" "$run/dpdk/$PREFIX-cli"
+	if [ -n "$bench_pid" ]; then kill -KILL "$bench_pid" 2>/dev/null || true; fi
+	if [ -n "$echo_pid" ]; then kill -KILL "$echo_pid" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+	memif_rm_runtime "$PREFIX"
 }
 trap cleanup EXIT
 fail() {
@@ -49,7 +51,6 @@ fail() {
 	exit 1
 }
 
-. "$(dirname "$0")/memif_conf.sh"
 memif_conf "$WORK/server.conf" server 198.18.0.2 "$PREFIX" "no_huge = 1"
 memif_conf "$WORK/client.conf" client 198.18.0.1 "$PREFIX-cli" "no_huge = 1"
 
