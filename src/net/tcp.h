@@ -154,6 +154,9 @@ struct kn_tcb {
 
 	/* receive sequence space */
 	uint32_t irs, rcv_nxt, rcv_adv;    /* rcv_adv: right edge advertised */
+	/* adv_window_lazy() (tcp_output.c): the last window computed whole,
+	 * at RCV.NXT rcv_wnd_at; 0 when it may not be reused */
+	uint32_t rcv_wnd_last, rcv_wnd_at;
 	uint16_t segs_unacked;             /* full segments since the last ACK */
 
 	/* timestamps (RFC 7323) */
