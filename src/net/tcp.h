@@ -154,6 +154,9 @@ struct kn_tcb {
 
 	/* receive sequence space */
 	uint32_t irs, rcv_nxt, rcv_adv;    /* rcv_adv: right edge advertised */
+	/* adv_window_lazy() (tcp_output.c): the last window computed whole,
+	 * at RCV.NXT rcv_wnd_at; 0 when it may not be reused */
+	uint32_t rcv_wnd_last, rcv_wnd_at;
 	uint16_t segs_unacked;             /* full segments since the last ACK */
 
 	/* timestamps (RFC 7323) */
@@ -506,14 +509,51 @@ static inline void kn_tcp_timer_set(struct kn_tcb *t, int64_t *which, int64_t de
 }
 
 /* (Re)start the retransmission timer: RTO, backed off (RFC 6298 §5.5).
- * Inline: once per data segment sent. */
+ * Inline: once per data segment sent. t->rto is never above rto_max
+ * (kn_tcb_alloc, kn_tcp_rtt_update): without a backoff, the common case,
+ * no shift and no cap. */
 static inline void kn_tcp_timer_rexmt_arm(struct kn_tcb *t)
 {
-	int64_t rto = t->rto << (t->rxtshift < 16 ? t->rxtshift : 16);
-	int64_t max = t->s->conf.tcp.rto_max_ns;
-	kn_tcp_timer_set(t, &t->t_rexmt, rto > max ? max : rto);
+	int64_t rto = t->rto;
+	if (KN_UNLIKELY(t->rxtshift)) {
+		int64_t max = t->s->conf.tcp.rto_max_ns;
+		rto <<= t->rxtshift < 16 ? t->rxtshift : 16;
+		rto = rto > max ? max : rto;
+	}
+	kn_tcp_timer_set(t, &t->t_rexmt, rto);
 }
-void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt);
+
+/* RFC 6298 §2: fold one RTT sample into SRTT/RTTVAR and the RTO. Inline:
+ * once per ACK of request/response traffic, where the call cost the fast
+ * path its registers (stack-loop: ~10 instructions a request per side). */
+static inline void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt)
+{
+	const struct kn_tcp_conf *c = &t->s->conf.tcp;
+	if (rtt < 0)
+		rtt = 0;
+	if (!(t->flags & TF_RTTVALID)) {
+		t->srtt = rtt;
+		t->rttvar = rtt / 2;
+		t->flags |= TF_RTTVALID;
+	} else {
+		int64_t d = t->srtt - rtt;
+		if (d < 0)
+			d = -d;
+		/* Every term is >= 0 (rtt clamped above): shifts, not signed
+		 * divisions, give the same quotients. */
+		t->rttvar = (int64_t)((uint64_t)(3 * t->rttvar + d) >> 2);  /* beta = 1/4 */
+		t->srtt = (int64_t)((uint64_t)(7 * t->srtt + rtt) >> 3);    /* alpha = 1/8 */
+	}
+	int64_t g = 1000000; /* clock granularity: 1 ms */
+	int64_t rto = t->srtt + (4 * t->rttvar > g ? 4 * t->rttvar : g);
+	if (rto < c->rto_min_ns)
+		rto = c->rto_min_ns;
+	if (rto > c->rto_max_ns)
+		rto = c->rto_max_ns;
+	t->rto = rto;
+	t->rxtshift = 0;
+}
+
 void kn_tcp_persist_arm(struct kn_tcb *t);
 __attribute__((cold)) void kn_tcp_persist_shut(struct kn_tcb *t);
 /* kn_tcp_output()'s way out when a segment cannot be built: @return -ENOMEM. */

@@ -56,6 +56,34 @@ static inline __attribute__((always_inline)) uint32_t adv_window(struct kn_tcb *
 	return win > max ? max : win;
 }
 
+/* The window for a segment that goes anyway (data, or an ACK owed):
+ * adv_window(), or the last one it gave again, so that the right edge moves
+ * with RCV.NXT and the field stays the same (the peer's header prediction
+ * wants an unchanged window, as ours does). Reused while RCV.NXT has moved
+ * less than a segment since, the socket holds nothing (receive and
+ * out-of-order queues empty, so its space is the whole buffer, no less
+ * than then), the window the peer knows is open and within it (never
+ * shrinking), and it was 8 segments or more (a smaller one, as under
+ * memory pressure, is computed every time). What adv_window() would give
+ * otherwise differs only by the stack's free memory and TCB count (the
+ * fair share): reuse promises at most a segment more than the last share,
+ * to a connection that holds nothing, which kn_tcp_rcv_window() grants any
+ * such connection anyway. Bulk data moves RCV.NXT by a segment an ACK,
+ * so every ACK computes the window whole, as before; request/response
+ * traffic does once a segment's worth of requests (stack-loop: ~60
+ * instructions a request per side less). */
+static inline __attribute__((always_inline)) uint32_t adv_window_lazy(struct kn_tcb *t)
+{
+	uint32_t cur = t->rcv_adv - t->rcv_nxt;
+	if (KN_LIKELY(t->rcv_nxt - t->rcv_wnd_at < t->mss && cur - 1u < t->rcv_wnd_last) &&
+	    !t->rcvq && !t->ooo_n)
+		return t->rcv_wnd_last;
+	uint32_t win = adv_window(t);
+	t->rcv_wnd_at = t->rcv_nxt;
+	t->rcv_wnd_last = win >= 8u * t->mss ? win : 0;
+	return win;
+}
+
 /* Find the send-buffer segment holding @seq. */
 static struct rte_mbuf *snd_seek(struct kn_tcb *t, uint32_t seq, uint32_t *off)
 {
@@ -590,7 +618,7 @@ again:;
 	return 0;
 
 send:
-	awin = adv_window(t);
+	awin = adv_window_lazy(t);
 send_awin:
 	if (KN_UNLIKELY(send_segment(t, t->snd_nxt, len, flags, awin) != 0))
 		return kn_tcp_output_failed(t);
@@ -669,7 +697,7 @@ ssize_t kn_tcp_output_new(struct kn_tcb *t, ssize_t ret)
 		kn_tcp_output(t);
 		return ret;
 	}
-	uint32_t awin = adv_window(t);
+	uint32_t awin = adv_window_lazy(t);
 	/* The new bytes end the queue: in its tail buffer, if it holds them
 	 * all. */
 	struct rte_mbuf *tail = t->sndq_tail;

@@ -46,7 +46,9 @@ struct kn_tcb *kn_tcb_alloc(struct kn_stack *s)
 	s->ntcb++;
 	s->st.tcp_states[KN_TCP_CLOSED]++;
 	const struct kn_tcp_conf *c = &s->conf.tcp;
-	t->rto = c->rto_init_ns;
+	/* Capped as kn_tcp_rtt_update caps it: kn_tcp_timer_rexmt_arm takes
+	 * an RTO without backoff as it is. */
+	t->rto = RTE_MIN(c->rto_init_ns, c->rto_max_ns);
 	if (c->nagle)
 		t->flags |= TF_NAGLE;
 	t->mss = KN_TCP_MSS_DEFAULT;

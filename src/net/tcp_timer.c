@@ -36,35 +36,6 @@ void kn_tcp_persist_shut(struct kn_tcb *t)
 	kn_tcp_persist_arm(t);
 }
 
-/* RFC 6298 §2: fold one RTT sample into SRTT/RTTVAR and the RTO. */
-void kn_tcp_rtt_update(struct kn_tcb *t, int64_t rtt)
-{
-	const struct kn_tcp_conf *c = &t->s->conf.tcp;
-	if (rtt < 0)
-		rtt = 0;
-	if (!(t->flags & TF_RTTVALID)) {
-		t->srtt = rtt;
-		t->rttvar = rtt / 2;
-		t->flags |= TF_RTTVALID;
-	} else {
-		int64_t d = t->srtt - rtt;
-		if (d < 0)
-			d = -d;
-		/* Every term is >= 0 (rtt clamped above): shifts, not signed
-		 * divisions, give the same quotients. */
-		t->rttvar = (int64_t)((uint64_t)(3 * t->rttvar + d) >> 2);  /* beta = 1/4 */
-		t->srtt = (int64_t)((uint64_t)(7 * t->srtt + rtt) >> 3);    /* alpha = 1/8 */
-	}
-	int64_t g = 1000000; /* clock granularity: 1 ms */
-	int64_t rto = t->srtt + (4 * t->rttvar > g ? 4 * t->rttvar : g);
-	if (rto < c->rto_min_ns)
-		rto = c->rto_min_ns;
-	if (rto > c->rto_max_ns)
-		rto = c->rto_max_ns;
-	t->rto = rto;
-	t->rxtshift = 0;
-}
-
 /* @return false if @t was closed. */
 static bool timer_rexmt(struct kn_tcb *t)
 {

@@ -57,6 +57,57 @@ static void test_delay_and_order(void **st)
 	kt_assert_no_leak();
 }
 
+/* A plain link's burst (plain_tx, once a burst): what fits the room goes,
+ * in order, across the ring's wrap; the rest is refused and counted once;
+ * a clock that went back still delivers by time. */
+static void test_plain_burst_room(void **st)
+{
+	(void)st;
+	struct kn_loop_conf c = {.seed = 1, .delay_ns = 10, .queue_max = 8};
+	struct kn_loop *l = kn_loop_create(&c, kt_pool);
+	struct kn_dev *a = kn_loop_dev(l, 0), *b = kn_loop_dev(l, 1);
+	kn_loop_set_now(l, 100);
+	struct rte_mbuf *v[10], *r[10];
+	for (uint32_t i = 0; i < 10; i++)
+		v[i] = frame(i);
+	/* A frame goes while at most 8 - 2 are queued before it. */
+	assert_int_equal(a->ops->tx_burst(a, v, 10), 7);
+	assert_int_equal(kn_loop_stats(l, 0)->overflow, 1);
+	assert_int_equal(kn_loop_stats(l, 0)->tx, 7);
+	rte_pktmbuf_free(v[7]);
+	kn_loop_set_now(l, 110);
+	assert_int_equal(b->ops->rx_burst(b, r, 4), 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(tag_of(r[i]), i);
+		rte_pktmbuf_free(r[i]);
+	}
+	/* Three left at ring slots 4 to 6: four more wrap round. */
+	assert_int_equal(a->ops->tx_burst(a, v + 8, 2), 2);
+	struct rte_mbuf *w[2] = {frame(10), frame(11)};
+	assert_int_equal(a->ops->tx_burst(a, w, 2), 2);
+	assert_int_equal(kn_loop_in_flight(l), 7);
+	assert_int_equal(b->ops->rx_burst(b, r, 2), 2);
+	assert_int_equal(tag_of(r[0]), 4);
+	assert_int_equal(tag_of(r[1]), 5);
+	rte_pktmbuf_free(r[0]);
+	rte_pktmbuf_free(r[1]);
+	/* The clock goes back: that frame is due before the queued ones. */
+	kn_loop_set_now(l, 50);
+	struct rte_mbuf *x = frame(12);
+	assert_int_equal(a->ops->tx_burst(a, &x, 1), 1);
+	kn_loop_set_now(l, 200);
+	assert_int_equal(b->ops->rx_burst(b, r, 10), 6);
+	static const uint32_t want[] = {12, 6, 8, 9, 10, 11};
+	for (uint32_t i = 0; i < 6; i++) {
+		assert_int_equal(tag_of(r[i]), want[i]);
+		rte_pktmbuf_free(r[i]);
+	}
+	assert_int_equal(kn_loop_stats(l, 0)->tx, 12);
+	assert_int_equal(kn_loop_stats(l, 0)->delivered, 12);
+	kn_loop_destroy(l);
+	kt_assert_no_leak();
+}
+
 static void run(uint64_t seed, struct kn_loop_stats *out, uint32_t *order_hash)
 {
 	struct kn_loop_conf c = {.seed = seed, .loss_ppm = 100000, .dup_ppm = 50000,
@@ -109,6 +160,7 @@ int main(void)
 		return rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delay_and_order),
+		cmocka_unit_test(test_plain_burst_room),
 		cmocka_unit_test(test_impairments_deterministic),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -343,6 +343,87 @@ static void test_small_window_not_stuck(void **st)
 	kn_stack_flush(S);
 }
 
+static void wide_window(struct kn_stack_conf *c)
+{
+	c->tcp.wscale = false;
+	c->tcp.rcvbuf = 60000;
+}
+
+static int setup_wide(void **st)
+{
+	(void)st;
+	th_setup(wide_window);
+	return 0;
+}
+
+/* One request/response round: the peer sends @n bytes at *@seq, the
+ * application reads them if @read, and answers @n bytes. @return our reply. */
+static struct kt_seg window_round(struct kn_tcb *c, uint32_t *seq, uint32_t ack, uint32_t n,
+				  bool read)
+{
+	static const uint8_t req[16] = "0123456789abcdef";
+	uint8_t buf[16];
+	peer_send(KN_TH_ACK, *seq, ack, 65535, req, n);
+	*seq += n;
+	if (read)
+		assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), (ssize_t)n);
+	assert_int_equal(kn_tcp_send(c, req, n), (ssize_t)n);
+	struct kt_seg s;
+	assert_true(take_seg(&s));
+	assert_int_equal(s.ack, *seq);
+	assert_int_equal(s.len, n);
+	struct kt_seg more;
+	assert_false(take_seg(&more));
+	return s;
+}
+
+/* The window on request/response replies (adv_window_lazy in
+ * tcp_output.c): the field stays the same while the application reads
+ * everything (the right edge moves with RCV.NXT, so the peer's header
+ * prediction holds), and the right edge stays put, not moving with
+ * RCV.NXT, while data waits unread: the reused window must not promise
+ * room the queue took. */
+static void test_window_on_replies(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 65535);
+	uint32_t seq = PISN + 1, ack = iss + 1;
+	struct kt_seg s = window_round(c, &seq, ack, 10, true);
+	ack += 10;
+	uint16_t win = s.win;
+	uint32_t edge = s.ack + s.win;
+	assert_true(win >= 59000);
+	for (int i = 0; i < 20; i++) {
+		s = window_round(c, &seq, ack, 10, true);
+		ack += 10;
+		assert_int_equal(s.win, win);
+		assert_int_equal(s.ack + s.win, edge + 10);
+		edge += 10;
+	}
+	/* Unread: the queue holds a buffer, the space shrank by more than
+	 * the 10 bytes RCV.NXT moved, the edge stays. */
+	s = window_round(c, &seq, ack, 10, false);
+	ack += 10;
+	assert_int_equal(s.ack + s.win, edge);
+	s = window_round(c, &seq, ack, 10, false);
+	ack += 10;
+	assert_int_equal(s.ack + s.win, edge);
+	/* Read: it moves again, never back. */
+	uint8_t buf[64];
+	assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), 20);
+	for (int i = 0; i < 5; i++) {
+		s = window_round(c, &seq, ack, 10, true);
+		ack += 10;
+		assert_true((int32_t)(s.ack + s.win - edge) >= 0);
+		assert_true(s.win >= 59000);
+		edge = s.ack + s.win;
+	}
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
 static void test_syn_received_times_out(void **st)
 {
 	(void)st;
@@ -388,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_between_stacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_received_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_window_not_stuck, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_on_replies, setup_wide, teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	kt_eal_fini();
