@@ -18,20 +18,16 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
 #include "io/backend.h"
+#include "io/uring_impl.h"
 #include "kaon/io.h"
 
 #define UR_ENTRIES 1024
 #define UR_CQ_ENTRIES 16384
-#define UR_TAG_IGNORE 0u /* cancel requests: their CQE means nothing to us */
-#define UR_TAG_WAKE 1u
 /* kaon_io_sendfile splices through a pipe of this size: a 1 MiB file in 4
  * round trips. The sum over connections sending at once counts against
  * fs.pipe-user-pages-soft for unprivileged users (smaller then: fine). */
 #define UR_PIPE_SIZE (256 * 1024)
-#define UR_PIPES 32
 
 struct ur_op {
 	kaon_co *co;
@@ -39,21 +35,6 @@ struct ur_op {
 	int res;
 	bool done;
 	bool woke; /* the completion ended the park (not a deadline or interrupt) */
-};
-
-struct ur {
-	struct io_uring ring;
-	int efd;
-	atomic_int kicked;
-	uint64_t efd_buf;
-	bool defer_taskrun;
-	bool wake_armed;
-	int pipes[UR_PIPES][2]; /* empty pipes kept for kaon_io_sendfile */
-	int npipes;
-	bool splice;        /* kaon_io_sendfile splices on the ring (KAON_URING_SPLICE=1) */
-	uint32_t *inflight; /* per fd: operations on the ring */
-	uint8_t *drained;   /* per fd: the last recv was short */
-	size_t ninflight;
 };
 
 static int ur_setup(struct io_uring *ring, bool *defer)
@@ -87,7 +68,7 @@ int kaon__uring_probe(void)
 }
 
 /* An SQE, flushing the queue to the kernel when it is full; NULL if none. */
-static struct io_uring_sqe *ur_sqe(struct ur *u)
+struct io_uring_sqe *kaon__ur_sqe(struct ur *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe) {
@@ -99,7 +80,7 @@ static struct io_uring_sqe *ur_sqe(struct ur *u)
 
 static void ur_arm_wake(struct ur *u)
 {
-	struct io_uring_sqe *sqe = ur_sqe(u);
+	struct io_uring_sqe *sqe = kaon__ur_sqe(u);
 	u->wake_armed = sqe != NULL;
 	if (!sqe)
 		return;
@@ -127,6 +108,7 @@ static int ur_init(void **state, kaon_vcpu *v, void *arg)
 		return r;
 	}
 	ur_arm_wake(u);
+	kaon__ur_rx_init(u);
 	const char *sp = getenv("KAON_URING_SPLICE");
 	u->splice = sp && *sp == '1';
 	/* Fewer lookups per io_uring_enter; fine to go without. */
@@ -143,6 +125,7 @@ static void ur_fini(void *state)
 		close(u->pipes[i][1]);
 	}
 	io_uring_queue_exit(&u->ring);
+	kaon__ur_rx_fini(u);
 	close(u->efd);
 	free(u->inflight);
 	free(u->drained);
@@ -159,7 +142,7 @@ static void ur_wake(void *state)
 	}
 }
 
-static int ur_reap(struct ur *u)
+int kaon__ur_reap(struct ur *u)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
@@ -173,6 +156,10 @@ static int ur_reap(struct ur *u)
 		if (tag == UR_TAG_WAKE) {
 			atomic_store_explicit(&u->kicked, 0, memory_order_release);
 			rearm = true;
+			continue;
+		}
+		if (tag & UR_TAG_RX) {
+			woken += kaon__ur_rx_cqe(u, cqe);
 			continue;
 		}
 		struct ur_op *op = (struct ur_op *)(uintptr_t)tag;
@@ -208,10 +195,10 @@ static int ur_poll(void *state, int64_t now, int64_t deadline)
 	}
 	if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 		return r;
-	return ur_reap(u);
+	return kaon__ur_reap(u);
 }
 
-static int ur_count(struct ur *u, int fd)
+int kaon__ur_count(struct ur *u, int fd)
 {
 	if ((size_t)fd >= u->ninflight) {
 		size_t want = u->ninflight ? u->ninflight : 64;
@@ -243,7 +230,7 @@ static int ur_count(struct ur *u, int fd)
 static int ur_run(struct ur *u, struct io_uring_sqe *sqe, int fd, int64_t deadline)
 {
 	struct ur_op op = { .co = kaon_self(), .fd = fd };
-	int r = ur_count(u, fd);
+	int r = kaon__ur_count(u, fd);
 	if (r < 0) {
 		io_uring_prep_nop(sqe);
 		io_uring_sqe_set_data64(sqe, UR_TAG_IGNORE);
@@ -254,7 +241,7 @@ static int ur_run(struct ur *u, struct io_uring_sqe *sqe, int fd, int64_t deadli
 	if (op.done && op.woke)
 		return op.res;
 	if (!op.done) {
-		struct io_uring_sqe *c = ur_sqe(u);
+		struct io_uring_sqe *c = kaon__ur_sqe(u);
 		if (c) {
 			io_uring_prep_cancel64(c, (uint64_t)(uintptr_t)&op, 0);
 			io_uring_sqe_set_data64(c, UR_TAG_IGNORE);
@@ -276,7 +263,7 @@ static struct io_uring_sqe *ur_begin(struct ur *u, int *err)
 		*err = -EPERM;
 		return NULL;
 	}
-	struct io_uring_sqe *sqe = ur_sqe(u);
+	struct io_uring_sqe *sqe = kaon__ur_sqe(u);
 	if (!sqe)
 		*err = -EBUSY;
 	return sqe;
@@ -285,6 +272,9 @@ static struct io_uring_sqe *ur_begin(struct ur *u, int *err)
 static int ur_io_wait(void *state, int fd, unsigned events, int64_t deadline)
 {
 	struct ur *u = state;
+	/* Bytes the multishot recv has taken are no longer the socket's. */
+	if ((events & KAON_IO_IN) && kaon__ur_rx_ready(u, fd))
+		return KAON_IO_IN;
 	int err;
 	struct io_uring_sqe *sqe = ur_begin(u, &err);
 	if (!sqe)
@@ -302,6 +292,9 @@ static ssize_t ur_io_recv(void *state, int fd, void *buf, size_t len, int flags,
 			  int64_t deadline)
 {
 	struct ur *u = state;
+	ssize_t got;
+	if (kaon__ur_rx_recv(u, fd, buf, len, flags, deadline, &got))
+		return got;
 	for (;;) {
 		int err;
 		struct io_uring_sqe *sqe = ur_begin(u, &err);
@@ -346,6 +339,9 @@ static ssize_t ur_io_recvmsg(void *state, int fd, struct msghdr *msg, int flags,
 			     int64_t deadline)
 {
 	struct ur *u = state;
+	ssize_t got;
+	if (kaon__ur_rx_recvmsg(u, fd, msg, flags, deadline, &got))
+		return got;
 	for (;;) {
 		int err;
 		struct io_uring_sqe *sqe = ur_begin(u, &err);
@@ -508,11 +504,12 @@ static ssize_t ur_io_sendfile(void *state, int out_fd, int in_fd, off_t *off, si
 static void ur_forget(void *state, int fd)
 {
 	struct ur *u = state;
+	kaon__ur_rx_forget(u, fd);
 	if (fd < 0 || (size_t)fd >= u->ninflight || !u->inflight[fd])
 		return;
 	/* Cancel now, while the fd still names the file: closing it would not
 	 * end operations the ring holds a reference for. */
-	struct io_uring_sqe *sqe = ur_sqe(u);
+	struct io_uring_sqe *sqe = kaon__ur_sqe(u);
 	if (!sqe)
 		return;
 	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);

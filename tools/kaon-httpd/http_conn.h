@@ -25,6 +25,7 @@ struct http_conf {
 	int64_t header_ns;            /* from a head's first byte to its end: 408 */
 	int zero_copy;                /* sendfile(2) on kernel sockets, lent pages on kaon's */
 	int sum_tables;               /* lent pages come with their sums (http_file.h) */
+	int notsent_lowat;            /* TCP_NOTSENT_LOWAT under sendfile with company, 0: off */
 };
 
 /* Per connection (accepts are counted in struct serve). */
@@ -42,6 +43,7 @@ struct http_server {
 	time_t date_sec;       /* the Date field, formatted once a second */
 	char date[HTTP_DATE_LEN + 1];
 	struct http_counters c;
+	unsigned open;         /* connections being served now */
 };
 
 /* The coroutine: serves @p arg (a malloc'd serve_conn whose owner is the

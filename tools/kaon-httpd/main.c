@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"                  [--addr A] [--config FILE] [--vcpus N] [--cpu LIST]\n"
 		"                  [--max-head BYTES] [--max-body BYTES] [--idle-timeout S]\n"
 		"                  [--header-timeout S] [--no-sendfile] [--no-sum-tables]\n"
+		"                  [--notsent-lowat BYTES]\n"
 		"Serve static files over HTTP/1.1 (GET, HEAD; keep-alive, pipelining).\n"
 		"Prints 'listening on A:P (stack S)' when ready; SIGINT/SIGTERM print the\n"
 		"counters and exit 0.\n"
@@ -58,7 +59,10 @@ static void usage(FILE *f)
 		"  --no-sendfile      copy file data: no sendfile(2) (or io_uring splice) on\n"
 		"                     the kernel stacks, no pages lent to kaon's stack\n"
 		"  --no-sum-tables    lend file pages without their checksums: kaon's stack\n"
-		"                     sums every byte it sends (for comparison)\n");
+		"                     sums every byte it sends (for comparison)\n"
+		"  --notsent-lowat B  while a vcpu serves several connections, a kernel\n"
+		"                     socket sending a file holds at most B unsent bytes\n"
+		"                     (TCP_NOTSENT_LOWAT; default 131072, 0: no limit)\n");
 }
 
 /* The counters of every vcpu, printed at exit. */
@@ -108,6 +112,7 @@ int main(int argc, char **argv)
 		.header_ns = 10 * SEC,
 		.zero_copy = 1,
 		.sum_tables = 1,
+		.notsent_lowat = 128 * 1024,
 	};
 	static const struct option longopts[] = {
 		{ "stack", required_argument, NULL, 's' },
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 		{ "header-timeout", required_argument, NULL, 't' },
 		{ "no-sendfile", no_argument, NULL, 'Z' },
 		{ "no-sum-tables", no_argument, NULL, 'S' },
+		{ "notsent-lowat", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -147,6 +153,7 @@ int main(int argc, char **argv)
 		case 't': cf.header_ns = (int64_t)(cli_seconds(PROG, "--header-timeout", optarg, 0.01) * SEC); break;
 		case 'Z': cf.zero_copy = 0; break;
 		case 'S': cf.sum_tables = 0; break;
+		case 'L': cf.notsent_lowat = (int)cli_int(PROG, "--notsent-lowat", optarg, 0, 1 << 30); break;
 		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
