@@ -229,12 +229,15 @@ static int eal_start(void)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kaon-stackloop-%d", (int)getpid());
-	char *eal[] = {"stack-loop", "--no-huge", "-m", "512", "--no-pci", prefix,
+	char *eal[] = {"stack-loop", "--no-huge", "--no-shconf", "-m", "512", "--no-pci", prefix,
 		       "--log-level=error", "--no-telemetry", "-l", "0", NULL};
-	if (rte_eal_init(10, eal) < 0) {
+	if (rte_eal_init(11, eal) < 0) {
 		fprintf(stderr, "stack-loop: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
+	/* Without shared config DPDK keeps no file in its runtime directory,
+	 * yet makes it: gone now, or every run leaves one behind. */
+	rmdir(rte_eal_get_runtime_dir());
 	return 0;
 }
 
