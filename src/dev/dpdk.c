@@ -888,6 +888,68 @@ static int ethdev_setup(struct kaon_dpdk_port *pp, unsigned e, struct setup *s, 
 	return 0;
 }
 
+/*
+ * memif carries frames on queue pairs both ends must have alike: a frame
+ * sent on a queue the peer does not read is lost. DPDK 22.11's PMD keeps
+ * the counts it negotiated to itself (a server refuses a client with more
+ * rings, so that link never comes up; a client with fewer connects), so
+ * each kaon end says its own: once the link is up, a frame on queue 0,
+ * which every end has, of IEEE's local experimental Ethernet type, giving
+ * its number of queues. An end of several queues waits up to
+ * MEMIF_HELLO_WAIT_MS for the peer's and refuses to start if it differs;
+ * an end of one queue only says its count. A peer that says nothing (not
+ * kaon, or already running: its stack drops the frame as an unknown type)
+ * is not checked. Frames other than the hello that arrive meanwhile are
+ * dropped (nothing runs yet to take them; TCP and ARP resend).
+ */
+#define MEMIF_HELLO_TYPE 0x88b5
+#define MEMIF_HELLO_WAIT_MS 500
+static const char memif_hello_magic[12] = "kaon-queues";
+
+static int memif_queues_check(struct kaon_dpdk_port *pp, char *err, size_t errlen)
+{
+	struct kaon_dpdk *p = pp->q[0];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+	if (!m)
+		return 0;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	if (!f) {
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	memset(f, 0, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	memset(f, 0xff, RTE_ETHER_ADDR_LEN);
+	memcpy(f + 6, p->dev.mac, RTE_ETHER_ADDR_LEN);
+	f[12] = MEMIF_HELLO_TYPE >> 8, f[13] = MEMIF_HELLO_TYPE & 0xff;
+	memcpy(f + 14, memif_hello_magic, sizeof(memif_hello_magic));
+	f[26] = (uint8_t)(pp->nq >> 8), f[27] = (uint8_t)pp->nq;
+	if (rte_eth_tx_burst(p->port, p->hwq, &m, 1) != 1)
+		rte_pktmbuf_free(m);
+	unsigned peer = 0;
+	for (unsigned waited = 0; pp->nq > 1 && !peer && waited < MEMIF_HELLO_WAIT_MS; waited++) {
+		struct rte_mbuf *in[32];
+		uint16_t n = rte_eth_rx_burst(p->port, p->hwq, in, 32);
+		for (uint16_t i = 0; i < n; i++) {
+			const uint8_t *g = rte_pktmbuf_mtod(in[i], const uint8_t *);
+			if (rte_pktmbuf_data_len(in[i]) >= 28 && g[12] == (MEMIF_HELLO_TYPE >> 8) &&
+			    g[13] == (MEMIF_HELLO_TYPE & 0xff) &&
+			    !memcmp(g + 14, memif_hello_magic, sizeof(memif_hello_magic)))
+				peer = (unsigned)g[26] << 8 | g[27];
+			rte_pktmbuf_free(in[i]);
+		}
+		if (!n)
+			usleep(1000);
+	}
+	if (peer && peer != pp->nq) {
+		say(err, errlen, "memif port %u: the peer has %u queue pair%s, this end %u ([dpdk] "
+				 "cores): frames on a queue only one end has would be lost; run both "
+				 "ends with the same number of cores", pp->port, peer,
+		    peer == 1 ? "" : "s", pp->nq);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
 			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
 {
@@ -1099,6 +1161,13 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 	}
 	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(pp->q[0]); waited += 10)
 		usleep(10000);
+	if (!strcmp(info->driver_name, "net_memif") && kaon_dpdk_link_up(pp->q[0]) &&
+	    (rc = memif_queues_check(pp, err, errlen)) < 0) {
+		for (unsigned i = 0; i < nq; i++)
+			out[i] = NULL;
+		port_free(pp);
+		return rc;
+	}
 	return 0;
 }
 
