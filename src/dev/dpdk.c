@@ -637,10 +637,22 @@ static void port_free(struct kaon_dpdk_port *pp)
 	free(pp);
 }
 
+static int port_open(struct kaon_dpdk **out, unsigned nq, const kaon_config *c, uint16_t port_id,
+		     unsigned link_wait_ms, int hello, char *err, size_t errlen);
+
+/* One queue, no memif hello: the raw tools (l2reflect, l2ping-dpdk) open
+ * ports this way, and a stray frame would count against their checks. */
 int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t port_id,
 			unsigned link_wait_ms, char *err, size_t errlen)
 {
-	return kaon_dpdk_port_open_mq(out, 1, c, port_id, link_wait_ms, err, errlen);
+	return port_open(out, 1, c, port_id, link_wait_ms, 0, err, errlen);
+}
+
+/* kaon's stacks (kaon_user_start, groups of any size): with the hello. */
+int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
+			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
+{
+	return port_open(out, nq, c, port_id, link_wait_ms, 1, err, errlen);
 }
 
 /*
@@ -897,7 +909,8 @@ static int ethdev_setup(struct kaon_dpdk_port *pp, unsigned e, struct setup *s, 
  * which every end has, of IEEE's local experimental Ethernet type, giving
  * its number of queues. An end of several queues waits up to
  * MEMIF_HELLO_WAIT_MS for the peer's and refuses to start if it differs;
- * an end of one queue only says its count. A peer that says nothing (not
+ * an end of one queue only says its count. Only kaon's stacks say it (not
+ * the raw tools, kaon_dpdk_port_open). A peer that says nothing (not
  * kaon, or already running: its stack drops the frame as an unknown type)
  * is not checked. Frames other than the hello that arrive meanwhile are
  * dropped (nothing runs yet to take them; TCP and ARP resend).
@@ -950,8 +963,8 @@ static int memif_queues_check(struct kaon_dpdk_port *pp, char *err, size_t errle
 	return 0;
 }
 
-int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
-			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
+static int port_open(struct kaon_dpdk **out, unsigned nq, const kaon_config *c, uint16_t port_id,
+		     unsigned link_wait_ms, int hello, char *err, size_t errlen)
 {
 	if (!rte_eth_dev_is_valid_port(port_id)) {
 		say(err, errlen, "DPDK port %u does not exist (%u ports; check vdev/allow in %s)",
@@ -1161,7 +1174,7 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 	}
 	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(pp->q[0]); waited += 10)
 		usleep(10000);
-	if (!strcmp(info->driver_name, "net_memif") && kaon_dpdk_link_up(pp->q[0]) &&
+	if (hello && !strcmp(info->driver_name, "net_memif") && kaon_dpdk_link_up(pp->q[0]) &&
 	    (rc = memif_queues_check(pp, err, errlen)) < 0) {
 		for (unsigned i = 0; i < nq; i++)
 			out[i] = NULL;
