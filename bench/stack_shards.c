@@ -9,6 +9,16 @@
  * so that the load of the machine moves both alike. The lone shard is each
  * shard alone on its own CPU in turn (averaged): on a shared machine one CPU
  * is often busier than another.
+ *
+ * Two figures separate what kaon does from what the machine does. The CPU
+ * share (thread CPU time over wall time) says how much of its CPU each
+ * shard got: on a machine other work loads, the N-shard ratio falls with
+ * it, whatever the stack does. The control runs shard 0 beside N-1
+ * threads that only spin on registers (no memory, nothing shared): what a
+ * busy neighbour core costs on this machine (clock, SMT siblings of the
+ * host, the hypervisor), against which "per CPU-second together/alone"
+ * is read; a shard that slowed its neighbours through a shared cache line
+ * would fall below the control, not only below 1.
  */
 #include "stack_shards.h"
 
@@ -56,6 +66,8 @@ struct shard {
 	double secs, rps;
 	double cpu_rps;              /* requests per second of this thread's own CPU time */
 	int cpu;
+	bool spin;                   /* the control: spin on registers instead */
+	double share;                /* CPU time over wall time of the last run */
 	pthread_t thread;
 	uint8_t msg[4096];
 } __attribute__((aligned(64)));
@@ -166,29 +178,50 @@ static int shard_setup(struct shard *sh, int offload)
 	return 0;
 }
 
+/* The control's neighbour: busy on registers only, touching no memory
+ * another core reads or writes. */
+static void spin_until(int64_t end)
+{
+	uint64_t x = 1;
+	while (now_ns() < end)
+		for (int k = 0; k < 1024; k++)
+			x = (x * 6364136223846793005ULL + 1442695040888963407ULL) ^ (x >> 29);
+	__asm__ volatile("" : : "r"(x));
+}
+
+static void pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void *shard_run(void *p)
 {
 	struct shard *sh = p;
 	/* An lcore id of its own: the pool's per-lcore cache. */
 	int reg = rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() == 0;
-	if (sh->cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(sh->cpu, &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	}
+	pin(sh->cpu);
 	while (!atomic_load(&go))
 		;
 	uint64_t start = sh->done;
 	int64_t c0 = thread_cpu_ns();
 	int64_t t0 = now_ns(), end = t0 + (int64_t)(sh->secs * 1e9), now = t0;
-	for (unsigned k = 0;; k++) {
+	if (sh->spin)
+		spin_until(end);
+	for (unsigned k = 0; !sh->spin; k++) {
 		if ((k & 63) == 0 && (now = now_ns()) >= end)
 			break;
 		poll_pair(sh, now);
 	}
+	now = now_ns();
+	int64_t cpu = thread_cpu_ns() - c0;
 	sh->rps = (double)(sh->done - start) / ((double)(now - t0) / 1e9);
-	sh->cpu_rps = (double)(sh->done - start) / ((double)(thread_cpu_ns() - c0) / 1e9);
+	sh->cpu_rps = (double)(sh->done - start) / ((double)cpu / 1e9);
+	sh->share = (double)cpu / (double)(now - t0);
 	if (reg)
 		rte_thread_unregister();
 	return NULL;
@@ -217,6 +250,40 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Median, min and max of v[0..n) (sorted in place). */
+struct mmm {
+	double min, median, max;
+};
+
+static struct mmm mmm_of(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return (struct mmm){ v[0], v[n / 2], v[n - 1] };
+}
+
+struct setup_arg {
+	struct shard *sh;
+	int offload, rc;
+	pthread_barrier_t *all_set;
+};
+
+/* Each shard is built by a thread on its own CPU, as each kaon core
+ * builds its own stack: its memory is first touched there and comes from
+ * that thread's malloc arena, not from one arena where the last block of
+ * one shard's and the first of the next share a cache line. The threads
+ * stay until all are built, so that no two share an arena. */
+static void *setup_run(void *p)
+{
+	struct setup_arg *a = p;
+	int reg = rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() == 0;
+	pin(a->sh->cpu);
+	a->rc = shard_setup(a->sh, a->offload);
+	if (reg)
+		rte_thread_unregister();
+	pthread_barrier_wait(a->all_set);
+	return NULL;
+}
+
 int stack_loop_shards(unsigned n, unsigned rounds, double secs, unsigned conns, unsigned size,
 		      int offload, int json)
 {
@@ -224,73 +291,104 @@ int stack_loop_shards(unsigned n, unsigned rounds, double secs, unsigned conns, 
 		return 2;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct shard *sh = aligned_alloc(64, sizeof(*sh) * n);
-	if (!sh)
+	struct setup_arg *sa = calloc(n, sizeof(*sa));
+	if (!sh || !sa)
 		return 1;
 	memset(sh, 0, sizeof(*sh) * n);
+	pthread_barrier_t all_set;
+	pthread_barrier_init(&all_set, NULL, n);
 	for (unsigned i = 0; i < n; i++) {
 		sh[i].id = i;
 		sh[i].size = size;
 		sh[i].conns = conns;
 		sh[i].cpu = ncpu > 0 ? (int)(i % (unsigned)ncpu) : -1;
 		memset(sh[i].msg, 'x', sizeof(sh[i].msg));
-		if (shard_setup(&sh[i], offload) != 0) {
+		sa[i] = (struct setup_arg){ .sh = &sh[i], .offload = offload, .all_set = &all_set };
+		pthread_create(&sh[i].thread, NULL, setup_run, &sa[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(sh[i].thread, NULL);
+	pthread_barrier_destroy(&all_set);
+	for (unsigned i = 0; i < n; i++)
+		if (sa[i].rc != 0) {
 			fprintf(stderr, "stack-loop: shard %u: set-up failed\n", i);
 			return 1;
 		}
-	}
+	free(sa);
 	if (ncpu > 0 && (long)n > ncpu)
 		fprintf(stderr, "stack-loop: %u shards on %ld CPUs: oversubscribed\n", n, ncpu);
 	round_of(sh, n, 0.2); /* warm-up */
 	double one[MAX_ROUNDS], all[MAX_ROUNDS], ratio[MAX_ROUNDS], eff[MAX_ROUNDS];
+	double ctl[MAX_ROUNDS], sh1[MAX_ROUNDS], shn[MAX_ROUNDS];
 	for (unsigned r = 0; r < rounds; r++) {
 		/* "One shard": each alone on its own CPU in turn, averaged, so
 		 * that a CPU busier than the others weighs on both sides. */
 		one[r] = 0;
-		double alone[MAX_SHARDS], cpu_one = 0, cpu_all = 0;
+		sh1[r] = shn[r] = 0;
+		double alone[MAX_SHARDS], each[MAX_SHARDS], cpu_one = 0, cpu_all = 0, cpu0 = 0;
 		for (unsigned i = 0; i < n; i++) {
 			alone[i] = round_of(&sh[i], 1, secs / n);
 			one[r] += alone[i] / n;
 			cpu_one += sh[i].cpu_rps / n;
+			sh1[r] += sh[i].share / n;
 		}
+		cpu0 = sh[0].cpu_rps;
 		all[r] = round_of(sh, n, secs);
 		ratio[r] = all[r] / one[r];
 		/* What load does not move much: requests per second of the
 		 * shard's own CPU time, together against alone. Equal means
 		 * the shards slow each other in nothing (no shared line, no
 		 * lock): with a core each, N shards do N times one. */
-		for (unsigned i = 0; i < n; i++)
+		for (unsigned i = 0; i < n; i++) {
 			cpu_all += sh[i].cpu_rps / n;
+			shn[r] += sh[i].share / n;
+			each[i] = sh[i].rps;
+		}
 		eff[r] = cpu_all / cpu_one;
+		/* The control: shard 0 beside spinning neighbours. */
+		ctl[r] = 1;
+		if (n > 1) {
+			for (unsigned i = 1; i < n; i++)
+				sh[i].spin = true;
+			round_of(sh, n, secs / n);
+			for (unsigned i = 1; i < n; i++)
+				sh[i].spin = false;
+			ctl[r] = sh[0].cpu_rps / cpu0;
+		}
 		if (!json) {
 			printf("round %u: 1 shard %.0f req/s (", r + 1, one[r]);
 			for (unsigned i = 0; i < n; i++)
 				printf("%s%.0f", i ? " " : "", alone[i]);
 			printf(" alone); %u shards:", n);
 			for (unsigned i = 0; i < n; i++)
-				printf(" %.0f", sh[i].rps);
-			printf(" = %.0f req/s (x%.2f); per CPU-second together/alone %.2f\n", all[r],
-			       ratio[r], eff[r]);
+				printf(" %.0f", each[i]);
+			printf(" = %.0f req/s (x%.2f); CPU share alone %.2f, together %.2f; per "
+			       "CPU-second together/alone %.2f, beside spinners %.2f\n", all[r],
+			       ratio[r], sh1[r], shn[r], eff[r], ctl[r]);
 		}
 	}
-	qsort(one, rounds, sizeof(double), cmp_double);
-	qsort(all, rounds, sizeof(double), cmp_double);
-	qsort(ratio, rounds, sizeof(double), cmp_double);
-	qsort(eff, rounds, sizeof(double), cmp_double);
-	unsigned m = rounds / 2;
+	struct mmm o = mmm_of(one, rounds), a = mmm_of(all, rounds), x = mmm_of(ratio, rounds);
+	struct mmm e = mmm_of(eff, rounds), c = mmm_of(ctl, rounds);
+	struct mmm s1 = mmm_of(sh1, rounds), sn = mmm_of(shn, rounds);
 	if (json)
 		printf("{\"shards\": %u, \"rounds\": %u, \"conns\": %u, \"size\": %u, "
 		       "\"one_rps\": {\"min\": %.0f, \"median\": %.0f, \"max\": %.0f}, "
 		       "\"all_rps\": {\"min\": %.0f, \"median\": %.0f, \"max\": %.0f}, "
 		       "\"ratio\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}, "
-		       "\"cpu_efficiency\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}}\n",
-		       n, rounds, conns, size, one[0], one[m], one[rounds - 1], all[0], all[m],
-		       all[rounds - 1], ratio[0], ratio[m], ratio[rounds - 1], eff[0], eff[m],
-		       eff[rounds - 1]);
+		       "\"cpu_efficiency\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}, "
+		       "\"control_efficiency\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}, "
+		       "\"cpu_share_alone\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}, "
+		       "\"cpu_share_together\": {\"min\": %.2f, \"median\": %.2f, \"max\": %.2f}}\n",
+		       n, rounds, conns, size, o.min, o.median, o.max, a.min, a.median, a.max, x.min,
+		       x.median, x.max, e.min, e.median, e.max, c.min, c.median, c.max, s1.min,
+		       s1.median, s1.max, sn.min, sn.median, sn.max);
 	else
 		printf("%u shards over 1, %u rounds: x%.2f median (min %.2f, max %.2f); "
-		       "1 shard median %.0f req/s, %u shards median %.0f req/s; per CPU-second "
-		       "together/alone %.2f median (min %.2f, max %.2f)\n",
-		       n, rounds, ratio[m], ratio[0], ratio[rounds - 1], one[m], n, all[m], eff[m],
-		       eff[0], eff[rounds - 1]);
+		       "1 shard median %.0f req/s, %u shards median %.0f req/s; CPU share alone "
+		       "%.2f, together %.2f (medians); per CPU-second together/alone %.2f median "
+		       "(min %.2f, max %.2f), beside spinners (control) %.2f median (min %.2f, "
+		       "max %.2f)\n",
+		       n, rounds, x.median, x.min, x.max, o.median, n, a.median, s1.median,
+		       sn.median, e.median, e.min, e.max, c.median, c.min, c.max);
 	return 0;
 }

@@ -96,6 +96,12 @@ unsigned kaon_dpdk_flow_queue(const struct kaon_dpdk *p, uint32_t rip, uint16_t 
  * @return 0; -EADDRINUSE: another core of the port has it bound.
  */
 int kaon_dpdk_udp_claim(struct kaon_dpdk *p, uint16_t port);
+/**
+ * A datagram @p p's core reassembled (@p m at its IP header): hand it to
+ * the core its ports say owns it (fragments are all received by one core).
+ * @return 1: taken (handed over, or dropped and counted); 0: @p p's own.
+ */
+int kaon_dpdk_hand_datagram(struct kaon_dpdk *p, struct rte_mbuf *m);
 /** Undo kaon_dpdk_udp_claim() (no-op unless @p p's core holds @p port). */
 void kaon_dpdk_udp_release(struct kaon_dpdk *p, uint16_t port);
 
@@ -154,6 +160,7 @@ struct kaon_dpdk_stats {
 	uint64_t handoff_drop;     /**< the owner's ring was full: dropped */
 	uint64_t handoff_nomem;    /**< no mbuf to copy a handed frame into: dropped */
 	uint64_t handoff_arp;      /**< ARP replies copied to the other cores (not in handoff_out) */
+	uint64_t handoff_reasm;    /**< datagrams reassembled here, handed to their owner (not in handoff_out) */
 };
 void kaon_dpdk_stats_get(const struct kaon_dpdk *p, struct kaon_dpdk_stats *s);
 

@@ -150,6 +150,14 @@ struct kn_stack_conf {
 	 * ports it refuses are skipped. NULL: any port. */
 	bool (*eph_ok)(void *arg, uint32_t rip, uint16_t rport, uint16_t lport);
 	void *eph_arg;
+	/** With several stacks on one port: a datagram this stack reassembled
+	 * (@m at its IP header). Fragments all reach one stack (a later one
+	 * carries no ports to steer by), but the whole datagram may belong to
+	 * another core's socket or connection. true: the hook took it (handed
+	 * it over, or dropped it, counted); false: it is this stack's. NULL:
+	 * every datagram is this stack's. */
+	bool (*reassembled)(void *arg, struct rte_mbuf *m);
+	void *reassembled_arg;
 	/** RFC 6528 key, and the one every other secret is derived from;
 	 * zeros (the default) = every secret from getrandom(2) */
 	uint64_t isn_secret[2];

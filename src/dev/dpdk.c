@@ -34,6 +34,12 @@
  * Each is an mbuf of the receiving core's pool, so every ring counts in
  * the reserve of the other cores' pools (kaon_dpdk_reserve). */
 #define HANDOFF_RING 1024
+/* mbufs that may wait in one core's ring as reassembled datagrams, which
+ * take a ring slot each but up to 65 mbufs (kaon_dpdk_hand_datagram): two
+ * datagrams of 64 KB, or many small ones. Counted in the pools' reserve. A ring slot holding one is tagged with
+ * its lowest bit (an mbuf is cache-line aligned). */
+#define REASM_IN_MAX 128
+#define REASM_TAG ((uintptr_t)1)
 /* Buffers DPDK 22.11's af_xdp PMD puts on its fill ring at queue setup. */
 #define KAON_AF_XDP_FILL_BUFS 2048
 
@@ -79,6 +85,11 @@ struct kaon_dpdk {
 	unsigned tx_held;            /* mbufs the transmit side may hold at most */
 	uint64_t rng;
 	struct kaon_dpdk_stats st;
+	/* mbufs of reassembled datagrams waiting in this core's ring (one
+	 * slot, many mbufs): added by the core that hands one over, taken off
+	 * here once copied. On a line of its own: both write it, on the
+	 * fragment path only. */
+	_Atomic unsigned reasm_in __rte_cache_aligned;
 } __rte_cache_aligned;
 
 /*
@@ -404,6 +415,58 @@ static uint16_t steer(struct kaon_dpdk *p, struct rte_mbuf **pkts, uint16_t n)
 	return kept;
 }
 
+/*
+ * A datagram core @p p reassembled (data at its IP header). Its fragments
+ * all reached one core: a later fragment carries no ports, so neither an
+ * RSS NIC (which hashes only unfragmented TCP here) nor frame_queue() can
+ * tell whose it is, and they go to queue 0, or stay where a hashing device
+ * put them by address pair. Whole again, its ports name its owner: the
+ * core its TCP 4-tuple hashes to, or the core its UDP port is bound on.
+ * That core gets it as a frame through its ring, like any hand-off (an
+ * Ethernet header put back in front; copied into the owner's pool there).
+ * @return 1 when it went (or was dropped, counted); 0: it is this core's.
+ */
+int kaon_dpdk_hand_datagram(struct kaon_dpdk *p, struct rte_mbuf *m)
+{
+	const struct kaon_dpdk_port *pp = p->pp;
+	if (pp->nq < 2 || rte_pktmbuf_data_len(m) < 20)
+		return 0;
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned ihl = (ip[0] & 15u) * 4u;
+	if (rte_pktmbuf_data_len(m) < ihl + 4)
+		return 0;
+	const uint8_t *l4 = ip + ihl;
+	int to = p->qid;
+	if (ip[9] == IPPROTO_TCP) {
+		to = tcp_queue(pp, be32_at(ip + 12), be32_at(ip + 16), be16_at(l4), be16_at(l4 + 2));
+	} else if (ip[9] == IPPROTO_UDP) {
+		int o = udp_queue(pp, be16_at(l4 + 2));
+		to = o >= 0 ? o : to;
+	}
+	if (to == p->qid)
+		return 0;
+	/* The frame's own header may be gone from the headroom (the first
+	 * piece was pulled up): write one the owner's eth input takes. */
+	struct rte_ether_hdr *eh =
+		(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ether_hdr));
+	if (!eh)
+		return 0;
+	memcpy(eh->dst_addr.addr_bytes, p->dev.mac, RTE_ETHER_ADDR_LEN);
+	memset(eh->src_addr.addr_bytes, 0, RTE_ETHER_ADDR_LEN);
+	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	struct kaon_dpdk *owner = pp->q[to];
+	unsigned segs = m->nb_segs;
+	if (atomic_fetch_add(&owner->reasm_in, segs) + segs > REASM_IN_MAX ||
+	    rte_ring_mp_enqueue(owner->in, (void *)((uintptr_t)m | REASM_TAG)) != 0) {
+		atomic_fetch_sub(&owner->reasm_in, segs);
+		rte_pktmbuf_free(m);
+		p->st.handoff_drop++;
+		return 1;
+	}
+	p->st.handoff_reasm++;
+	return 1;
+}
+
 /* Frames other cores handed over, copied into this core's own pool: each
  * stack's buffer budget is reckoned against its own pool, and a frame of
  * another core's pool held in this core's queues would take buffers that
@@ -414,7 +477,11 @@ static uint16_t take_handed(struct kaon_dpdk *p, struct rte_mbuf **pkts, uint16_
 	uint16_t kept = 0;
 	for (unsigned i = 0; i < k; i++) {
 		struct rte_mbuf *m = pkts[i];
+		int reasm = (uintptr_t)m & REASM_TAG;
+		m = (struct rte_mbuf *)((uintptr_t)m & ~REASM_TAG);
 		struct rte_mbuf *c = rte_pktmbuf_copy(m, p->pool, 0, UINT32_MAX);
+		if (reasm)
+			atomic_fetch_sub(&p->reasm_in, m->nb_segs);
 		rte_pktmbuf_free(m);
 		if (c)
 			pkts[kept++] = c;
@@ -554,7 +621,7 @@ static void port_free(struct kaon_dpdk_port *pp)
 		if (p->in) {
 			void *m;
 			while (rte_ring_sc_dequeue(p->in, &m) == 0)
-				rte_pktmbuf_free(m);
+				rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)m & ~REASM_TAG));
 		}
 	}
 	/* Frames handed over hold mbufs of other queues' pools: free them
@@ -570,10 +637,22 @@ static void port_free(struct kaon_dpdk_port *pp)
 	free(pp);
 }
 
+static int port_open(struct kaon_dpdk **out, unsigned nq, const kaon_config *c, uint16_t port_id,
+		     unsigned link_wait_ms, int hello, char *err, size_t errlen);
+
+/* One queue, no memif hello: the raw tools (l2reflect, l2ping-dpdk) open
+ * ports this way, and a stray frame would count against their checks. */
 int kaon_dpdk_port_open(struct kaon_dpdk **out, const kaon_config *c, uint16_t port_id,
 			unsigned link_wait_ms, char *err, size_t errlen)
 {
-	return kaon_dpdk_port_open_mq(out, 1, c, port_id, link_wait_ms, err, errlen);
+	return port_open(out, 1, c, port_id, link_wait_ms, 0, err, errlen);
+}
+
+/* kaon's stacks (kaon_user_start, groups of any size): with the hello. */
+int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
+			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
+{
+	return port_open(out, nq, c, port_id, link_wait_ms, 1, err, errlen);
 }
 
 /*
@@ -821,8 +900,71 @@ static int ethdev_setup(struct kaon_dpdk_port *pp, unsigned e, struct setup *s, 
 	return 0;
 }
 
-int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_config *c,
-			   uint16_t port_id, unsigned link_wait_ms, char *err, size_t errlen)
+/*
+ * memif carries frames on queue pairs both ends must have alike: a frame
+ * sent on a queue the peer does not read is lost. DPDK 22.11's PMD keeps
+ * the counts it negotiated to itself (a server refuses a client with more
+ * rings, so that link never comes up; a client with fewer connects), so
+ * each kaon end says its own: once the link is up, a frame on queue 0,
+ * which every end has, of IEEE's local experimental Ethernet type, giving
+ * its number of queues. An end of several queues waits up to
+ * MEMIF_HELLO_WAIT_MS for the peer's and refuses to start if it differs;
+ * an end of one queue only says its count. Only kaon's stacks say it (not
+ * the raw tools, kaon_dpdk_port_open). A peer that says nothing (not
+ * kaon, or already running: its stack drops the frame as an unknown type)
+ * is not checked. Frames other than the hello that arrive meanwhile are
+ * dropped (nothing runs yet to take them; TCP and ARP resend).
+ */
+#define MEMIF_HELLO_TYPE 0x88b5
+#define MEMIF_HELLO_WAIT_MS 500
+static const char memif_hello_magic[12] = "kaon-queues";
+
+static int memif_queues_check(struct kaon_dpdk_port *pp, char *err, size_t errlen)
+{
+	struct kaon_dpdk *p = pp->q[0];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+	if (!m)
+		return 0;
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	if (!f) {
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	memset(f, 0, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	memset(f, 0xff, RTE_ETHER_ADDR_LEN);
+	memcpy(f + 6, p->dev.mac, RTE_ETHER_ADDR_LEN);
+	f[12] = MEMIF_HELLO_TYPE >> 8, f[13] = MEMIF_HELLO_TYPE & 0xff;
+	memcpy(f + 14, memif_hello_magic, sizeof(memif_hello_magic));
+	f[26] = (uint8_t)(pp->nq >> 8), f[27] = (uint8_t)pp->nq;
+	if (rte_eth_tx_burst(p->port, p->hwq, &m, 1) != 1)
+		rte_pktmbuf_free(m);
+	unsigned peer = 0;
+	for (unsigned waited = 0; pp->nq > 1 && !peer && waited < MEMIF_HELLO_WAIT_MS; waited++) {
+		struct rte_mbuf *in[32];
+		uint16_t n = rte_eth_rx_burst(p->port, p->hwq, in, 32);
+		for (uint16_t i = 0; i < n; i++) {
+			const uint8_t *g = rte_pktmbuf_mtod(in[i], const uint8_t *);
+			if (rte_pktmbuf_data_len(in[i]) >= 28 && g[12] == (MEMIF_HELLO_TYPE >> 8) &&
+			    g[13] == (MEMIF_HELLO_TYPE & 0xff) &&
+			    !memcmp(g + 14, memif_hello_magic, sizeof(memif_hello_magic)))
+				peer = (unsigned)g[26] << 8 | g[27];
+			rte_pktmbuf_free(in[i]);
+		}
+		if (!n)
+			usleep(1000);
+	}
+	if (peer && peer != pp->nq) {
+		say(err, errlen, "memif port %u: the peer has %u queue pair%s, this end %u ([dpdk] "
+				 "cores): frames on a queue only one end has would be lost; run both "
+				 "ends with the same number of cores", pp->port, peer,
+		    peer == 1 ? "" : "s", pp->nq);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int port_open(struct kaon_dpdk **out, unsigned nq, const kaon_config *c, uint16_t port_id,
+		     unsigned link_wait_ms, int hello, char *err, size_t errlen)
 {
 	if (!rte_eth_dev_is_valid_port(port_id)) {
 		say(err, errlen, "DPDK port %u does not exist (%u ports; check vdev/allow in %s)",
@@ -1032,6 +1174,13 @@ int kaon_dpdk_port_open_mq(struct kaon_dpdk **out, unsigned nq, const kaon_confi
 	}
 	for (unsigned waited = 0; waited < link_wait_ms && !kaon_dpdk_link_up(pp->q[0]); waited += 10)
 		usleep(10000);
+	if (hello && !strcmp(info->driver_name, "net_memif") && kaon_dpdk_link_up(pp->q[0]) &&
+	    (rc = memif_queues_check(pp, err, errlen)) < 0) {
+		for (unsigned i = 0; i < nq; i++)
+			out[i] = NULL;
+		port_free(pp);
+		return rc;
+	}
 	return 0;
 }
 
@@ -1115,6 +1264,8 @@ void kaon_dpdk_reserve(const struct kaon_dpdk *p, struct kaon_dpdk_reserve *r)
 	 * (software steering; with RSS only ARP replies go that way). */
 	if (p->pp->steer == KAON_STEER_SOFT)
 		r->rx += (p->pp->nq - 1u) * (HANDOFF_RING - 1u);
+	/* Reassembled datagrams on their way to their owners. */
+	r->rx += (p->pp->nq - 1u) * REASM_IN_MAX;
 }
 
 void kaon_dpdk_set_linearize(struct kaon_dpdk *p, int on)
@@ -1137,12 +1288,14 @@ void kaon_dpdk_stats_print(FILE *f, const struct kaon_dpdk *p, const char *prefi
 		(unsigned long long)p->st.injected_drops);
 	if (p->pp->nq > 1)
 		fprintf(f, "%squeue %u of %u (%s): handoff_in %llu handoff_out %llu handoff_drop %llu "
-			   "handoff_nomem %llu handoff_arp %llu\n", prefix, p->qid, p->pp->nq,
+			   "handoff_nomem %llu handoff_arp %llu handoff_reasm %llu\n", prefix, p->qid,
+			p->pp->nq,
 			p->pp->steer == KAON_STEER_RSS ? "rss" : "software steering",
 			(unsigned long long)p->st.handoff_in, (unsigned long long)p->st.handoff_out,
 			(unsigned long long)p->st.handoff_drop,
 			(unsigned long long)p->st.handoff_nomem,
-			(unsigned long long)p->st.handoff_arp);
+			(unsigned long long)p->st.handoff_arp,
+			(unsigned long long)p->st.handoff_reasm);
 	struct rte_eth_stats es;
 	if (rte_eth_stats_get(p->port, &es) == 0)
 		fprintf(f, "%spmd ipackets %llu opackets %llu imissed %llu ierrors %llu oerrors %llu rx_nombuf %llu\n",

@@ -297,9 +297,13 @@ struct rte_mbuf *kn_frag_input(struct kn_stack *s, struct rte_mbuf *m)
 		f->have_last = true;
 		f->total = off + len;
 	}
-	if (f->have_last && f->have == f->total && f->p[0].off == 0)
-		return frag_assemble(s, f);
-	return NULL;
+	if (!(f->have_last && f->have == f->total && f->p[0].off == 0))
+		return NULL;
+	struct rte_mbuf *d = frag_assemble(s, f);
+	/* Whole, its ports say whose it is: maybe another core's stack. */
+	if (d && s->conf.reassembled && s->conf.reassembled(s->conf.reassembled_arg, d))
+		return NULL;
+	return d;
 }
 
 /* Contexts expire in the order they were made: look at the head only. */

@@ -98,6 +98,11 @@ static bool eph_on_this_core(void *arg, uint32_t rip, uint16_t rport, uint16_t l
 	       e->core;
 }
 
+static bool reassembled_elsewhere(void *arg, struct rte_mbuf *m)
+{
+	return kaon_dpdk_hand_datagram(((struct kaon_user_engine *)arg)->port, m) != 0;
+}
+
 /* The stack's buffer budget: what the pool holds less what the port keeps
  * (see kaon_dpdk_reserve); refuse a pool too small to hold both. */
 static int budget_from_port(struct kn_stack_conf *sc, struct kaon_dpdk *port, const kaon_config *c)
@@ -195,6 +200,8 @@ static int user_init(void **state, kaon_vcpu *v, void *arg)
 	if (g && g->n > 1) {
 		sc.eph_ok = eph_on_this_core;
 		sc.eph_arg = e;
+		sc.reassembled = reassembled_elsewhere;
+		sc.reassembled_arg = e;
 	}
 	if (o->conf->bif.mode == KAON_BIF_XDP &&
 	    kaon_bif_devargs_iface(o->conf->dpdk.vdev[0], e->ifname, sizeof(e->ifname)) == 0) {

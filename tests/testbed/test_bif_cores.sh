@@ -15,50 +15,22 @@
 set -u
 SRC="$1" BIN="$2"
 . "$SRC/tests/testbed/tb_lib.sh"
-if [ ! -f "$BIN/../bpf/kaon_xdp.o" ]; then
-	echo "SKIP: kaon's XDP program was not built (clang -target bpf missing)"
-	exit 77
-fi
+tb_need_xdp
 tb_init "network namespaces and AF_XDP" kaon-tbbifcores
-KPID=
-cleanup_more() { [ -n "$KPID" ] && kill -9 "$KPID" 2>/dev/null; tb_cleanup; }
-trap cleanup_more EXIT
-bad() { failed=$((failed + 1)); echo "FAIL $*"; [ -f "$WORK/kaon.log" ] && grep -v "libbpf\|libxdp" "$WORK/kaon.log" | sed 's/^/     kaon: /' | tail -20; }
+TB_LOG="$WORK/kaon.log"
 
-cat >"$WORK/bif.conf" <<CONF
-[dpdk]
-lcores = 0
-vdev = net_af_xdp0,iface=veth-srv
-no_huge = 1
-memory = 512
-file_prefix = kaon-tb-bifcores
-log_level = 4
-cores = 2
-[port0]
-addr = 198.18.0.2
-netmask = /24
-[tcp]
-time_wait = 100
-[bifurcation]
-mode = xdp
-tcp_ports = 80
-CONF
+tb_conf "$WORK/bif.conf" 0 2 net_af_xdp0,iface=veth-srv kaon-tb-bifcores 512
+printf '[bifurcation]\nmode = xdp\ntcp_ports = 80\n' >>"$WORK/bif.conf"
 
 "$TB" down >/dev/null 2>&1
 "$TB" up --queues 2 --srv-addr on || { echo "FAIL testbed up"; exit 1; }
 
 ip netns exec kaon-srv "$BIN/ref-epoll-echo" --addr 198.18.0.2 --port 7000 >"$WORK/kernel.log" 2>&1 &
-KPID=$!
+TB_PIDS=$!
 ip netns exec kaon-srv env KAON_STATS=1 KAON_XDP_PROG="$BIN/../bpf/kaon_xdp.o" \
 	"$BIN/kaon-echo" --stack user --config "$WORK/bif.conf" --port 80 >"$WORK/kaon.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-	grep -q "listening on" "$WORK/kaon.log" && break
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q "listening on" "$WORK/kaon.log" && ok "kaon on 2 cores started in xdp mode" ||
-	bad "kaon did not start"
+tb_wait_listening "$WORK/kaon.log" && ok "kaon on 2 cores started in xdp mode" || bad "kaon did not start"
 ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" && ok "XDP program attached" ||
 	bad "no XDP program on veth-srv"
 
@@ -80,13 +52,11 @@ kill -INT "$SERVER_PID" 2>/dev/null
 wait "$SERVER_PID" 2>/dev/null && ok "kaon exits cleanly" || bad "kaon exit status"
 SERVER_PID=
 # KAON_STATS: each core prints its own stack's and queue's counters.
-opens=$(grep "kaon: tcp_passive_opens" "$WORK/kaon.log" | awk '{print $3}')
-[ "$(echo "$opens" | grep -c '^[1-9]')" -eq 2 ] && ok "both cores accepted ($(echo $opens))" ||
-	bad "connections accepted per core: $(echo $opens)"
+tb_cores_accepted "$WORK/kaon.log" 2
 rx=$(sed -n 's/^kaon: port rx \([0-9]*\) .*/\1/p' "$WORK/kaon.log")
 [ "$(echo "$rx" | grep -c '^[1-9]')" -eq 2 ] && ok "both queues' sockets received ($(echo $rx))" ||
 	bad "frames received per queue: $(echo $rx)"
-grep "handoff_in" "$WORK/kaon.log" | sed 's/^kaon: port /     /'
+tb_handoffs "$WORK/kaon.log" handoff_out >/dev/null
 ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" && bad "XDP program left attached" ||
 	ok "XDP program detached on exit"
 tb_done

@@ -12,72 +12,33 @@
 # usage: test_bifurcation.sh SRCDIR BINDIR      (root; exit 77 = skipped)
 set -u
 SRC="$1" BIN="$2"
-TB="$SRC/scripts/testbed.sh"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root for network namespaces and AF_XDP"
-	exit 77
-fi
-if [ ! -f "$BIN/../bpf/kaon_xdp.o" ]; then
-	echo "SKIP: kaon's XDP program was not built (clang -target bpf missing)"
-	exit 77
-fi
-WORK=$(mktemp -d /tmp/kaon-bif.XXXXXX)
-PIDS=
-passed=0 failed=0
-cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	"$TB" down >/dev/null 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$SRC/tests/testbed/tb_lib.sh"
+tb_need_xdp
+tb_init "network namespaces and AF_XDP" kaon-bif
 
-cat >"$WORK/bif.conf" <<CONF
-[dpdk]
-lcores = 1
-vdev = net_af_xdp0,iface=veth-srv,start_queue=0
-no_huge = 1
-file_prefix = kaon-tb-bif
-log_level = 4
-[port0]
-addr = 198.18.0.2
-netmask = /24
-[tcp]
-time_wait = 100
-[bifurcation]
-mode = xdp
-tcp_ports = 80
-udp_ports = 7007
-CONF
-
-bench() { # bench PORT ARGS...: kaon-bench from the client namespace
-	port=$1
-	shift
-	ip netns exec kaon-cli "$BIN/kaon-bench" --addr 198.18.0.2 --port "$port" --stack epoll "$@"
-}
+tb_conf "$WORK/bif.conf" 1 1 net_af_xdp0,iface=veth-srv,start_queue=0 kaon-tb-bif 512
+printf '[bifurcation]\nmode = xdp\ntcp_ports = 80\nudp_ports = 7007\n' >>"$WORK/bif.conf"
 
 "$TB" down >/dev/null 2>&1
 "$TB" up --srv-addr on || { echo "FAIL testbed up"; exit 1; }
 
 # The kernel's own service on the shared address.
 ip netns exec kaon-srv "$BIN/ref-epoll-echo" --addr 198.18.0.2 --port 7000 >"$WORK/kernel.log" 2>&1 &
-PIDS="$PIDS $!"
+TB_PIDS="$TB_PIDS $!"
 # kaon on port 80, same interface, same address.
 ip netns exec kaon-srv env KAON_STATS=1 KAON_XDP_PROG="$BIN/../bpf/kaon_xdp.o" \
 	"$BIN/kaon-echo" --stack user --config "$WORK/bif.conf" --port 80 --udp-port 7007 \
 	>"$WORK/kaon.log" 2>&1 &
 KAON=$!
-PIDS="$PIDS $KAON"
-for _ in $(seq 1 100); do grep -q "listening on" "$WORK/kaon.log" && break; sleep 0.1; done
-grep -q "listening on" "$WORK/kaon.log" && ok "kaon started in xdp mode" || bad "kaon did not start: $(tail -5 "$WORK/kaon.log")"
+TB_PIDS="$TB_PIDS $KAON"
+tb_wait_listening "$WORK/kaon.log" && ok "kaon started in xdp mode" || bad "kaon did not start: $(tail -5 "$WORK/kaon.log")"
 ip netns exec kaon-srv ip link show veth-srv | grep -q "prog/xdp\|xdp" && ok "XDP program attached" ||
 	bad "no XDP program on veth-srv"
 
 # Both under load at once, content checked by kaon-bench.
-bench 80 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b80.log" 2>&1 &
+tb_bench 80 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b80.log" 2>&1 &
 B80=$!
-bench 7000 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b7000.log" 2>&1 &
+tb_bench 7000 --conns 8 --size 1024 --mode pingpong --duration 3 >"$WORK/b7000.log" 2>&1 &
 B7000=$!
 ip netns exec kaon-cli ping -c 3 -i 0.3 -W 2 198.18.0.2 >"$WORK/ping.log" 2>&1
 PINGRC=$?
@@ -136,9 +97,9 @@ reasm=$(sed -n 's/^kaon: ip_reassembled //p' "$WORK/kaon.log")
 ip netns exec kaon-srv ip link show veth-srv | grep -q "xdp" && bad "XDP program left attached" ||
 	ok "XDP program detached on exit"
 ip netns exec kaon-srv "$BIN/ref-epoll-echo" --addr 198.18.0.2 --port 80 >"$WORK/k80.log" 2>&1 &
-PIDS="$PIDS $!"
+TB_PIDS="$TB_PIDS $!"
 sleep 0.5
-bench 80 --conns 1 --size 64 --mode pingpong --duration 1 >"$WORK/k80b.log" 2>&1 &&
+tb_bench 80 --conns 1 --size 64 --mode pingpong --duration 1 >"$WORK/k80b.log" 2>&1 &&
 	ok "port 80 reaches the kernel after kaon" || bad "port 80 after kaon: $(tail -3 "$WORK/k80b.log")"
 
 # kaon's own outgoing connections from the shared address: kaon-bench on
@@ -147,7 +108,7 @@ bench 80 --conns 1 --size 64 --mode pingpong --duration 1 >"$WORK/k80b.log" 2>&1
 # be the kernel's, which resets the connection. The next hop comes from the
 # kernel's neighbour table, followed by its events (one dump, at start).
 ip netns exec kaon-cli "$BIN/ref-epoll-echo" --addr 198.18.0.1 --port 7001 >/dev/null 2>&1 &
-PIDS="$PIDS $!"
+TB_PIDS="$TB_PIDS $!"
 sleep 0.3
 ip netns exec kaon-cli ip neigh flush dev veth-cli 2>/dev/null
 ip netns exec kaon-srv ip neigh flush dev veth-srv 2>/dev/null
@@ -163,5 +124,4 @@ grep -q "kaon: neigh dumps 1, " "$WORK/out.log" &&
 ip netns exec kaon-cli ping -c 1 -W 2 198.18.0.2 >/dev/null && ok "kernel still answers ping after" ||
 	bad "ping after outgoing test"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+tb_done

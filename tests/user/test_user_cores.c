@@ -850,6 +850,139 @@ static void t_icmp_echo_core(void **s)
 	rte_mempool_free(mp);
 }
 
+/* ---- A fragmented UDP datagram to a port bound on core 1. A fragment
+ * after the first carries no ports, so all of them go to core 0 (software
+ * steering does that, and so does an RSS NIC that hashes only unfragmented
+ * TCP): core 0 reassembles the datagram and hands it, whole, to core 1,
+ * whose socket would never see it otherwise. The fragments arrive out of
+ * order on queue 1's ring. */
+
+#define FRAG_PORT 7100
+#define FRAG_LEN 3000 /* UDP payload: three fragments on a 1,500-byte MTU */
+
+struct frag_rx {
+	_Atomic int ready, stop, got, intact;
+};
+
+static uint8_t frag_byte(unsigned k)
+{
+	return (uint8_t)('a' + (k * 7u) % 26u);
+}
+
+static void *frag_receiver(void *arg)
+{
+	struct frag_rx *r = arg;
+	kaon_addr a;
+	kaon_addr_parse(&a, "0.0.0.0", FRAG_PORT);
+	kaon_sock *s;
+	int rc = kaon_udp_bind(&s, &a, NULL);
+	if (rc < 0)
+		return (void *)(intptr_t)rc;
+	atomic_store(&r->ready, 1);
+	uint8_t buf[4096];
+	while (!atomic_load(&r->stop)) {
+		ssize_t n = kaon_recvfrom(s, buf, sizeof(buf), NULL, kaon_deadline_in(20 * MS));
+		if (n <= 0)
+			continue;
+		atomic_fetch_add(&r->got, 1);
+		int ok = n == FRAG_LEN;
+		for (unsigned k = 0; ok && k < FRAG_LEN; k++)
+			ok = buf[k] == frag_byte(k);
+		atomic_fetch_add(&r->intact, ok);
+	}
+	kaon_close(s);
+	return NULL;
+}
+
+/* Bytes [off, off + len) of the IP payload @p l4 (@p total bytes) as a
+ * fragment from the client to the server (MAC @p mac). */
+static struct rte_mbuf *frag_frame(struct rte_mempool *mp, const uint8_t *mac,
+				   const uint8_t *l4, unsigned total, unsigned off, unsigned len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	assert_non_null(m);
+	uint16_t flen = (uint16_t)(14 + 20 + len);
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, flen);
+	memset(f, 0, flen);
+	memcpy(f, mac, 6);
+	static const uint8_t src_mac[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14;
+	ip_hdr(ip, (uint16_t)(20 + len), 17, ntohl(inet_addr("198.18.0.1")),
+	       ntohl(inet_addr("198.18.0.2")));
+	uint16_t fr = (uint16_t)(off / 8 | (off + len < total ? 0x2000 : 0));
+	ip[6] = (uint8_t)(fr >> 8), ip[7] = (uint8_t)fr, ip[10] = ip[11] = 0;
+	uint16_t c = cksum16(ip, 20);
+	ip[10] = (uint8_t)(c >> 8), ip[11] = (uint8_t)c;
+	memcpy(ip + 20, l4 + off, len);
+	return m;
+}
+
+struct reasm_run {
+	struct frag_rx r;
+	struct rte_mbuf *frames[3];
+};
+
+static void *reasm_body(void *arg)
+{
+	struct reasm_run *run = arg;
+	struct frag_rx *r = &run->r;
+	kaon_co *rx;
+	assert_int_equal(kaon_go_on(kaon_user_group_vcpu(gs, 1), &rx, NULL, frag_receiver, r), 0);
+	while (!atomic_load(&r->ready))
+		kaon_sleep_until(kaon_deadline_in(1 * MS));
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(rte_ring_enqueue(rings[3], run->frames[i]), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&r->got); i++)
+		kaon_sleep_until(kaon_deadline_in(1 * MS));
+	atomic_store(&r->stop, 1);
+	kaon_join(rx, KAON_FOREVER, NULL);
+	return NULL;
+}
+
+static void t_udp_fragments_core1(void **s)
+{
+	(void)s;
+	static struct reasm_run run;
+	memset(&run, 0, sizeof(run));
+	/* The UDP datagram, its checksum over the pseudo-header. */
+	enum { UDP_TOTAL = 8 + FRAG_LEN };
+	static uint8_t sum_in[12 + UDP_TOTAL];
+	uint8_t *udp = sum_in + 12;
+	put32(sum_in, ntohl(inet_addr("198.18.0.1")));
+	put32(sum_in + 4, ntohl(inet_addr("198.18.0.2")));
+	sum_in[9] = 17, sum_in[10] = UDP_TOTAL >> 8, sum_in[11] = UDP_TOTAL & 0xff;
+	udp[0] = 0x9c, udp[1] = 0x40; /* port 40000 */
+	udp[2] = FRAG_PORT >> 8, udp[3] = FRAG_PORT & 0xff;
+	udp[4] = UDP_TOTAL >> 8, udp[5] = UDP_TOTAL & 0xff;
+	for (unsigned k = 0; k < FRAG_LEN; k++)
+		udp[8 + k] = frag_byte(k);
+	uint16_t c = cksum16(sum_in, sizeof(sum_in));
+	udp[6] = (uint8_t)(c >> 8), udp[7] = (uint8_t)c;
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("frag_test", 63, 0, 0,
+							 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	assert_non_null(mp);
+	uint8_t mac[6];
+	run_on(kaon_user_group_vcpu(gs, 1), srv_mac, mac);
+	/* 1480 + 1480 + 48 bytes, the last first. */
+	static const unsigned off[3] = { 2960, 0, 1480 }, len[3] = { 48, 1480, 1480 };
+	for (unsigned i = 0; i < 3; i++)
+		run.frames[i] = frag_frame(mp, mac, udp, UDP_TOTAL, off[i], len[i]);
+	struct kaon_dpdk_stats a0 = stats_of(gs, 0);
+	run_main(reasm_body, &run);
+	struct kaon_dpdk_stats a1 = stats_of(gs, 0);
+	quiesce();
+	rte_mempool_free(mp);
+	print_message("core 1's socket got %d datagrams (%d intact); core 0 handed %llu "
+		      "reassembled datagrams over\n", atomic_load(&run.r.got),
+		      atomic_load(&run.r.intact),
+		      (unsigned long long)(a1.handoff_reasm - a0.handoff_reasm));
+	assert_int_equal(atomic_load(&run.r.got), 1);
+	assert_int_equal(atomic_load(&run.r.intact), 1);
+	assert_int_equal(a1.handoff_reasm - a0.handoff_reasm, 1);
+}
+
 /* ---- a connection handed to the other core (kaon_user_forward): each
  * server core accepts, and a coroutine on the other core serves the
  * connection through a stand-in whose calls run on the accepting core. */
@@ -939,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(t_go_on),
 		cmocka_unit_test(t_udp_cores),
 		cmocka_unit_test(t_icmp_echo_core),
+		cmocka_unit_test(t_udp_fragments_core1),
 		cmocka_unit_test(t_forward),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,11 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include "kaon/dpdk.h"
 #include "kaon/sock.h"
@@ -307,9 +309,120 @@ static int client(int ready_fd, int done_fd)
 	return read_byte(ready_fd, 30000) == 'c' && !br.bad ? 0 : 1;
 }
 
-int main(void)
+/*
+ * --unequal: a server port of CORES queue pairs, a client of one. The
+ * client's one ring is accepted and the link comes up; the server must
+ * refuse to start, saying why, rather than lose the frames it would send
+ * on its second queue. Ports are opened directly, with a long link wait, so
+ * that the server is still opening when the client connects.
+ */
+static void rm_runtime_dirs(pid_t client_pid)
+{
+	char dir[512];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *run = geteuid() == 0 ? "/var/run" : xdg ? xdg : "/tmp";
+	snprintf(dir, sizeof(dir), "rm -rf %s/dpdk/kaon-mcmemif-client-%d %s/dpdk/kaon-mcmemif-server-%d",
+		 run, (int)client_pid, run, (int)getpid());
+	if (system(dir) != 0)
+		fprintf(stderr, "could not remove the DPDK runtime directories\n");
+}
+
+static int unequal_client(int done_fd)
+{
+	/* A memif server that has not started its port yet turns a client
+	 * away for good (DPDK 22.11's client does not try again): start when
+	 * the server says its port is starting. */
+	if (read_byte(done_fd, 30000) != 'g')
+		return 1;
+	static kaon_config c;
+	int rc = eal_up("client", &c, "198.18.0.1");
+	if (rc)
+		return rc < 0 ? 1 : rc;
+	struct kaon_dpdk *q[1];
+	char err[512] = "";
+	rc = kaon_dpdk_port_open_mq(q, 1, &c, 0, 20000, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "client: %s\n", err);
+		return 1;
+	}
+	fprintf(stderr, "client with 1 queue pair: link %s\n", kaon_dpdk_link_up(q[0]) ? "up" : "down");
+	/* Stay, not polling, until the server has its answer (the PMD may not
+	 * see its peer go while it reads). */
+	return read_byte(done_fd, 30000) == 'x' ? 0 : 1;
+}
+
+struct server_open {
+	kaon_config *c;
+	struct kaon_dpdk *q[CORES];
+	char err[512];
+	int rc;
+};
+
+static void *server_open(void *arg)
+{
+	struct server_open *so = arg;
+	so->rc = kaon_dpdk_port_open_mq(so->q, CORES, so->c, 0, 20000, so->err, sizeof(so->err));
+	return NULL;
+}
+
+static int unequal_main(void)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[1]);
+		_exit(unequal_client(pfd[0]));
+	}
+	close(pfd[0]);
+	static kaon_config c;
+	int rc = eal_up("server", &c, "198.18.0.2");
+	if (rc) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return rc < 0 ? 1 : rc;
+	}
+	struct server_open so = { .c = &c };
+	pthread_t th;
+	if (pthread_create(&th, NULL, server_open, &so) != 0)
+		return 1;
+	/* The last pool is made just before the port starts: a moment
+	 * later the client may come. */
+	for (int t = 0; t < 20000 && !rte_mempool_lookup("kaon_pool_0_1"); t++)
+		usleep(1000);
+	usleep(100000);
+	if (write(pfd[1], "g", 1) != 1)
+		return 1;
+	pthread_join(th, NULL);
+	rc = so.rc;
+	struct kaon_dpdk **q = so.q;
+	const char *err = so.err;
+	fprintf(stderr, "server with %d queue pairs, client with 1: %s (%s)\n", CORES,
+		rc == -EINVAL ? "refused" : "not refused", err);
+	int bad = rc != -EINVAL || !strstr(err, "the peer has 1 queue pair, this end 2");
+	if (rc == 0)
+		for (unsigned i = 0; i < CORES; i++)
+			kaon_dpdk_port_close(q[i]);
+	if (write(pfd[1], "x", 1) != 1)
+		bad = 1;
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		bad = 77;
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		bad = 1;
+	kaon_dpdk_eal_cleanup();
+	unlink(sock_path);
+	rm_runtime_dirs(pid);
+	return bad;
+}
+
+int main(int argc, char **argv)
 {
 	snprintf(sock_path, sizeof(sock_path), "/tmp/kaon-mc-memif-%d.sock", (int)getpid());
+	if (argc > 1 && !strcmp(argv[1], "--unequal"))
+		return unequal_main();
 	int pfd[2], qfd[2]; /* server -> client, client -> server */
 	if (pipe(pfd) < 0 || pipe(qfd) < 0)
 		return 1;
@@ -384,13 +497,7 @@ int main(void)
 	unlink(sock_path);
 	/* DPDK leaves its runtime directories behind (the client's exited
 	 * with its cores held, without even DPDK's cleanup). */
-	char dir[512];
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	const char *run = geteuid() == 0 ? "/var/run" : xdg ? xdg : "/tmp";
-	snprintf(dir, sizeof(dir), "rm -rf %s/dpdk/kaon-mcmemif-client-%d %s/dpdk/kaon-mcmemif-server-%d",
-		 run, (int)pid, run, (int)getpid());
-	if (system(dir) != 0)
-		fprintf(stderr, "could not remove the DPDK runtime directories\n");
+	rm_runtime_dirs(pid);
 	if (!bad)
 		fprintf(stderr, "ok: %d connections echoed over memif, both cores, no hand-off\n",
 			CORES * CONNS_PER_CORE);
