@@ -600,6 +600,74 @@ static void test_rescue_within_window(void **st)
 	close_all(l, c);
 }
 
+/* The rescue's original was only in flight (the issue's 1%-loss echo at
+ * 0 ms: every D-SACK kaon received was a rescue's, 50-170 us after the
+ * original): its D-SACK is counted, but shows no reordering, so the next
+ * loss starts recovery at once. Before, TF_REORD was set and every later
+ * loss of the connection waited SRTT/4 (3-24 ms in that echo). */
+static void test_rescue_dsack_not_reordering(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	tick(80 * KT_MS);          /* SRTT 80 ms: a reordering wait would be 20 ms */
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
+	ack_sack(SEG(10), 1, (uint32_t[]){SEG(9), SEG(10)});
+	assert_false(c->flags & TF_REORD);
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_int_equal(x->tcp_dsack_rescues, 1);
+	/* A loss in the next window: recovery at once, no wait. */
+	assert_int_equal(kn_tcp_send(c, data, 6 * smss), (int)(6 * smss));
+	unsigned n = sent(seqs, 16);
+	assert_true(n >= 5);
+	ack_sack(SEG(10), 1, (uint32_t[]){SEG(11), SEG(15)});
+	assert_int_equal(x->tcp_reo_waits, 0);
+	assert_int_equal(x->tcp_sack_recoveries, 2);
+	n = sent(seqs, 16);
+	bool resent = false;
+	for (unsigned i = 0; i < n && i < 16; i++)
+		resent |= seqs[i] == SEG(10);
+	assert_true(resent);
+	close_all(l, c);
+}
+
+/* One D-SACK in the option of several ACKs (a GSO receiver copies it into
+ * every segment it cuts) is one duplicate. Here the retransmission of 0
+ * was needed (its original lost), the rescue of 9 was not: 7 copies of the
+ * rescue's D-SACK undid the reduction before, as if both retransmissions
+ * had been duplicates. */
+static void test_dsack_copies_count_once(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	uint32_t cut = c->ssthresh;
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));
+	for (int i = 0; i < 7; i++)
+		ack_sack(SEG(10), 1, (uint32_t[]){SEG(9), SEG(10)});
+	assert_int_equal(x->tcp_dsack_undos, 0);
+	assert_int_equal(c->ssthresh, cut);
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_int_equal(x->tcp_dsack_repeats, 6);
+	close_all(l, c);
+}
+
 /* Nothing comes back: the data segments the retransmission timer sends
  * (into @seqs, 16 at most). */
 static unsigned sent_after_rto(uint32_t *seqs)
@@ -968,6 +1036,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_three_losses_one_rtt, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_new_data_in_recovery, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_not_reordering, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_dsack_copies_count_once, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
