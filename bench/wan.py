@@ -385,6 +385,12 @@ def echo_once(bindir, conf, who, nbytes):
         log.append(line)
         if "listening on" in line or not line:
             break
+    if who == "linux":
+        # "listening on" came once before the kernel had the listener
+        # (one connection refused in 10 runs): wait for the socket itself
+        while time.monotonic() < deadline and "LISTEN" not in sh(
+                *ns("kaon-srv", ["ss", "-ltn", "sport = :7"]), check=False).stdout:
+            time.sleep(0.05)
     before = nstat("kaon-srv")
     c = sh(*ns("kaon-cli", ["python3", BULK, "echo", "--addr", SRV, "--port", "7",
                             "--bytes", str(nbytes), "--flows", "1", "--timeout", "200"]),
