@@ -216,7 +216,7 @@ KAON_COUNTERS = ("tcp_rexmt", "tcp_fast_rexmt", "tcp_rexmt_timeouts", "tcp_recov
                  "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx",
                  "tcp_rto_in_recovery", "tcp_rto_repeat", "tcp_rto_sb_kept",
                  "tcp_sack_reneged", "tcp_reo_waits", "tcp_reo_avoided", "tcp_sack_rescues",
-                 "tcp_dsack_repeats", "tcp_dsack_rescues")
+                 "tcp_dsack_repeats", "tcp_dsack_rescues", "tcp_rexmt_lost")
 
 
 def kaon_bulk(bindir, conf, flows, seconds):

@@ -242,6 +242,7 @@ struct kn_tcb {
 	 * recovery's rescue (its D-SACK shows no reordering) */
 	uint32_t dsack_rx_start, dsack_rx_end;
 	uint32_t rescue_start, rescue_end;
+	uint32_t rescue_recover, rescue_high_rxt; /* RecoveryPoint, HighRxt when it went */
 };
 
 /* Parsed options of one segment. Everything before sack is zeroed per

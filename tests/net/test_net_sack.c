@@ -639,6 +639,63 @@ static void test_rescue_dsack_not_reordering(void **st)
 	close_all(l, c);
 }
 
+/* Segment 0 lost, and its retransmission too; the rescue (9, whose
+ * original was only in flight) goes after it and is reported as a
+ * duplicate while 0 is still missing: ACKs come in send order, so the
+ * retransmission is lost, and 0 goes again at once. Before, nothing went
+ * until the RTO (190 ms gaps in the issue's 1%-loss echo at 0 ms). */
+static void test_rescue_dsack_finds_lost_retransmission(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	const struct kn_stats *x = stats();
+	uint32_t seqs[16];
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(x->tcp_dsack_rescues, 1);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_int_equal(x->tcp_rexmt_lost, 1);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	/* once: another copy of that ACK sends nothing */
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	ack_sack(SEG(10), 0, NULL);
+	assert_false(c->flags & TF_INRECOVERY);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	close_all(l, c);
+}
+
+/* ... but not where the path reorders: the hole may still come. */
+static void test_rescue_dsack_reordering_path(void **st)
+{
+	(void)st;
+	struct kn_tcb *l;
+	uint32_t una;
+	struct kn_tcb *c = sender(&l, 10, &una, true);
+	uint32_t seqs[16];
+	c->flags |= TF_REORD;        /* a D-SACK of a fast retransmit came before */
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	while (sent(seqs, 16))
+		;
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
+	while (sent(seqs, 16))
+		;
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_int_equal(stats()->tcp_rexmt_lost, 0);
+	close_all(l, c);
+}
+
 /* One D-SACK in the option of several ACKs (a GSO receiver copies it into
  * every segment it cuts) is one duplicate. Here the retransmission of 0
  * was needed (its original lost), the rescue of 9 was not: 7 copies of the
@@ -1038,6 +1095,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_dsack_not_reordering, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_dsack_copies_count_once, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_finds_lost_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_reordering_path, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
