@@ -377,6 +377,28 @@ static struct kn_tcb *sender(struct kn_tcb **l, unsigned n, uint32_t *una, bool 
 
 #define SEG(k) (una + (uint32_t)(k) * smss)
 
+/* The start of every recovery test: @n full segments in flight on a SACK
+ * connection @c (listener @l, SND.UNA @una), the counters @x, and @seqs
+ * for sent(). */
+#define SACK_SENDER(n)                                                      \
+	struct kn_tcb *l;                                                   \
+	uint32_t una;                                                       \
+	struct kn_tcb *c = sender(&l, (n), &una, true);                     \
+	const struct kn_stats *x = stats();                                 \
+	uint32_t seqs[16];                                                  \
+	(void)x
+
+/* Segment 0 lost, 1..5 arrive: the ACKs SACK them one by one, recovery
+ * starts and 0 goes again. */
+static void lose_first(uint32_t una)
+{
+	uint32_t seqs[16];
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+}
+
 static void test_hostile_blocks(void **st)
 {
 	(void)st;
@@ -473,11 +495,7 @@ static void test_blocks_without_agreement(void **st)
 static void test_three_losses_one_rtt(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(SEG(1), 0, NULL);
 	ack_sack(SEG(2), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 0);
@@ -524,10 +542,7 @@ static void test_three_losses_one_rtt(void **st)
 static void test_new_data_in_recovery(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_send(c, data, 4 * smss), (int)(4 * smss));  /* waits for cwnd */
 	assert_int_equal(sent(seqs, 16), 0);
 	/* The first two duplicates send 10 and 11 (RFC 3042 limited
@@ -556,14 +571,8 @@ static void test_new_data_in_recovery(void **st)
 static void test_rescue_retransmission(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	assert_int_equal(sent(seqs, 16), 1);
-	assert_int_equal(seqs[0], SEG(0));
+	SACK_SENDER(10);
+	lose_first(una);
 	ack_sack(SEG(6), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(9));
@@ -583,10 +592,7 @@ static void test_rescue_retransmission(void **st)
 static void test_rescue_within_window(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_send(c, data, 20 * smss), (int)(20 * smss));
 	assert_int_equal(sent(seqs, 16), 0);
 	for (unsigned k = 2; k <= 6; k++)
@@ -608,15 +614,9 @@ static void test_rescue_within_window(void **st)
 static void test_rescue_dsack_not_reordering(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	tick(80 * KT_MS);          /* SRTT 80 ms: a reordering wait would be 20 ms */
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	assert_int_equal(sent(seqs, 16), 1);
+	lose_first(una);
 	ack_sack(SEG(6), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
@@ -647,15 +647,8 @@ static void test_rescue_dsack_not_reordering(void **st)
 static void test_rescue_dsack_finds_lost_retransmission(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	assert_int_equal(sent(seqs, 16), 1);
-	assert_int_equal(seqs[0], SEG(0));
+	SACK_SENDER(10);
+	lose_first(una);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
@@ -678,15 +671,9 @@ static void test_rescue_dsack_finds_lost_retransmission(void **st)
 static void test_rescue_dsack_reordering_path(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	c->flags |= TF_REORD;        /* a D-SACK of a fast retransmit came before */
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	while (sent(seqs, 16))
-		;
+	lose_first(una);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
 	while (sent(seqs, 16))
 		;
@@ -704,14 +691,8 @@ static void test_rescue_dsack_reordering_path(void **st)
 static void test_dsack_copies_count_once(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	assert_int_equal(sent(seqs, 16), 1);
+	SACK_SENDER(10);
+	lose_first(una);
 	uint32_t cut = c->ssthresh;
 	ack_sack(SEG(6), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 1);
@@ -744,11 +725,7 @@ static unsigned sent_after_rto(uint32_t *seqs)
 static void test_rto_after_lost_retransmission(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	/* 0, 1 and 3..9 arrive: one ACK says so, and shows 2 lost (IsLost
 	 * before any duplicate ACK). */
 	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(10)});
@@ -779,11 +756,7 @@ static void test_rto_after_lost_retransmission(void **st)
 static void test_rto_resends_only_holes(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 2, (uint32_t[]){SEG(6), SEG(10), SEG(1), SEG(5)});
 	assert_true(c->flags & TF_SACK_RECOV);
 	assert_int_equal(sent(seqs, 16), 2);
@@ -861,11 +834,7 @@ static void test_rto_many_ranges(void **st)
 static void test_rto_empty_scoreboard(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
@@ -893,11 +862,7 @@ static void test_rto_empty_scoreboard(void **st)
 static void test_rto_reneged(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(10)});
 	assert_int_equal(sent(seqs, 16), 1);
 	unsigned n = sent_after_rto(seqs);
@@ -926,10 +891,7 @@ static void test_rto_reneged(void **st)
 static void test_rto_tail_and_fin(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_shutdown(c), 0);
 	struct kt_seg f = th_take();
 	assert_true(f.flags & KN_TH_FIN);
@@ -958,10 +920,7 @@ static void test_rto_tail_and_fin(void **st)
 static void test_reordering_no_spurious_rexmt(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(2)});
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(3)});
 	assert_int_equal(sent(seqs, 16), 0);
@@ -987,11 +946,7 @@ static void test_reordering_no_spurious_rexmt(void **st)
 static void test_reordering_window(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	/* 80 ms later (SRTT 10 ms, the window 2.5 ms), a duplicate of segment
 	 * 0 reported: the path reorders. */
 	tick(80 * KT_MS);
@@ -1034,10 +989,7 @@ static void test_reordering_window(void **st)
 static void test_reordering_window_short_path(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
 	assert_true(c->flags & TF_REORD);
 	assert_true(c->srtt < 4 * KT_MS);
