@@ -71,6 +71,13 @@ static void hystart(struct kn_tcb *t, uint32_t ack, int64_t rtt)
 			cc->hs_cur_min = rtt;
 		if (cc->hs_samples < UINT16_MAX)
 			cc->hs_samples++;
+		/* The baseline is the whole round's minimum, as what it is
+		 * compared with later: set from the first 8 samples (the RFC's
+		 * letter) it read 61 ms where the round's minimum was 55, and
+		 * the next rounds' 50-56 took CSS for noise (the 200 Mbit
+		 * wire, traced). */
+		if (cc->hs_state == KN_HS_CSS && cc->hs_css_rounds == 0)
+			cc->hs_css_base = cc->hs_cur_min;
 	}
 	if (cc->hs_samples < HS_N_RTT_SAMPLE || cc->hs_cur_min == INT64_MAX ||
 	    cc->hs_last_min == INT64_MAX)

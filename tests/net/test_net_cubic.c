@@ -408,6 +408,52 @@ static void test_hystart_css_first_round(void **st)
 	close_conn(&k);
 }
 
+/* The peer ACKs the round in flight from segment @i on: up to the ACK
+ * that would end the stack's HyStart++ round if @stop, else to the end.
+ * @return the index of the first segment not acknowledged. */
+static unsigned ack_part(struct conn *k, unsigned i, bool stop)
+{
+	for (; i < k->n; i++) {
+		if (stop && SEQ_GEQ(k->seq[i] + k->len[i], k->c->cc.hs_end))
+			break;
+		k->una = k->seq[i] + k->len[i];
+		peer_send(KN_TH_ACK, PISN + 1, k->una, WIN, NULL, 0);
+	}
+	return i;
+}
+
+/* The round CSS begins in: its first samples read 125 ms, the rest 120.
+ * The baseline is the round's minimum, 120: later rounds at 120 or more
+ * stay in CSS. Before, the baseline was the minimum of the first 8
+ * samples (125) and a round at 120 read as the RTT coming down: back to
+ * slow start. */
+static void test_hystart_css_baseline_whole_round(void **st)
+{
+	(void)st;
+	struct conn k;
+	open_conn(&k);
+	struct kn_tcb *c = k.c;
+	for (int r = 0; r < 3; r++)
+		round_trip(&k, RTT);
+	/* sent at T: ACKed at T + 100 up to the round's end, the rest (8 or
+	 * more) at T + 125: CSS on those */
+	send_round(&k);
+	tick(RTT);
+	unsigned i = ack_part(&k, 0, true);
+	tick(25 * KT_MS);
+	ack_part(&k, i, false);
+	assert_true(k.n - i >= 8);
+	assert_int_equal(c->cc.hs_state, KN_HS_CSS);
+	/* the round goes on into the next batch of ACKs, at 120 ms (the
+	 * peer echoes the newest timestamp) */
+	round_trip(&k, RTT + 20 * KT_MS);
+	for (int r = 0; r < 4; r++)
+		round_trip(&k, RTT + 20 * KT_MS);
+	assert_true(c->cc.hs_state == KN_HS_CSS || c->cc.hs_state == KN_HS_DONE);
+	assert_int_equal(c->cc.hs_css_base, RTT + 20 * KT_MS);
+	close_conn(&k);
+}
+
 /* ... and a steady RTT never leaves slow start early. */
 static void test_hystart_steady_rtt(void **st)
 {
@@ -635,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newreno_selectable, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_hystart_css, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_hystart_css_first_round, setup_cubic, th_teardown),
+		cmocka_unit_test_setup_teardown(test_hystart_css_baseline_whole_round, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_hystart_steady_rtt, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_dsack_undo, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_no_undo_for_real_loss, setup_cubic, th_teardown),
