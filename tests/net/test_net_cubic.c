@@ -361,6 +361,15 @@ static void test_hystart_css(void **st)
 	close_conn(&k);
 }
 
+/* A connection in slow start after @rounds round trips at RTT. */
+static struct kn_tcb *slow_start(struct conn *k, int rounds)
+{
+	open_conn(k);
+	for (int r = 0; r < rounds; r++)
+		round_trip(k, RTT);
+	return k->c;
+}
+
 /* Slow start's bursts queue at a bottleneck, and the first round of CSS
  * times segments sent partly before it, at slow start's rate, partly at
  * CSS's quarter: its RTT falls back a little (here 120 -> 110 ms) as the
@@ -372,12 +381,8 @@ static void test_hystart_css_first_round(void **st)
 {
 	(void)st;
 	struct conn k;
-	open_conn(&k);
-	struct kn_tcb *c = k.c;
-	for (int r = 0; r < 2; r++)
-		round_trip(&k, RTT);
-	int r;
-	for (r = 0; r < 3 && !stats()->tcp_hystart_css; r++)
+	struct kn_tcb *c = slow_start(&k, 2);
+	for (int r = 0; r < 3 && !stats()->tcp_hystart_css; r++)
 		round_trip(&k, RTT + 20 * KT_MS);
 	assert_int_equal(c->cc.hs_state, KN_HS_CSS);
 	/* The first CSS round (the stack's round, which the peer's batches
@@ -431,10 +436,7 @@ static void test_hystart_css_baseline_whole_round(void **st)
 {
 	(void)st;
 	struct conn k;
-	open_conn(&k);
-	struct kn_tcb *c = k.c;
-	for (int r = 0; r < 3; r++)
-		round_trip(&k, RTT);
+	struct kn_tcb *c = slow_start(&k, 3);
 	/* sent at T: ACKed at T + 100 up to the round's end, the rest (8 or
 	 * more) at T + 125: CSS on those */
 	send_round(&k);
