@@ -215,7 +215,8 @@ KAON_COUNTERS = ("tcp_rexmt", "tcp_fast_rexmt", "tcp_rexmt_timeouts", "tcp_recov
                  "tcp_sack_recoveries", "tcp_dsack_rx", "tcp_dsack_undos",
                  "tcp_hystart_css", "tcp_hystart_exits", "tcp_tx",
                  "tcp_rto_in_recovery", "tcp_rto_repeat", "tcp_rto_sb_kept",
-                 "tcp_sack_reneged", "tcp_reo_waits", "tcp_reo_avoided", "tcp_sack_rescues")
+                 "tcp_sack_reneged", "tcp_reo_waits", "tcp_reo_avoided", "tcp_sack_rescues",
+                 "tcp_dsack_repeats", "tcp_dsack_rescues", "tcp_rexmt_lost")
 
 
 def kaon_bulk(bindir, conf, flows, seconds):
@@ -349,6 +350,104 @@ def scenario(bindir, conf, name, spec, seconds, log, stream=False):
     return rows
 
 
+ECHO_SPEC = "delay=0ms loss=1%"
+
+
+def user_echo_conf(path):
+    """conf/testbed.conf with a file prefix of its own (kaon-echo on kaon's
+    stack in kaon-srv, af_xdp on veth-srv)."""
+    with open(os.path.join(ROOT, "conf", "testbed.conf")) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^file_prefix = .*$", "file_prefix = kaon-wan-echo", text)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def echo_once(bindir, conf, who, nbytes):
+    """One 32 MiB echo (the issue's first paragraph) from a kernel client in
+    kaon-cli through kaon-echo in kaon-srv: on the kernel's TCP (CUBIC) or
+    on kaon's stack. Both directions lose 1%."""
+    if who == "linux":
+        sh(TESTBED, "addr", "on")
+        argv = [os.path.join(bindir, "kaon-echo"), "--stack", "epoll", "--addr", SRV,
+                "--port", "7"]
+    else:
+        sh(TESTBED, "addr", "off")
+        argv = [os.path.join(bindir, "kaon-echo"), "--stack", "user", "--config", conf,
+                "--port", "7", "--cpu", "1"]
+    p = subprocess.Popen(["env", "KAON_STATS=1"] + ns("kaon-srv", argv),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        log.append(line)
+        if "listening on" in line or not line:
+            break
+    if who == "linux":
+        # "listening on" came once before the kernel had the listener
+        # (one connection refused in 10 runs): wait for the socket itself
+        while time.monotonic() < deadline and "LISTEN" not in sh(
+                *ns("kaon-srv", ["ss", "-ltn", "sport = :7"]), check=False).stdout:
+            time.sleep(0.05)
+    before = nstat("kaon-srv")
+    c = sh(*ns("kaon-cli", ["python3", BULK, "echo", "--addr", SRV, "--port", "7",
+                            "--bytes", str(nbytes), "--flows", "1", "--timeout", "200"]),
+           check=False, timeout=260)
+    after = nstat("kaon-srv")
+    p.send_signal(signal.SIGINT)
+    try:
+        rest = p.communicate(timeout=15)[0]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest = p.communicate()[0]
+    out = "".join(log) + (rest or "")
+    r = last_json(c.stdout) or {}
+    res = {"row": "%s-echo" % who, "gbps": r.get("gbps", 0.0), "seconds": r.get("seconds"),
+           "ok": bool(r.get("ok")), "errors": r.get("errors") or []}
+    if who == "linux":
+        res["retrans_segs"] = after.get("TcpRetransSegs", 0) - before.get("TcpRetransSegs", 0)
+    else:
+        k = kaon_counters(out)
+        res["retrans_segs"] = k.get("tcp_rexmt", 0)
+        res["kaon"] = {n: v for n, v in k.items() if v and n.startswith("tcp_")}
+    return res
+
+
+def echo_rows(bindir, repeats, nbytes, log):
+    """--echo: the issue's 1%-loss echo, kernel and kaon alternating."""
+    sh(TESTBED, "down", check=False)
+    sh(TESTBED, "up", "--srv-addr", "on", "--wire", ECHO_SPEC)
+    for n in ("kaon-cli", "kaon-srv"):
+        sh(*ns(n, ["sysctl", "-qw"] + SYSCTLS + ["net.ipv4.tcp_congestion_control=cubic"]))
+    tmp = tempfile.mkdtemp(prefix="kaon-wan-")
+    conf = user_echo_conf(os.path.join(tmp, "server.conf"))
+    rows, ratios = [], []
+    try:
+        for i in range(repeats):
+            pair = {}
+            for who in ("linux", "kaon"):
+                r = echo_once(bindir, conf, who, nbytes)
+                r.update(scenario="echo-1%", spec=ECHO_SPEC, rep=i)
+                rows.append(r)
+                pair[who] = r
+                log("echo %d %-6s %7.3f Gb/s %s rexmt %s %s" % (
+                    i, who, r["gbps"], "ok" if r["ok"] else "FAILED " + str(r["errors"]),
+                    r.get("retrans_segs"), json.dumps(r.get("kaon", {}), sort_keys=True)))
+            if pair["linux"]["gbps"]:
+                ratios.append(pair["kaon"]["gbps"] / pair["linux"]["gbps"])
+    finally:
+        os.unlink(conf)
+        os.rmdir(tmp)
+    if ratios:
+        s = sorted(ratios)
+        log("echo kaon/linux: median %.2f (%.2f-%.2f) over %d" % (
+            s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2,
+            s[0], s[-1], len(s)))
+    return rows
+
+
 def rtx_rate(r):
     """retransmitted segments per segment sent"""
     return r["retrans_segs"] / r["out_segs"] if r.get("out_segs") else 0.0
@@ -385,6 +484,9 @@ def main(argv=None):
     p.add_argument("--stream", action="store_true", help="the echo stream rows too")
     p.add_argument("--kaon-cc", default="cubic", choices=["cubic", "newreno"],
                    help="kaon's [tcp] congestion for its rows")
+    p.add_argument("--echo", type=int, default=0, metavar="N",
+                   help="only the issue's 1%%-loss echo (32 MiB, 0 ms), N pairs")
+    p.add_argument("--echo-bytes", type=int, default=32 << 20)
     a = p.parse_args(argv)
     if os.geteuid() != 0:
         print("wan.py: needs root (network namespaces)", file=sys.stderr)
@@ -399,7 +501,9 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="kaon-wan-")
     conf = os.path.join(tmp, "client.conf")
     try:
-        for name, spec in SCENARIOS:
+        if a.echo:
+            rows = echo_rows(bindir, a.echo, a.echo_bytes, print)
+        for name, spec in ([] if a.echo else SCENARIOS):
             if only and name not in only:
                 continue
             kaon_conf(conf, a.kaon_cc, kaon_sndbuf(spec))

@@ -118,7 +118,8 @@ enum kn_drop_reason {
 	X(tcp_dsack_rx) X(tcp_dsack_tx) X(tcp_sack_rescues) \
 	X(tcp_dsack_undos) X(tcp_hystart_css) X(tcp_hystart_exits) \
 	X(tcp_rto_in_recovery) X(tcp_rto_repeat) X(tcp_rto_sb_kept) X(tcp_sack_reneged) \
-	X(tcp_reo_waits) X(tcp_reo_avoided) \
+	X(tcp_reo_waits) X(tcp_reo_avoided) X(tcp_dsack_repeats) X(tcp_dsack_rescues) \
+	X(tcp_rexmt_lost) \
 	X(mem_rcv_limit) X(mem_rcv_used) X(mem_rcv_hiwat) \
 	X(mem_snd_limit) X(mem_snd_used) X(mem_snd_hiwat)
 

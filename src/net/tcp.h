@@ -237,6 +237,12 @@ struct kn_tcb {
 	int64_t reo_at;                    /* t_rexmt is the reordering window's end, not the RTO */
 
 	struct kn_tcp_ccs cc;              /* congestion control, cold */
+	/* tcp_sack.c, cold: the last D-SACK block taken (a GSO receiver
+	 * copies one into every segment it cuts), and the range of this
+	 * recovery's rescue (its D-SACK shows no reordering) */
+	uint32_t dsack_rx_start, dsack_rx_end;
+	uint32_t rescue_start, rescue_end;
+	uint32_t rescue_recover, rescue_high_rxt; /* RecoveryPoint, HighRxt when it went */
 };
 
 /* Parsed options of one segment. Everything before sack is zeroed per

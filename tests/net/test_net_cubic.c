@@ -361,6 +361,101 @@ static void test_hystart_css(void **st)
 	close_conn(&k);
 }
 
+/* A connection in slow start after @rounds round trips at RTT. */
+static struct kn_tcb *slow_start(struct conn *k, int rounds)
+{
+	open_conn(k);
+	for (int r = 0; r < rounds; r++)
+		round_trip(k, RTT);
+	return k->c;
+}
+
+/* Slow start's bursts queue at a bottleneck, and the first round of CSS
+ * times segments sent partly before it, at slow start's rate, partly at
+ * CSS's quarter: its RTT falls back a little (here 120 -> 110 ms) as the
+ * queue drains. That is not CSS proved wrong: before, that round sent the
+ * connection back to slow start, over the wire's 1-BDP queue (bench/run
+ * wan 20 ms / 200 Mbit: HyStart++ never exited). An RTT back at the
+ * baseline in a later round still resumes slow start (RFC 9406 §4.2). */
+static void test_hystart_css_first_round(void **st)
+{
+	(void)st;
+	struct conn k;
+	struct kn_tcb *c = slow_start(&k, 2);
+	for (int r = 0; r < 3 && !stats()->tcp_hystart_css; r++)
+		round_trip(&k, RTT + 20 * KT_MS);
+	assert_int_equal(c->cc.hs_state, KN_HS_CSS);
+	/* The first CSS round (the stack's round, which the peer's batches
+	 * of ACKs do not line up with): the queue slow start left drains a
+	 * little, its samples read 110 ms; then 120 again. */
+	send_round(&k);
+	tick(RTT + 10 * KT_MS);
+	unsigned i = 0, low = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (; i < k.n; i++) {
+			/* up to the ACK that ends the first CSS round */
+			if (pass == 0 && c->cc.hs_css_rounds >= 1 &&
+			    SEQ_GEQ(k.seq[i] + k.len[i], c->cc.hs_end))
+				break;
+			k.una = k.seq[i] + k.len[i];
+			peer_send(KN_TH_ACK, PISN + 1, k.una, WIN, NULL, 0);
+			low += pass == 0 && c->cc.hs_css_rounds == 1;
+		}
+		tick(10 * KT_MS);
+	}
+	assert_true(low >= 8);
+	assert_int_equal(c->cc.hs_state, KN_HS_CSS);
+	/* later rounds: the RTT back at the baseline before CSS */
+	round_trip(&k, RTT);
+	round_trip(&k, RTT);
+	assert_int_equal(c->cc.hs_state, KN_HS_SS);
+	assert_int_equal(stats()->tcp_hystart_exits, 0);
+	close_conn(&k);
+}
+
+/* The peer ACKs the round in flight from segment @i on: up to the ACK
+ * that would end the stack's HyStart++ round if @stop, else to the end.
+ * @return the index of the first segment not acknowledged. */
+static unsigned ack_part(struct conn *k, unsigned i, bool stop)
+{
+	for (; i < k->n; i++) {
+		if (stop && SEQ_GEQ(k->seq[i] + k->len[i], k->c->cc.hs_end))
+			break;
+		k->una = k->seq[i] + k->len[i];
+		peer_send(KN_TH_ACK, PISN + 1, k->una, WIN, NULL, 0);
+	}
+	return i;
+}
+
+/* The round CSS begins in: its first samples read 125 ms, the rest 120.
+ * The baseline is the round's minimum, 120: later rounds at 120 or more
+ * stay in CSS. Before, the baseline was the minimum of the first 8
+ * samples (125) and a round at 120 read as the RTT coming down: back to
+ * slow start. */
+static void test_hystart_css_baseline_whole_round(void **st)
+{
+	(void)st;
+	struct conn k;
+	struct kn_tcb *c = slow_start(&k, 3);
+	/* sent at T: ACKed at T + 100 up to the round's end, the rest (8 or
+	 * more) at T + 125: CSS on those */
+	send_round(&k);
+	tick(RTT);
+	unsigned i = ack_part(&k, 0, true);
+	tick(25 * KT_MS);
+	ack_part(&k, i, false);
+	assert_true(k.n - i >= 8);
+	assert_int_equal(c->cc.hs_state, KN_HS_CSS);
+	/* the round goes on into the next batch of ACKs, at 120 ms (the
+	 * peer echoes the newest timestamp) */
+	round_trip(&k, RTT + 20 * KT_MS);
+	for (int r = 0; r < 4; r++)
+		round_trip(&k, RTT + 20 * KT_MS);
+	assert_true(c->cc.hs_state == KN_HS_CSS || c->cc.hs_state == KN_HS_DONE);
+	assert_int_equal(c->cc.hs_css_base, RTT + 20 * KT_MS);
+	close_conn(&k);
+}
+
 /* ... and a steady RTT never leaves slow start early. */
 static void test_hystart_steady_rtt(void **st)
 {
@@ -587,6 +682,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cubic_fast_convergence, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_newreno_selectable, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_hystart_css, setup_cubic, th_teardown),
+		cmocka_unit_test_setup_teardown(test_hystart_css_first_round, setup_cubic, th_teardown),
+		cmocka_unit_test_setup_teardown(test_hystart_css_baseline_whole_round, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_hystart_steady_rtt, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_dsack_undo, setup_cubic, th_teardown),
 		cmocka_unit_test_setup_teardown(test_no_undo_for_real_loss, setup_cubic, th_teardown),

@@ -377,6 +377,28 @@ static struct kn_tcb *sender(struct kn_tcb **l, unsigned n, uint32_t *una, bool 
 
 #define SEG(k) (una + (uint32_t)(k) * smss)
 
+/* The start of every recovery test: @n full segments in flight on a SACK
+ * connection @c (listener @l, SND.UNA @una), the counters @x, and @seqs
+ * for sent(). */
+#define SACK_SENDER(n)                                                      \
+	struct kn_tcb *l;                                                   \
+	uint32_t una;                                                       \
+	struct kn_tcb *c = sender(&l, (n), &una, true);                     \
+	const struct kn_stats *x = stats();                                 \
+	uint32_t seqs[16];                                                  \
+	(void)x
+
+/* Segment 0 lost, 1..5 arrive: the ACKs SACK them one by one, recovery
+ * starts and 0 goes again. */
+static void lose_first(uint32_t una)
+{
+	uint32_t seqs[16];
+	for (unsigned k = 2; k <= 6; k++)
+		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+}
+
 static void test_hostile_blocks(void **st)
 {
 	(void)st;
@@ -473,11 +495,7 @@ static void test_blocks_without_agreement(void **st)
 static void test_three_losses_one_rtt(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(SEG(1), 0, NULL);
 	ack_sack(SEG(2), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 0);
@@ -524,10 +542,7 @@ static void test_three_losses_one_rtt(void **st)
 static void test_new_data_in_recovery(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_send(c, data, 4 * smss), (int)(4 * smss));  /* waits for cwnd */
 	assert_int_equal(sent(seqs, 16), 0);
 	/* The first two duplicates send 10 and 11 (RFC 3042 limited
@@ -556,14 +571,8 @@ static void test_new_data_in_recovery(void **st)
 static void test_rescue_retransmission(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
-	for (unsigned k = 2; k <= 6; k++)
-		ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(k)});
-	assert_int_equal(sent(seqs, 16), 1);
-	assert_int_equal(seqs[0], SEG(0));
+	SACK_SENDER(10);
+	lose_first(una);
 	ack_sack(SEG(6), 0, NULL);
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(9));
@@ -583,10 +592,7 @@ static void test_rescue_retransmission(void **st)
 static void test_rescue_within_window(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_send(c, data, 20 * smss), (int)(20 * smss));
 	assert_int_equal(sent(seqs, 16), 0);
 	for (unsigned k = 2; k <= 6; k++)
@@ -597,6 +603,106 @@ static void test_rescue_within_window(void **st)
 	assert_int_equal(sent(seqs, 16), 1);
 	assert_int_equal(seqs[0], SEG(9));
 	assert_int_equal(stats()->tcp_sack_rescues, 1);
+	close_all(l, c);
+}
+
+/* The rescue's original was only in flight (the issue's 1%-loss echo at
+ * 0 ms: every D-SACK kaon received was a rescue's, 50-170 us after the
+ * original): its D-SACK is counted, but shows no reordering, so the next
+ * loss starts recovery at once. Before, TF_REORD was set and every later
+ * loss of the connection waited SRTT/4 (3-24 ms in that echo). */
+static void test_rescue_dsack_not_reordering(void **st)
+{
+	(void)st;
+	SACK_SENDER(10);
+	tick(80 * KT_MS);          /* SRTT 80 ms: a reordering wait would be 20 ms */
+	lose_first(una);
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
+	ack_sack(SEG(10), 1, (uint32_t[]){SEG(9), SEG(10)});
+	assert_false(c->flags & TF_REORD);
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_int_equal(x->tcp_dsack_rescues, 1);
+	/* A loss in the next window: recovery at once, no wait. */
+	assert_int_equal(kn_tcp_send(c, data, 6 * smss), (int)(6 * smss));
+	unsigned n = sent(seqs, 16);
+	assert_true(n >= 5);
+	ack_sack(SEG(10), 1, (uint32_t[]){SEG(11), SEG(15)});
+	assert_int_equal(x->tcp_reo_waits, 0);
+	assert_int_equal(x->tcp_sack_recoveries, 2);
+	n = sent(seqs, 16);
+	bool resent = false;
+	for (unsigned i = 0; i < n && i < 16; i++)
+		resent |= seqs[i] == SEG(10);
+	assert_true(resent);
+	close_all(l, c);
+}
+
+/* Segment 0 lost, and its retransmission too; the rescue (9, whose
+ * original was only in flight) goes after it and is reported as a
+ * duplicate while 0 is still missing: ACKs come in send order, so the
+ * retransmission is lost, and 0 goes again at once. Before, nothing went
+ * until the RTO (190 ms gaps in the issue's 1%-loss echo at 0 ms). */
+static void test_rescue_dsack_finds_lost_retransmission(void **st)
+{
+	(void)st;
+	SACK_SENDER(10);
+	lose_first(una);
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));            /* the rescue */
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(x->tcp_dsack_rescues, 1);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(0));
+	assert_int_equal(x->tcp_rexmt_lost, 1);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	/* once: another copy of that ACK sends nothing */
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	ack_sack(SEG(10), 0, NULL);
+	assert_false(c->flags & TF_INRECOVERY);
+	assert_int_equal(x->tcp_rexmt_timeouts, 0);
+	close_all(l, c);
+}
+
+/* ... but not where the path reorders: the hole may still come. */
+static void test_rescue_dsack_reordering_path(void **st)
+{
+	(void)st;
+	SACK_SENDER(10);
+	c->flags |= TF_REORD;        /* a D-SACK of a fast retransmit came before */
+	lose_first(una);
+	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(7)});
+	while (sent(seqs, 16))
+		;
+	ack_sack(una, 2, (uint32_t[]){SEG(9), SEG(10), SEG(1), SEG(10)});
+	assert_int_equal(sent(seqs, 16), 0);
+	assert_int_equal(stats()->tcp_rexmt_lost, 0);
+	close_all(l, c);
+}
+
+/* One D-SACK in the option of several ACKs (a GSO receiver copies it into
+ * every segment it cuts) is one duplicate. Here the retransmission of 0
+ * was needed (its original lost), the rescue of 9 was not: 7 copies of the
+ * rescue's D-SACK undid the reduction before, as if both retransmissions
+ * had been duplicates. */
+static void test_dsack_copies_count_once(void **st)
+{
+	(void)st;
+	SACK_SENDER(10);
+	lose_first(una);
+	uint32_t cut = c->ssthresh;
+	ack_sack(SEG(6), 0, NULL);
+	assert_int_equal(sent(seqs, 16), 1);
+	assert_int_equal(seqs[0], SEG(9));
+	for (int i = 0; i < 7; i++)
+		ack_sack(SEG(10), 1, (uint32_t[]){SEG(9), SEG(10)});
+	assert_int_equal(x->tcp_dsack_undos, 0);
+	assert_int_equal(c->ssthresh, cut);
+	assert_int_equal(x->tcp_dsack_rx, 1);
+	assert_int_equal(x->tcp_dsack_repeats, 6);
 	close_all(l, c);
 }
 
@@ -619,11 +725,7 @@ static unsigned sent_after_rto(uint32_t *seqs)
 static void test_rto_after_lost_retransmission(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	/* 0, 1 and 3..9 arrive: one ACK says so, and shows 2 lost (IsLost
 	 * before any duplicate ACK). */
 	ack_sack(SEG(2), 1, (uint32_t[]){SEG(3), SEG(10)});
@@ -654,11 +756,7 @@ static void test_rto_after_lost_retransmission(void **st)
 static void test_rto_resends_only_holes(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 2, (uint32_t[]){SEG(6), SEG(10), SEG(1), SEG(5)});
 	assert_true(c->flags & TF_SACK_RECOV);
 	assert_int_equal(sent(seqs, 16), 2);
@@ -736,11 +834,7 @@ static void test_rto_many_ranges(void **st)
 static void test_rto_empty_scoreboard(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	unsigned n = sent_after_rto(seqs);
 	assert_int_equal(n, 1);
 	assert_int_equal(seqs[0], SEG(0));
@@ -768,11 +862,7 @@ static void test_rto_empty_scoreboard(void **st)
 static void test_rto_reneged(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(10)});
 	assert_int_equal(sent(seqs, 16), 1);
 	unsigned n = sent_after_rto(seqs);
@@ -801,10 +891,7 @@ static void test_rto_reneged(void **st)
 static void test_rto_tail_and_fin(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	assert_int_equal(kn_tcp_shutdown(c), 0);
 	struct kt_seg f = th_take();
 	assert_true(f.flags & KN_TH_FIN);
@@ -833,10 +920,7 @@ static void test_rto_tail_and_fin(void **st)
 static void test_reordering_no_spurious_rexmt(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(2)});
 	ack_sack(una, 1, (uint32_t[]){SEG(1), SEG(3)});
 	assert_int_equal(sent(seqs, 16), 0);
@@ -862,11 +946,7 @@ static void test_reordering_no_spurious_rexmt(void **st)
 static void test_reordering_window(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	const struct kn_stats *x = stats();
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	/* 80 ms later (SRTT 10 ms, the window 2.5 ms), a duplicate of segment
 	 * 0 reported: the path reorders. */
 	tick(80 * KT_MS);
@@ -909,10 +989,7 @@ static void test_reordering_window(void **st)
 static void test_reordering_window_short_path(void **st)
 {
 	(void)st;
-	struct kn_tcb *l;
-	uint32_t una;
-	struct kn_tcb *c = sender(&l, 10, &una, true);
-	uint32_t seqs[16];
+	SACK_SENDER(10);
 	ack_sack(SEG(2), 1, (uint32_t[]){SEG(0), SEG(1)});
 	assert_true(c->flags & TF_REORD);
 	assert_true(c->srtt < 4 * KT_MS);
@@ -968,6 +1045,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_three_losses_one_rtt, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_new_data_in_recovery, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_not_reordering, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_dsack_copies_count_once, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_finds_lost_retransmission, setup_newreno, th_teardown),
+		cmocka_unit_test_setup_teardown(test_rescue_dsack_reordering_path, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rescue_within_window, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_after_lost_retransmission, setup_newreno, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rto_resends_only_holes, setup_newreno, th_teardown),
