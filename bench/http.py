@@ -11,9 +11,11 @@ kernel's TCP. The servers run in kaon-srv pinned to the server CPU:
   kaon-uring-splice  the same with KAON_URING_SPLICE=1 (bodies by ring splices)
   kaon-user-xdp-nosums  kaon-user-xdp with --no-sum-tables (its stack sums
                  every payload byte itself)
+  kaon-epoll-nolowat, kaon-uring-nolowat  kaon-epoll / kaon-uring with
+                 --notsent-lowat 0 (no TCP_NOTSENT_LOWAT on its sockets)
   kaon-user-xdp-4m  kaon-user-xdp with [tcp] sndbuf = 4 MiB, Linux's
                  tcp_wmem maximum, up to which nginx's sockets grow (kaon's
-                 default is 256 KiB); these three run only when --servers
+                 default is 256 KiB); these five run only when --servers
                  names them
   kaon-user-xdp  kaon-httpd on kaon's stack, DPDK af_xdp (conf/testbed.conf)
   kaon-user-bif  the same with flow bifurcation on: kaon's XDP program hands
@@ -58,10 +60,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 FILES = [("64.bin", 64), ("4k.bin", 4096), ("64k.bin", 65536), ("1m.bin", 1 << 20)]
 CONNS = [1, 64, 256]
 SERVERS = ["nginx", "kaon-epoll", "kaon-uring", "kaon-user-xdp", "kaon-user-bif"]
-EXTRA = ["kaon-uring-splice", "kaon-user-xdp-nosums", "kaon-user-xdp-4m"]  # known, run only when --servers names them
+EXTRA = ["kaon-uring-splice", "kaon-user-xdp-nosums", "kaon-user-xdp-4m", "kaon-epoll-nolowat",
+         "kaon-uring-nolowat"]  # known, run only when --servers names them
 PATHS = {"nginx": "veth kernel", "kaon-epoll": "veth kernel", "kaon-uring": "veth kernel",
          "kaon-uring-splice": "veth kernel", "kaon-user-xdp-nosums": "veth af_xdp",
-         "kaon-user-xdp-4m": "veth af_xdp",
+         "kaon-user-xdp-4m": "veth af_xdp", "kaon-epoll-nolowat": "veth kernel",
+         "kaon-uring-nolowat": "veth kernel",
          "kaon-user-xdp": "veth af_xdp", "kaon-user-bif": "veth af_xdp bifurcation"}
 
 # wrk's own timeout for one request (its default, said out loud): an answer
@@ -352,13 +356,14 @@ def server_specs(bindir, scpu, tmp, base=None, tag=""):
             "nginx", "-e", os.path.join(tmp, "nginx-error.log"),
             "-c", os.path.join(tmp, "nginx.conf")]), log("nginx"))
 
-    def kernel(stack, name=None, env=None):
+    def kernel(stack, name=None, env=None, extra=()):
         name = (name or "kaon-" + stack) + tag
         def start():
             testbed.testbed("addr", "on")
             return Server(name, in_ns("kaon-srv", pin + [
                 httpd, "--stack", stack, "--addr", SRV_ADDR, "--port", str(PORT),
-                "--root", root, "--cpu", str(scpu)]), log(name), "listening on", env)
+                "--root", root, "--cpu", str(scpu)] + list(extra)), log(name),
+                "listening on", env)
         return start
 
     def user(name, conf, addr_on, env=None, extra=()):
@@ -375,6 +380,8 @@ def server_specs(bindir, scpu, tmp, base=None, tag=""):
         "kaon-epoll": kernel("epoll"),
         "kaon-uring": kernel("uring"),
         "kaon-uring-splice": kernel("uring", "kaon-uring-splice", {"KAON_URING_SPLICE": "1"}),
+        "kaon-epoll-nolowat": kernel("epoll", "kaon-epoll-nolowat", extra=["--notsent-lowat", "0"]),
+        "kaon-uring-nolowat": kernel("uring", "kaon-uring-nolowat", extra=["--notsent-lowat", "0"]),
         "kaon-user-xdp": user("kaon-user-xdp", xdp_conf, False),
         "kaon-user-xdp-nosums": user("kaon-user-xdp-nosums", xdp_conf, False,
                                      extra=["--no-sum-tables"]),
