@@ -342,9 +342,6 @@ static inline struct rte_mbuf *kn_alloc(struct kn_stack *s)
 	return m;
 }
 
-/* Free @m (a chain, or one segment already unlinked from its chain):
- * kept for the next kn_alloc if it is one direct, unshared buffer of the
- * stack's pool and there is room, else back to the pool. */
 /* Whether kn_free() would keep @m for reuse (and needs no call). */
 static inline bool kn_recyclable(const struct kn_stack *s, const struct rte_mbuf *m)
 {
@@ -352,6 +349,9 @@ static inline bool kn_recyclable(const struct kn_stack *s, const struct rte_mbuf
 	       RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
 }
 
+/* Free @m (a chain, or one segment already unlinked from its chain):
+ * kept for the next kn_alloc if it is one direct, unshared buffer of the
+ * stack's pool and there is room, else back to the pool. */
 static inline void kn_free(struct kn_stack *s, struct rte_mbuf *m)
 {
 	if (KN_LIKELY(kn_recyclable(s, m))) {

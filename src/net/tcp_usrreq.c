@@ -317,14 +317,14 @@ static __attribute__((noinline)) void after_read_update(struct kn_tcb *t, uint32
 	}
 }
 
-/* Reading made room: tell the peer if the window grew enough. Inline, after
- * every read: the common answer is no. */
 /* The window the peer knows (what our last ACK left open). */
 static inline uint32_t peer_window(const struct kn_tcb *t)
 {
 	return SEQ_GT(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 }
 
+/* Reading made room: tell the peer if the window grew enough. Inline, after
+ * every read: the common answer is no. */
 static inline void after_read(struct kn_tcb *t)
 {
 	/* kn_tcp_output() sends a pure window update only when the window the
