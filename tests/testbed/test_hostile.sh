@@ -14,6 +14,7 @@
 set -u
 SRC="$1" BIN="$2"
 TB="$SRC/scripts/testbed.sh"
+. "$SRC/tests/testbed/tb_lib.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: needs root for network namespaces and AF_XDP"
 	exit 77
@@ -31,23 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$WORK/af_xdp.conf" <<CONF
-[dpdk]
-lcores = 1
-vdev = net_af_xdp0,iface=veth-srv,start_queue=0
-memory = 256
-no_huge = 1
-file_prefix = kaon-tb-hostile
-log_level = 4
-[port0]
-addr = 198.18.0.2
-netmask = /24
-[tcp]
-time_wait = 100
+tb_conf "$WORK/af_xdp.conf" 1 1 net_af_xdp0,iface=veth-srv,start_queue=0 kaon-tb-hostile 256
 # half-open connections from the spoofed SYN flood give up after 7 s, so
-# the suite can check that nothing stays behind
-syn_retries = 2
-CONF
+# the suite can check that nothing stays behind ([tcp] is the last section)
+echo "syn_retries = 2" >>"$WORK/af_xdp.conf"
 
 # wait_for LOG PID: the server says it listens, or gives up.
 wait_for() {

@@ -22,20 +22,7 @@ for f in 1:f1.bin 64:f64.bin 4096:f4k.bin 65536:f64k.bin 65537:f64k1.bin 1048576
 	8388608:f8m.bin 16777216:trunc.bin; do
 	head -c "${f%%:*}" /dev/urandom >"$WORK/root/${f#*:}"
 done
-cat >"$WORK/af_xdp.conf" <<CONF
-[dpdk]
-lcores = 1
-vdev = net_af_xdp0,iface=veth-srv,start_queue=0
-memory = 256
-no_huge = 1
-file_prefix = kaon-tb-httpd
-log_level = 4
-[port0]
-addr = 198.18.0.2
-netmask = /24
-[tcp]
-time_wait = 100
-CONF
+tb_conf "$WORK/af_xdp.conf" 1 1 net_af_xdp0,iface=veth-srv,start_queue=0 kaon-tb-httpd 256
 
 "$TB" down >/dev/null 2>&1
 "$TB" up || { echo "FAIL testbed up"; exit 1; }

@@ -20,20 +20,7 @@ make_conf() {
 	af_xdp) vdev="net_af_xdp0,iface=veth-srv,start_queue=0" ;;
 	af_packet) vdev="net_af_packet0,iface=veth-srv" ;;
 	esac
-	cat >"$WORK/$1.conf" <<CONF
-[dpdk]
-lcores = 1
-vdev = $vdev
-memory = 256
-no_huge = 1
-file_prefix = kaon-tb-$1
-log_level = 4
-[port0]
-addr = 198.18.0.2
-netmask = /24
-[tcp]
-time_wait = 100
-CONF
+	tb_conf "$WORK/$1.conf" 1 1 "$vdev" "kaon-tb-$1" 256
 }
 
 # start_server CONF [ENV...]: echo server on the user stack in kaon-srv.
