@@ -153,12 +153,85 @@ static void t_stats(void **s)
 	run_main(stats_body2, NULL);
 }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_ASAN)
+#define TEST_ASAN 1
+#endif
+
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sys/mman.h>
+
+static uintptr_t deep_frame, top_frame;
+
+static __attribute__((noinline)) int deep(int n)
+{
+	volatile char buf[64]; /* a frame with ASan red zones */
+	memset((char *)buf, n, sizeof(buf));
+	deep_frame = (uintptr_t)buf;
+	kaon_yield();
+	return buf[n & 63];
+}
+
+static void *framed(void *arg)
+{
+	volatile char here[32];
+	top_frame = (uintptr_t)here;
+	here[0] = (char)deep((int)(intptr_t)arg);
+	return (void *)(intptr_t)here[0];
+}
+
+/* A coroutine's stack given back to the system leaves no poison behind in
+ * ASan's shadow: the frames a coroutine dies in (it switches away and never
+ * returns) stayed poisoned, and the next anonymous mmap at those addresses
+ * -- io_uring's buffer ring in CI -- was reported as a stack-buffer
+ * underflow when written. */
+static void *unpoison_body(void *arg)
+{
+	(void)arg;
+	kaon_co_opts o = {.stack_size = 1u << 20}; /* not the vcpu's size: not pooled */
+	kaon_co *co;
+	assert_int_equal(kaon_go(&co, &o, framed, (void *)7), 0);
+	kaon_join(co, KAON_FOREVER, NULL);
+	uintptr_t lo = deep_frame & ~(uintptr_t)4095, hi = (top_frame | 4095) + 1;
+	void *m = mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m == MAP_FAILED) /* the range went to someone else meanwhile */
+		return NULL;
+	assert_ptr_equal(m, (void *)lo);
+	void *bad = __asan_region_is_poisoned(m, hi - lo);
+	if (bad)
+		fprintf(stderr, "poisoned at %p (range %#lx-%#lx)\n", bad, (unsigned long)lo,
+			(unsigned long)hi);
+	assert_null(bad);
+	munmap(m, hi - lo);
+	return NULL;
+}
+
+static void t_freed_stack_unpoisoned(void **s)
+{
+	(void)s;
+	run_main(unpoison_body, NULL);
+}
+#else
+static void t_freed_stack_unpoisoned(void **s)
+{
+	(void)s;
+	fprintf(stderr, "t_freed_stack_unpoisoned: only an ASan build has shadow memory\n");
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_guarded_overflow),
 		cmocka_unit_test(t_unguarded_redzone),
 		cmocka_unit_test(t_stats),
+		cmocka_unit_test(t_freed_stack_unpoisoned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
