@@ -952,14 +952,12 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		kn_drop(s, m, (fl & KN_TH_RST) ? KN_DROP_TCP_RST_INVALID : KN_DROP_TCP_OUT_OF_WINDOW);
 		return;
 	}
-	/* Trim to the window: the front that was already received ... */
-	if (SEQ_LT(sg->seq, t->rcv_nxt)) {
+	/* Trim to the window: the front that was already received ... A SYN
+	 * is not trimmed as old (RFC 793 did): it gets the challenge ACK below
+	 * whatever its sequence number (RFC 9293 §3.10.7.4), and none of its
+	 * data is taken. */
+	if (SEQ_LT(sg->seq, t->rcv_nxt) && !(fl & KN_TH_SYN)) {
 		uint32_t cut = t->rcv_nxt - sg->seq;
-		if (fl & KN_TH_SYN) {
-			fl &= (uint8_t)~KN_TH_SYN;
-			sg->seq++;
-			cut--;
-		}
 		if (cut > sg->len) {
 			fl &= (uint8_t)~KN_TH_FIN;
 			cut = sg->len;
@@ -971,7 +969,7 @@ static void sync_input(struct kn_stack *s, struct kn_tcb *t, struct kn_seg *sg, 
 		sg->len -= cut;
 	}
 	/* ... and what lies past the right edge. */
-	if (SEQ_GT(sg->seq + sg->len, t->rcv_nxt + wnd)) {
+	if (SEQ_GT(sg->seq + sg->len, t->rcv_nxt + wnd) && !(fl & KN_TH_SYN)) {
 		uint32_t keep = t->rcv_nxt + wnd - sg->seq;
 		if (sg->len - keep) {
 			/* Data past the window: tell the peer where it stands. */

@@ -250,6 +250,34 @@ static void test_old_duplicate_syn(void **st)
 	kn_stack_flush(S);
 }
 
+/* A SYN that straddles RCV.NXT with data is not an old SYN to trim: RFC
+ * 9293 §3.10.7.4 answers a SYN in a synchronized state with a challenge ACK
+ * whatever its sequence number, and takes none of its data. Trimming it as
+ * an old SYN once made the data start one byte later than the peer sent it
+ * (found by fuzz_net_rx: the application read shifted bytes). */
+static void test_syn_straddling_rcv_nxt(void **st)
+{
+	(void)st;
+	struct kn_tcb *l, *c;
+	uint32_t iss = open_passive(&l, &c, 1000);
+	static const char data[] = "0123456789abcdefghij";
+	peer_send(KN_TH_SYN | KN_TH_ACK | KN_TH_PSH, PISN + 1 - 5, iss + 1, 1000, data, 20);
+	struct kt_seg a = th_take();
+	assert_int_equal(a.flags, KN_TH_ACK);
+	assert_int_equal(a.ack, PISN + 1);
+	assert_int_equal(kt_drops(S, KN_DROP_TCP_SYN_CHALLENGE), 1);
+	assert_int_equal(kn_tcp_readable(c), 0);
+	assert_int_equal(kn_tcp_get_state(c), KN_TCP_ESTABLISHED);
+	/* The same bytes without the SYN are taken from where they belong. */
+	peer_send(KN_TH_ACK | KN_TH_PSH, PISN + 1 - 5, iss + 1, 1000, data, 20);
+	char buf[32];
+	assert_int_equal(kn_tcp_recv(c, buf, sizeof(buf)), 15);
+	assert_memory_equal(buf, data + 5, 15);
+	kn_tcp_abort(c);
+	kn_tcp_close(l);
+	kn_stack_flush(S);
+}
+
 static void test_rst_rules(void **st)
 {
 	(void)st;
@@ -779,6 +807,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_simultaneous_open, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rst_in_syn_received, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_old_duplicate_syn, th_setup_default, th_teardown),
+		cmocka_unit_test_setup_teardown(test_syn_straddling_rcv_nxt, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_rst_rules, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_syn_retransmit_timing, th_setup_default, th_teardown),
 		cmocka_unit_test_setup_teardown(test_data_retransmit_karn, th_setup_default, th_teardown),
